@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reading images: a streaming [`Decoder`] over any [`Source`] (restart reads from pipes), and
+//! [`parse_body`], the pure-slice parser of one record's payload.
+
+use super::crc32c::Crc32c;
+use super::env::EnvVector;
+use super::error::{DecodeError, FieldError, FormatError, FormatErrorKind, RecordRef};
+use super::file::{File, FileTable};
+use super::header::{
+    parse_header, parse_immutable_header, Header, HEADER_LEN, IMMUTABLE_HEADER_LEN,
+};
+use super::record::{RecordHeader, RecordType, RECORD_HEADER_LEN};
+use super::task::{Task, TaskVector};
+use super::terminator::{Terminator, TERMINATOR_PAYLOAD_LEN};
+
+/// Where a decoder reads from. The kernel implements it over `kernel_read()`, tools over
+/// `std::io::Read`; `&[u8]` implements it too.
+pub trait Source {
+    /// Error of a failed read.
+    type Error;
+
+    /// Reads up to `buf.len()` bytes, returning how many; 0 means end of stream.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+}
+
+impl Source for &[u8] {
+    type Error = core::convert::Infallible;
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.len());
+        let (head, tail) = self.split_at(n);
+        if let Some(dst) = buf.get_mut(..n) {
+            dst.copy_from_slice(head);
+        }
+        *self = tail;
+        Ok(n)
+    }
+}
+
+impl<R: Source + ?Sized> Source for &mut R {
+    type Error = R::Error;
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, R::Error> {
+        (**self).read(buf)
+    }
+}
+
+/// The decoded payload of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// The environment vector.
+    EnvVector(EnvVector<'a>),
+    /// A task vector.
+    TaskVector(TaskVector<'a>),
+    /// A task.
+    Task(Task<'a>),
+    /// A file table.
+    FileTable(FileTable<'a>),
+    /// A file.
+    File(File<'a>),
+    /// The terminator (already verified when returned by a [`Decoder`]).
+    Terminator(Terminator),
+    /// An optional record of an unknown type; its payload if it fit the buffer.
+    Unknown(Option<&'a [u8]>),
+}
+
+/// Parses the payload of a record of a known type (an unknown type gives [`Body::Unknown`]).
+/// Checks everything that needs no other record; ordering is the [`Decoder`]'s job.
+pub fn parse_body<'a>(header: &RecordHeader, payload: &'a [u8]) -> Result<Body<'a>, FieldError> {
+    Ok(match header.rtype {
+        RecordType::ENV_VECTOR => Body::EnvVector(EnvVector::parse(payload)?),
+        RecordType::TASK_VECTOR => Body::TaskVector(TaskVector::parse(payload)?),
+        RecordType::TASK => Body::Task(Task::parse(payload, header.id)?),
+        RecordType::FILE_TABLE => Body::FileTable(FileTable::parse(payload, header.id)?),
+        RecordType::FILE => Body::File(File::parse(payload)?),
+        RecordType::TERMINATOR => Body::Terminator(Terminator::parse(payload)?),
+        _ => Body::Unknown(Some(payload)),
+    })
+}
+
+/// One decoded record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Byte offset of the record in the image.
+    pub offset: u64,
+    /// The common header.
+    pub header: RecordHeader,
+    /// The decoded payload.
+    pub body: Body<'a>,
+}
+
+/// Reads one image record by record, validating everything as it goes: lengths, bounds, id
+/// order, references, record order, and finally count, length and checksum.
+///
+/// Nothing is trusted before the terminator verifies: a consumer acting on records as they
+/// arrive (the kernel restarting) must be able to abort when a later error shows up.
+pub struct Decoder<R: Source> {
+    src: R,
+    header: Header,
+    crc: Crc32c,
+    offset: u64,
+    records: u64,
+    last_id: u64,
+    last_type: RecordType,
+    done: bool,
+}
+
+/// Scratch space for skipping unknown records that do not fit the caller's buffer.
+const SKIP_CHUNK: usize = 256;
+
+impl<R: Source> Decoder<R> {
+    /// Reads and validates the header.
+    pub fn new(src: R) -> Result<Self, DecodeError<R::Error>> {
+        let mut dec = Decoder {
+            src,
+            header: Header {
+                arch: super::Arch(0),
+                page_size: 0,
+                flags: 0,
+                created: super::Timestamp::default(),
+                utsname: super::Utsname {
+                    sysname: [0; super::UTS_FIELD_LEN],
+                    release: [0; super::UTS_FIELD_LEN],
+                    version: [0; super::UTS_FIELD_LEN],
+                    machine: [0; super::UTS_FIELD_LEN],
+                },
+            },
+            crc: Crc32c::new(),
+            offset: 0,
+            records: 0,
+            last_id: 0,
+            last_type: RecordType(0),
+            done: false,
+        };
+        let mut bytes = [0u8; HEADER_LEN];
+        let (immutable, _) = bytes.split_at_mut(IMMUTABLE_HEADER_LEN);
+        dec.read_exact(immutable, true)?;
+        // Check magic and version before reading further: a v2 image may be shorter than v1.
+        parse_immutable_header(immutable)
+            .and_then(|v| match v {
+                super::VERSION => Ok(()),
+                v => Err(FieldError {
+                    kind: FormatErrorKind::UnsupportedVersion(v),
+                    at: 8,
+                }),
+            })
+            .map_err(|e| dec.field_error(0, e, None))?;
+        let (_, mutable) = bytes.split_at_mut(IMMUTABLE_HEADER_LEN);
+        dec.read_exact(mutable, true)?;
+        dec.header = parse_header(&bytes).map_err(|e| dec.field_error(0, e, None))?;
+        Ok(dec)
+    }
+
+    /// The image header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn error(
+        &self,
+        kind: FormatErrorKind,
+        offset: u64,
+        record: Option<RecordRef>,
+    ) -> DecodeError<R::Error> {
+        DecodeError::Format(FormatError {
+            kind,
+            offset,
+            record,
+        })
+    }
+
+    /// Converts an error at byte `e.at` of a slice starting at `base`.
+    fn field_error(
+        &self,
+        base: u64,
+        e: FieldError,
+        record: Option<RecordRef>,
+    ) -> DecodeError<R::Error> {
+        let at = u64::try_from(e.at).unwrap_or(u64::MAX);
+        self.error(e.kind, base.saturating_add(at), record)
+    }
+
+    /// Fills `buf` completely; end of stream first is truncation.
+    fn read_exact(&mut self, buf: &mut [u8], hash: bool) -> Result<(), DecodeError<R::Error>> {
+        let mut filled = 0usize;
+        while let Some(rest) = buf.get_mut(filled..) {
+            if rest.is_empty() {
+                break;
+            }
+            let n = self.src.read(rest).map_err(DecodeError::Source)?;
+            if n == 0 {
+                let at = self
+                    .offset
+                    .saturating_add(u64::try_from(filled).unwrap_or(0));
+                return Err(self.error(FormatErrorKind::Truncated, at, None));
+            }
+            filled = filled.saturating_add(n.min(rest.len()));
+        }
+        if hash {
+            self.crc = self.crc.update(buf);
+        }
+        self.offset = self
+            .offset
+            .saturating_add(u64::try_from(buf.len()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    /// Reads the next record into `buf`. Returns `None` once the terminator has been read
+    /// and verified. Records longer than `buf` are an error unless unknown and optional (those
+    /// are skipped). `buf` of [`RECORD_MAX_LEN`](super::RECORD_MAX_LEN) bytes fits any record.
+    pub fn next_record<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+    ) -> Result<Option<Record<'b>>, DecodeError<R::Error>> {
+        if self.done {
+            return Ok(None);
+        }
+        let start = self.offset;
+        let mut raw = [0u8; RECORD_HEADER_LEN];
+        self.read_exact(&mut raw, true)?;
+        let header = RecordHeader::parse(&raw).map_err(|e| self.field_error(start, e, None))?;
+        let here = Some(RecordRef {
+            rtype: header.rtype,
+            id: header.id,
+        });
+        let payload_at = start.saturating_add(RECORD_HEADER_LEN as u64);
+        let payload_len = header.payload_len();
+
+        if header.rtype == RecordType::TERMINATOR {
+            return self.read_terminator(start, header).map(Some);
+        }
+        self.check_order(&header, start)?;
+
+        let fits = buf.len() >= payload_len;
+        if !header.rtype.is_known() {
+            if header.is_critical() {
+                return Err(self.error(
+                    FormatErrorKind::UnknownCriticalRecord(header.rtype.0),
+                    start,
+                    here,
+                ));
+            }
+            let body = if fits {
+                let payload = buf.get_mut(..payload_len).unwrap_or_default();
+                self.read_exact(payload, true)?;
+                Body::Unknown(Some(payload))
+            } else {
+                self.skip(payload_len)?;
+                Body::Unknown(None)
+            };
+            return Ok(Some(self.accept(start, header, body)));
+        }
+        if !fits {
+            return Err(self.error(
+                FormatErrorKind::RecordExceedsBuffer(header.len),
+                start,
+                here,
+            ));
+        }
+        let payload = buf.get_mut(..payload_len).unwrap_or_default();
+        self.read_exact(payload, true)?;
+        let payload: &'b [u8] = payload;
+        let body =
+            parse_body(&header, payload).map_err(|e| self.field_error(payload_at, e, here))?;
+        if let Body::TaskVector(tv) = body {
+            if self.last_type != RecordType::TASK || self.last_id != tv.task {
+                return Err(self.error(
+                    FormatErrorKind::TaskVectorOrphan(tv.task),
+                    payload_at,
+                    here,
+                ));
+            }
+        }
+        Ok(Some(self.accept(start, header, body)))
+    }
+
+    /// Checks id order and the place of the environment vector.
+    fn check_order(&self, header: &RecordHeader, start: u64) -> Result<(), DecodeError<R::Error>> {
+        let here = Some(RecordRef {
+            rtype: header.rtype,
+            id: header.id,
+        });
+        let is_env = header.rtype == RecordType::ENV_VECTOR;
+        if self.records == 0 && !is_env {
+            return Err(self.error(FormatErrorKind::EnvVectorMissing, start, here));
+        }
+        if self.records != 0 && is_env {
+            return Err(self.error(FormatErrorKind::EnvVectorDuplicate, start, here));
+        }
+        if header.id <= self.last_id {
+            let id_at = start.saturating_add(8);
+            return Err(self.error(FormatErrorKind::IdNotIncreasing(header.id), id_at, here));
+        }
+        Ok(())
+    }
+
+    fn accept<'b>(&mut self, offset: u64, header: RecordHeader, body: Body<'b>) -> Record<'b> {
+        self.records = self.records.saturating_add(1);
+        self.last_id = header.id;
+        self.last_type = header.rtype;
+        Record {
+            offset,
+            header,
+            body,
+        }
+    }
+
+    fn skip(&mut self, mut len: usize) -> Result<(), DecodeError<R::Error>> {
+        let mut chunk = [0u8; SKIP_CHUNK];
+        while len > 0 {
+            let n = len.min(SKIP_CHUNK);
+            let part = chunk.get_mut(..n).unwrap_or_default();
+            self.read_exact(part, true)?;
+            len = len.saturating_sub(n);
+        }
+        Ok(())
+    }
+
+    fn read_terminator(
+        &mut self,
+        start: u64,
+        header: RecordHeader,
+    ) -> Result<Record<'static>, DecodeError<R::Error>> {
+        let here = Some(RecordRef {
+            rtype: header.rtype,
+            id: header.id,
+        });
+        Terminator::check_header(&header).map_err(|k| self.error(k, start, here))?;
+        if self.records == 0 {
+            return Err(self.error(FormatErrorKind::EnvVectorMissing, start, here));
+        }
+        let mut payload = [0u8; TERMINATOR_PAYLOAD_LEN];
+        let (counted, checksum) = payload.split_at_mut(TERMINATOR_PAYLOAD_LEN - 4);
+        self.read_exact(counted, true)?;
+        let computed = self.crc.value();
+        self.read_exact(checksum, false)?;
+        let t = Terminator::parse(&payload).map_err(|e| self.field_error(start, e, here))?;
+        let payload_at = start.saturating_add(RECORD_HEADER_LEN as u64);
+        if t.record_count != self.records {
+            let kind = FormatErrorKind::RecordCountMismatch {
+                stored: t.record_count,
+                actual: self.records,
+            };
+            return Err(self.error(kind, payload_at, here));
+        }
+        if t.image_len != start {
+            let kind = FormatErrorKind::ImageLengthMismatch {
+                stored: t.image_len,
+                actual: start,
+            };
+            return Err(self.error(kind, payload_at.saturating_add(8), here));
+        }
+        if t.checksum != computed {
+            let kind = FormatErrorKind::ChecksumMismatch {
+                stored: t.checksum,
+                computed,
+            };
+            return Err(self.error(kind, payload_at.saturating_add(16), here));
+        }
+        self.done = true;
+        Ok(Record {
+            offset: start,
+            header,
+            body: Body::Terminator(t),
+        })
+    }
+
+    /// After the terminator: checks that the stream ends there. Tools call it; the kernel may
+    /// skip it when reading from a pipe whose writer stays open.
+    pub fn expect_end(&mut self) -> Result<(), DecodeError<R::Error>> {
+        if !self.done {
+            return Err(self.error(FormatErrorKind::Truncated, self.offset, None));
+        }
+        let mut byte = [0u8; 1];
+        match self.src.read(&mut byte).map_err(DecodeError::Source)? {
+            0 => Ok(()),
+            _ => Err(self.error(FormatErrorKind::TrailingData, self.offset, None)),
+        }
+    }
+
+    /// Gives the source back.
+    pub fn into_source(self) -> R {
+        self.src
+    }
+}

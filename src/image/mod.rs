@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The checkpoint image format, v1: one codec shared by the kernel module and the tools.
+//!
+//! An image is a header, a stream of records and a terminator; see
+//! `Documentation/image-format.rst` for the byte layout and the rules. This module is plain
+//! `core`: no allocation, no `unsafe`, and no panics on any input (every read is bounds
+//! checked, every computation on input values is checked or saturating), because the kernel
+//! decodes untrusted images with it.
+//!
+//! Entry points: [`Encoder`] (writing, with [`EnvWriter`] for vectors), [`Decoder`] (reading
+//! from a [`Source`]), [`parse_body`] and [`EnvVector::parse`] (pure-slice parsers), and
+//! [`check_env`] (the compatibility checker restart and `ckpt check` share).
+
+mod check;
+mod crc32c;
+mod decoder;
+mod encoder;
+mod env;
+mod error;
+mod file;
+mod header;
+pub mod keys;
+mod record;
+mod task;
+mod terminator;
+mod wire;
+
+pub use self::check::{check_env, CheckSummary, Mismatch, MismatchReason};
+pub use self::crc32c::Crc32c;
+pub use self::decoder::{parse_body, Body, Decoder, Record, Source};
+pub use self::encoder::{
+    encode_env_payload, measure_env_payload, Encoder, Sink, SliceFull, SliceSink,
+};
+pub use self::env::{
+    EnvEntry, EnvIter, EnvStop, EnvValue, EnvVector, EnvWriter, Rule, ValueType,
+    ENV_ENTRY_HEADER_LEN, ENV_FLAG_CRITICAL, ENV_MAX_ENTRIES, ENV_PAYLOAD_HEADER_LEN,
+    ENV_VALUE_MAX,
+};
+pub use self::error::{
+    DecodeError, EncodeError, FieldError, FormatError, FormatErrorKind, RecordRef,
+};
+pub use self::file::{
+    DirCookieMode, ExternalFdKind, FdEntry, FdIter, File, FileTable, FileVariant, FD_ENTRY_LEN,
+    FD_FLAG_CLOEXEC, FILE_HANDLE_MAX, FILE_TABLE_MAX_ENTRIES, PATH_MAX,
+};
+pub use self::header::{
+    parse_header, parse_immutable_header, Arch, Header, Timestamp, Utsname,
+    HEADER_FLAGS_MUST_UNDERSTAND, HEADER_FLAG_SYNTHETIC, HEADER_LEN, IMMUTABLE_HEADER_LEN, MAGIC,
+    UTS_FIELD_LEN, VERSION,
+};
+pub use self::record::{
+    RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
+};
+pub use self::task::{Task, TaskVector, COMM_LEN};
+pub use self::terminator::{Terminator, TERMINATOR_LEN, TERMINATOR_PAYLOAD_LEN};
+pub use self::wire::fixed_str;

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fuzz entry points, shared by the fuzz targets (`tools/fuzz`) and the corpus replay test, so
+//! `make check` replays the corpus through exactly the code the fuzzer exercised.
+//!
+//! Each function must return normally on every input; any panic is a bug. They also assert
+//! properties: whatever decodes re-encodes to the same bytes, and the checker's totals agree
+//! with the mismatches it reports.
+
+use crate::{check_env, Body, Decoder, Encoder, EnvVector, Record};
+
+/// Read buffer for decoding: larger than any fuzz input, smaller than the biggest record, so
+/// the "record exceeds buffer" path is reachable too.
+const BUF_LEN: usize = 64 * 1024;
+
+/// Decodes `data` as an image through the streaming decoder; on success re-encodes every
+/// record and asserts the result is byte-identical.
+#[allow(clippy::panic, clippy::indexing_slicing)] // asserting is the point of a fuzz target
+pub fn fuzz_decode(data: &[u8]) {
+    let mut buf = alloc::vec![0u8; BUF_LEN];
+    let mut out = alloc::vec::Vec::with_capacity(data.len());
+    let Ok(mut dec) = Decoder::new(data) else {
+        return;
+    };
+    let header = *dec.header();
+    let mut enc = match Encoder::new(&mut out, &header) {
+        Ok(enc) => enc,
+        Err(e) => panic!("decoded header does not re-encode: {e:?}"),
+    };
+    loop {
+        match dec.next_record(&mut buf) {
+            Ok(Some(record)) => {
+                if let Err(e) = reencode(&mut enc, &record) {
+                    panic!("decoded record does not re-encode: {e:?} {record:?}");
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return,
+        }
+    }
+    if dec.expect_end().is_err() {
+        return;
+    }
+    // Unknown records skipped without their payload cannot be re-encoded.
+    if let Ok(()) = enc.finish().map(drop) {
+        assert_eq!(out.as_slice(), data, "re-encoded image differs");
+    }
+}
+
+/// Writes a decoded record again through the typed encoder API.
+fn reencode(
+    enc: &mut Encoder<&mut alloc::vec::Vec<u8>>,
+    record: &Record<'_>,
+) -> Result<(), crate::EncodeError<core::convert::Infallible>> {
+    let id = record.header.id;
+    match record.body {
+        Body::EnvVector(v) => {
+            enc.write_env_vector(id, |w| v.iter().try_for_each(|e| w.put_entry(&e)))
+        }
+        Body::TaskVector(tv) => enc.write_task_vector(id, tv.task, |w| {
+            tv.entries.iter().try_for_each(|e| w.put_entry(&e))
+        }),
+        Body::Task(t) => enc.write_task(id, &t),
+        Body::FileTable(ft) => {
+            let entries: alloc::vec::Vec<_> = ft.iter().collect();
+            enc.write_file_table(id, &entries)
+        }
+        Body::File(f) => enc.write_file(id, &f),
+        Body::Unknown(Some(payload)) => {
+            enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
+        }
+        Body::Unknown(None) | Body::Terminator(_) => Ok(()),
+    }
+}
+
+/// Splits `data` into two bare environment payloads (first byte: where to split, scaled) and,
+/// if both parse, checks one against the other, asserting the totals match the visits.
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+pub fn fuzz_check(data: &[u8]) {
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let at = rest.len() * usize::from(split) / 255;
+    let (a, b) = rest.split_at(at.min(rest.len()));
+    let (Ok(image), Ok(host)) = (EnvVector::parse(a), EnvVector::parse(b)) else {
+        return;
+    };
+    let (mut critical, mut advisory) = (0u32, 0u32);
+    let summary = check_env(&image, &host, |m| {
+        if m.critical {
+            critical += 1;
+        } else {
+            advisory += 1;
+        }
+        assert_eq!(m.image.key, m.key);
+        if let Some(h) = m.host {
+            assert_eq!(h.key, m.key);
+        }
+    });
+    assert_eq!((summary.critical, summary.advisory), (critical, advisory));
+    assert!(summary.checked >= critical + advisory);
+    // A vector always satisfies itself, except for rules and types nobody can decide.
+    let itself = check_env(&image, &image, |m| {
+        assert!(
+            matches!(
+                m.reason,
+                crate::MismatchReason::UnknownRule | crate::MismatchReason::UnknownType
+            ),
+            "vector does not satisfy itself: {m:?}"
+        );
+    });
+    assert_eq!(itself.critical + itself.advisory, undecidable(&image));
+}
+
+/// Entries of `v` a checker cannot decide even against themselves.
+fn undecidable(v: &EnvVector<'_>) -> u32 {
+    let mut n = 0u32;
+    check_env(v, &EnvVector::empty(), |m| {
+        let known_rule = m.rule.name().is_some();
+        let numeric_rule = m.rule == crate::Rule::SUBSET || m.rule == crate::Rule::AT_MOST;
+        if !known_rule || (numeric_rule && m.image.vtype.name().is_none()) {
+            n = n.saturating_add(1);
+        }
+    });
+    n
+}
