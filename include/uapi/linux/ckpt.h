@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * ckpt: checkpoint/restart of Linux processes - user-space ABI.
+ *
+ * This header is the one source of truth for the ioctl ABI of /dev/ckpt.
+ * The module's Rust structs are generated from it with bindgen at build time
+ * and the ioctl numbers are derived from the generated struct sizes, so the
+ * two cannot drift apart. See Documentation/ioctl-abi.rst.
+ *
+ * Every ioctl argument is an *extensible struct* (the copy_struct_from_user()
+ * convention of clone3(), openat2() and PIDFD_GET_INFO): the size user space
+ * was built with travels in the _IOC_SIZE bits of the command number.
+ *   - a struct shorter than the first published version (..._SIZE_VER0)
+ *     is refused with EINVAL;
+ *   - a longer struct is accepted if every byte the kernel does not know is
+ *     zero, else E2BIG;
+ *   - output is written for min(user size, kernel size) bytes and any
+ *     further user bytes are zeroed.
+ * Unknown ioctl commands fail with ENOTTY.
+ */
+#ifndef _UAPI_LINUX_CKPT_H
+#define _UAPI_LINUX_CKPT_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Bumped only for incompatible changes to the ioctl ABI. */
+#define CKPT_ABI_VERSION	1
+
+/* The ioctl type byte of /dev/ckpt (unassigned in ioctl-number.rst). */
+#define CKPT_IOC_MAGIC		0xC7
+
+/* Maximum length of ckpt_version.module_version, including the NUL. */
+#define CKPT_MODULE_VERSION_LEN	32
+
+/**
+ * struct ckpt_version - argument of CKPT_IOC_VERSION
+ * @flags:             in: must be 0 (reserved for future queries).
+ * @abi_version:       out: CKPT_ABI_VERSION of the running module.
+ * @image_version:     out: the image format version checkpoint writes.
+ * @image_version_min: out: the oldest image format version restart reads.
+ * @image_version_max: out: the newest image format version restart reads.
+ * @module_version:    out: the module's version string, NUL-terminated.
+ */
+struct ckpt_version {
+	__u64 flags;
+	__u32 abi_version;
+	__u32 image_version;
+	__u32 image_version_min;
+	__u32 image_version_max;
+	char module_version[CKPT_MODULE_VERSION_LEN];
+};
+
+#define CKPT_VERSION_SIZE_VER0	56	/* sizeof first published struct */
+
+#define CKPT_IOC_VERSION	_IOWR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
+
+#endif /* _UAPI_LINUX_CKPT_H */
