@@ -361,7 +361,18 @@ impl<'a> FileTable<'a> {
         for _ in 0..count {
             let at = r.pos();
             let e = FdEntry::read(&mut r)?;
-            check_fd_entry(prev, &e, own_id).map_err(|kind| FieldError { kind, at })?;
+            check_fd_entry(prev, &e, own_id).map_err(|kind| {
+                // Point at the offending field of the entry.
+                let field = match kind {
+                    FormatErrorKind::UnknownFdFlags(_) => 4,
+                    FormatErrorKind::BadReference(_) => 8,
+                    _ => 0,
+                };
+                FieldError {
+                    kind,
+                    at: at.saturating_add(field),
+                }
+            })?;
             prev = Some(e.fd);
         }
         r.finish()?;

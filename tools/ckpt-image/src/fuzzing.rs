@@ -73,19 +73,20 @@ fn reencode(
     }
 }
 
-/// Splits `data` into two bare environment payloads (first byte: where to split, scaled) and,
-/// if both parse, checks one against the other, asserting the totals match the visits.
+/// Splits `data` into two bare environment payloads (the first two bytes, little-endian, say
+/// where) and, if both parse, checks one against the other, asserting the totals match the
+/// visits and that a vector satisfies itself.
 #[allow(
     clippy::panic,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
 pub fn fuzz_check(data: &[u8]) {
-    let Some((&split, rest)) = data.split_first() else {
+    let Some((split, rest)) = data.split_first_chunk::<2>() else {
         return;
     };
-    let at = rest.len() * usize::from(split) / 255;
-    let (a, b) = rest.split_at(at.min(rest.len()));
+    let at = usize::from(u16::from_le_bytes(*split)) % (rest.len() + 1);
+    let (a, b) = rest.split_at(at);
     let (Ok(image), Ok(host)) = (EnvVector::parse(a), EnvVector::parse(b)) else {
         return;
     };

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The decoder refuses every malformed image with the right error, and the encoder refuses to
+//! write one.
+
+mod common;
+
+use ckpt_image::*;
+use common::*;
+
+#[test]
+fn crc32c_check_value() {
+    assert_eq!(Crc32c::new().update(b"123456789").value(), 0xE306_9283);
+}
+
+#[test]
+fn sample_images_decode() {
+    assert_eq!(decode_all(&minimal_image()).unwrap().len(), 3);
+    let full = decode_all(&full_image()).unwrap();
+    // header, env, 5 files, table, task, task vector, unknown, task, task vector, terminator
+    assert_eq!(full.len(), 14);
+    assert!(full.iter().any(|r| r.contains("Unknown(Some([102, 117")));
+}
+
+#[test]
+fn every_truncation_is_detected() {
+    let img = full_image();
+    for len in 0..img.len() {
+        let e = decode_error(&img[..len]);
+        let expected = if len < 8 {
+            FormatErrorKind::Truncated
+        } else {
+            e.kind
+        };
+        assert_eq!(e.kind, expected, "prefix of {len} bytes");
+        assert!(
+            matches!(e.kind, FormatErrorKind::Truncated),
+            "prefix of {len} bytes gave {e}"
+        );
+    }
+}
+
+#[test]
+fn every_byte_flip_is_detected() {
+    let img = full_image();
+    for at in 0..img.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bad = img.clone();
+            bad[at] ^= mask;
+            assert!(
+                decode_all(&bad).is_err(),
+                "flip {mask:#x} at {at} not detected"
+            );
+        }
+    }
+}
+
+#[test]
+fn checksum_mismatch_is_reported_as_such() {
+    let mut img = minimal_image();
+    // A byte inside an env value: the structure stays valid, only the checksum can tell.
+    let at = img.len() - 40;
+    img[at] ^= 0x10;
+    let e = decode_error(&img);
+    assert!(
+        matches!(e.kind, FormatErrorKind::ChecksumMismatch { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn trailing_data_is_refused() {
+    let mut img = minimal_image();
+    img.push(0);
+    assert_eq!(decode_error(&img).kind, FormatErrorKind::TrailingData);
+}
+
+#[test]
+fn bad_magic_and_version() {
+    let mut img = minimal_image();
+    img[0] = b'X';
+    assert_eq!(decode_error(&img).kind, FormatErrorKind::BadMagic);
+    let mut img = minimal_image();
+    patch_u32(&mut img, 8, 2);
+    let e = decode_error(&img);
+    assert_eq!(
+        (e.kind, e.offset),
+        (FormatErrorKind::UnsupportedVersion(2), 8)
+    );
+}
+
+#[test]
+fn unknown_optional_record_is_skipped_even_if_larger_than_buffer() {
+    let env = env_payload();
+    let big = vec![7u8; 5000];
+    let img = assemble(&[(2, 1, 1, &env), (0x7001, 0, 2, &big)]);
+    let mut buf = vec![0u8; 1024];
+    let mut dec = Decoder::new(img.as_slice()).unwrap();
+    assert!(matches!(
+        dec.next_record(&mut buf).unwrap().unwrap().body,
+        Body::EnvVector(_)
+    ));
+    let r = dec.next_record(&mut buf).unwrap().unwrap();
+    assert_eq!(r.body, Body::Unknown(None));
+    assert!(matches!(
+        dec.next_record(&mut buf).unwrap().unwrap().body,
+        Body::Terminator(_)
+    ));
+    assert!(dec.next_record(&mut buf).unwrap().is_none());
+    dec.expect_end().unwrap();
+}
+
+#[test]
+fn unknown_critical_record_is_refused() {
+    let env = env_payload();
+    let img = assemble(&[(2, 1, 1, &env), (0x7001, RECORD_FLAG_CRITICAL, 2, b"x")]);
+    let e = decode_error(&img);
+    assert_eq!(e.kind, FormatErrorKind::UnknownCriticalRecord(0x7001));
+    assert_eq!(e.record.unwrap().id, 2);
+}
+
+#[test]
+fn known_record_larger_than_buffer_is_refused() {
+    let img = minimal_image();
+    let mut buf = [0u8; 16];
+    let mut dec = Decoder::new(img.as_slice()).unwrap();
+    match dec.next_record(&mut buf) {
+        Err(DecodeError::Format(e)) => {
+            assert!(matches!(e.kind, FormatErrorKind::RecordExceedsBuffer(_)))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ordering_rules_are_enforced_by_the_decoder() {
+    let env = env_payload();
+    let opt: &[u8] = b"";
+    let cases: Vec<(Vec<RawRecord<'_>>, FormatErrorKind)> = vec![
+        (vec![], FormatErrorKind::EnvVectorMissing),
+        (vec![(0x7001, 0, 1, opt)], FormatErrorKind::EnvVectorMissing),
+        (
+            vec![(2, 1, 1, &env), (2, 1, 2, &env)],
+            FormatErrorKind::EnvVectorDuplicate,
+        ),
+        (vec![(2, 1, 0, &env)], FormatErrorKind::IdNotIncreasing(0)),
+        (
+            vec![(2, 1, 5, &env), (0x7001, 0, 5, opt)],
+            FormatErrorKind::IdNotIncreasing(5),
+        ),
+    ];
+    for (records, kind) in cases {
+        assert_eq!(decode_error(&assemble(&records)).kind, kind);
+    }
+}
+
+#[test]
+fn task_vector_must_follow_its_task() {
+    let env = env_payload();
+    let mut task_bytes = Vec::new();
+    {
+        let mut enc = Encoder::new(&mut task_bytes, &header()).unwrap();
+        enc.write_env_vector(1, |_| Ok(())).unwrap();
+        enc.write_task(2, &task(5, 0)).unwrap();
+    }
+    let task_payload = task_bytes[HEADER_LEN + 24 + RECORD_HEADER_LEN..].to_vec();
+    let mut tv = 2u64.to_le_bytes().to_vec();
+    tv.extend_from_slice(&[0; 8]);
+    let ok = assemble(&[(2, 1, 1, &env), (0x10, 1, 2, &task_payload), (3, 1, 3, &tv)]);
+    decode_all(&ok).unwrap();
+    let orphan = assemble(&[
+        (2, 1, 1, &env),
+        (0x10, 1, 2, &task_payload),
+        (0x7001, 0, 3, b""),
+        (3, 1, 4, &tv),
+    ]);
+    assert_eq!(
+        decode_error(&orphan).kind,
+        FormatErrorKind::TaskVectorOrphan(2)
+    );
+}
+
+#[test]
+fn references_must_point_backwards() {
+    let env = env_payload();
+    let mut table = Vec::new();
+    table.extend_from_slice(&1u32.to_le_bytes());
+    table.extend_from_slice(&0u32.to_le_bytes());
+    table.extend_from_slice(&0u32.to_le_bytes());
+    table.extend_from_slice(&0u32.to_le_bytes());
+    table.extend_from_slice(&9u64.to_le_bytes());
+    let img = assemble(&[(2, 1, 1, &env), (0x20, 1, 5, &table)]);
+    let e = decode_error(&img);
+    assert_eq!(e.kind, FormatErrorKind::BadReference(9));
+    // Header 304, env record, then the table's header (16) and its first entry's file id.
+    assert_eq!(e.offset as usize, img.len() - 36 - 8);
+}
+
+#[test]
+fn encoder_refuses_invalid_records_and_stays_usable() {
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    assert_eq!(
+        enc.write_task(1, &task(1, 0)),
+        Err(EncodeError::Invalid(FormatErrorKind::EnvVectorMissing))
+    );
+    enc.write_env_vector(1, sample_env).unwrap();
+    let mut bad = task(1, 0);
+    bad.comm = [b'x'; COMM_LEN];
+    assert_eq!(
+        enc.write_task(2, &bad),
+        Err(EncodeError::Invalid(FormatErrorKind::BadFixedString))
+    );
+    assert_eq!(
+        enc.write_task(2, &task(1, 2)),
+        Err(EncodeError::Invalid(FormatErrorKind::BadReference(2)))
+    );
+    let long_path = vec![b'a'; PATH_MAX + 1];
+    let mut t = task(1, 0);
+    t.cwd = &long_path;
+    assert_eq!(
+        enc.write_task(2, &t),
+        Err(EncodeError::Invalid(FormatErrorKind::PathTooLong))
+    );
+    assert_eq!(
+        enc.write_task_vector(2, 1, |_| Ok(())),
+        Err(EncodeError::Invalid(FormatErrorKind::TaskVectorOrphan(1)))
+    );
+    let dup = [
+        FdEntry {
+            fd: 1,
+            flags: 0,
+            file: 1,
+        },
+        FdEntry {
+            fd: 1,
+            flags: 0,
+            file: 1,
+        },
+    ];
+    assert_eq!(
+        enc.write_file_table(2, &dup),
+        Err(EncodeError::Invalid(FormatErrorKind::FdNotIncreasing(1)))
+    );
+    let unsorted = |w: &mut EnvWriter<'_>| {
+        w.put(2, Rule::EQUAL, 0, EnvValue::U32(1))?;
+        w.put(1, Rule::EQUAL, 0, EnvValue::U32(1))
+    };
+    assert_eq!(
+        enc.write_task(2, &task(1, 0))
+            .and_then(|()| enc.write_task_vector(3, 2, unsorted)),
+        Err(EncodeError::Invalid(FormatErrorKind::EnvKeyNotIncreasing(
+            1
+        )))
+    );
+    let subset_of_string = |w: &mut EnvWriter<'_>| w.put(1, Rule::SUBSET, 0, EnvValue::Str(b"x"));
+    assert_eq!(
+        enc.write_task_vector(3, 2, subset_of_string),
+        Err(EncodeError::Invalid(FormatErrorKind::EnvRuleMismatch(1)))
+    );
+    assert_eq!(
+        enc.write_task(2, &task(1, 0)),
+        Err(EncodeError::Invalid(FormatErrorKind::IdNotIncreasing(2)))
+    );
+    let img = enc.finish().unwrap();
+    assert_eq!(decode_all(&img).unwrap().len(), 4); // header, env, task, terminator
+}
+
+#[test]
+fn nondeterministic_builder_is_caught() {
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    let mut calls = 0;
+    let r = enc.write_env_vector(1, |w| {
+        calls += 1;
+        w.put(1, Rule::EQUAL, 0, EnvValue::U32(calls))?;
+        if calls > 1 {
+            w.put(2, Rule::EQUAL, 0, EnvValue::U32(calls))?;
+        }
+        Ok(())
+    });
+    assert_eq!(r, Err(EncodeError::Inconsistent));
+    assert_eq!(
+        enc.write_env_vector(2, sample_env),
+        Err(EncodeError::Poisoned)
+    );
+}
+
+#[test]
+fn sink_errors_are_returned_and_poison_the_encoder() {
+    let mut buf = [0u8; HEADER_LEN + 20];
+    let mut enc = Encoder::new(SliceSink::new(&mut buf), &header()).unwrap();
+    assert_eq!(
+        enc.write_env_vector(1, sample_env),
+        Err(EncodeError::Sink(SliceFull))
+    );
+    assert_eq!(
+        enc.write_env_vector(2, sample_env),
+        Err(EncodeError::Poisoned)
+    );
+    assert!(matches!(enc.finish(), Err(EncodeError::Poisoned)));
+}
+
+#[test]
+fn builder_abort_is_reported() {
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    assert_eq!(
+        enc.write_env_vector(1, |_| Err(EnvStop)),
+        Err(EncodeError::Aborted)
+    );
+    enc.write_env_vector(1, sample_env).unwrap();
+}
+
+#[test]
+fn bare_env_payload_round_trips_and_measures() {
+    let payload = env_payload();
+    let (count, len) = measure_env_payload(sample_env).unwrap();
+    assert_eq!(len, payload.len());
+    let v = EnvVector::parse(&payload).unwrap();
+    assert_eq!(v.len(), count);
+    assert_eq!(v.get(keys::CPU_VENDOR).unwrap().value, b"GenuineIntel");
+    let mut small = [0u8; 10];
+    assert_eq!(
+        encode_env_payload(SliceSink::new(&mut small), sample_env),
+        Err(EncodeError::Sink(SliceFull))
+    );
+}
+
+#[test]
+fn header_validation() {
+    let mut h = header();
+    h.page_size = 3000;
+    assert!(Encoder::new(Vec::new(), &h).is_err());
+    let mut h = header();
+    h.flags = 1;
+    assert_eq!(
+        Encoder::new(Vec::new(), &h).err(),
+        Some(EncodeError::Invalid(FormatErrorKind::UnknownHeaderFlags(1)))
+    );
+    let mut img = minimal_image();
+    img[40 + 64] = b'x'; // sysname's last byte: no NUL left
+    assert_eq!(decode_error(&img).kind, FormatErrorKind::BadFixedString);
+    assert!(Utsname::new(&[b'a'; 65], b"", b"", b"").is_err());
+}
+
+#[test]
+fn encoded_len_matches_output() {
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    enc.write_env_vector(1, sample_env).unwrap();
+    let mut id = 2;
+    for f in sample_files() {
+        let before = enc.bytes_written();
+        enc.write_file(id, &f).unwrap();
+        assert_eq!((enc.bytes_written() - before) as usize, f.encoded_len());
+        id += 1;
+    }
+    let t = task(1, 0);
+    let before = enc.bytes_written();
+    enc.write_task(id, &t).unwrap();
+    assert_eq!((enc.bytes_written() - before) as usize, t.encoded_len());
+    let img = enc.finish().unwrap();
+    assert_eq!(
+        img.len() as u64,
+        decode_all(&img).map(|_| img.len() as u64).unwrap()
+    );
+}
