@@ -6,8 +6,9 @@
 //! `include/uapi/linux/ckpt.h`) checkpoint a process into a user-supplied file descriptor and
 //! restart from one. See `Documentation/` for the design, the image format and the ABI.
 //!
-//! Layout: `uapi` is the ioctl ABI (generated structs, command decoding, extensible-struct
-//! copies); `version` answers `CKPT_IOC_VERSION`.
+//! Layout: `image` is the image format codec (plain `core` Rust, shared with the tools);
+//! `uapi` is the ioctl ABI (generated structs, command decoding, extensible-struct copies);
+//! `version` answers `CKPT_IOC_VERSION`.
 
 use kernel::{
     fs::File,
@@ -15,6 +16,10 @@ use kernel::{
     prelude::*,
 };
 
+// The image codec is shared, source for source, with the user-space tools (`tools/ckpt-image`),
+// where it is public API: here the module uses only part of it.
+#[allow(dead_code, unreachable_pub, unused_imports)]
+mod image;
 mod uapi;
 mod version;
 

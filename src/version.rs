@@ -4,17 +4,20 @@
 
 use kernel::prelude::*;
 
-use crate::uapi::{self, ckpt_version};
+use crate::{
+    image,
+    uapi::{self, ckpt_version},
+};
 
 /// The module's version, reported in `ckpt_version.module_version`.
 const MODULE_VERSION: &[u8] = b"0.1.0";
 
 /// The image format version checkpoint writes.
-const IMAGE_VERSION: u32 = 1;
-/// The oldest image format version restart reads.
-const IMAGE_VERSION_MIN: u32 = 1;
+const IMAGE_VERSION: u32 = image::VERSION;
+/// The oldest image format version restart reads (older images: `ckpt convert`).
+const IMAGE_VERSION_MIN: u32 = image::VERSION;
 /// The newest image format version restart reads.
-const IMAGE_VERSION_MAX: u32 = 1;
+const IMAGE_VERSION_MAX: u32 = image::VERSION;
 
 // The version string and its NUL must fit the UAPI field.
 const _: () = assert!(MODULE_VERSION.len() < uapi::CKPT_MODULE_VERSION_LEN as usize);
