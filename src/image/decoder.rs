@@ -10,7 +10,7 @@ use super::file::{File, FileTable};
 use super::header::{
     parse_header, parse_immutable_header, Header, HEADER_LEN, IMMUTABLE_HEADER_LEN,
 };
-use super::record::{RecordHeader, RecordType, RECORD_HEADER_LEN};
+use super::record::{RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN};
 use super::task::{Task, TaskVector};
 use super::terminator::{Terminator, TERMINATOR_PAYLOAD_LEN};
 
@@ -86,6 +86,8 @@ pub struct Record<'a> {
     pub offset: u64,
     /// The common header.
     pub header: RecordHeader,
+    /// The raw payload (empty for an unknown record that was skipped).
+    pub payload: &'a [u8],
     /// The decoded payload.
     pub body: Body<'a>,
 }
@@ -246,15 +248,24 @@ impl<R: Source> Decoder<R> {
                     here,
                 ));
             }
-            let body = if fits {
-                let payload = buf.get_mut(..payload_len).unwrap_or_default();
-                self.read_exact(payload, true)?;
-                Body::Unknown(Some(payload))
-            } else {
+            if !fits {
                 self.skip(payload_len)?;
-                Body::Unknown(None)
-            };
-            return Ok(Some(self.accept(start, header, body)));
+                return Ok(Some(self.accept(start, header, &[], Body::Unknown(None))));
+            }
+            let payload = buf.get_mut(..payload_len).unwrap_or_default();
+            self.read_exact(payload, true)?;
+            let payload: &'b [u8] = payload;
+            return Ok(Some(self.accept(
+                start,
+                header,
+                payload,
+                Body::Unknown(Some(payload)),
+            )));
+        }
+        // Every v1 type is critical and defines no other flag: anything else is corruption.
+        if header.flags != RECORD_FLAG_CRITICAL {
+            let kind = FormatErrorKind::BadRecordFlags(header.flags);
+            return Err(self.error(kind, start.saturating_add(2), here));
         }
         if !fits {
             return Err(self.error(
@@ -277,7 +288,7 @@ impl<R: Source> Decoder<R> {
                 ));
             }
         }
-        Ok(Some(self.accept(start, header, body)))
+        Ok(Some(self.accept(start, header, payload, body)))
     }
 
     /// Checks id order and the place of the environment vector.
@@ -300,13 +311,20 @@ impl<R: Source> Decoder<R> {
         Ok(())
     }
 
-    fn accept<'b>(&mut self, offset: u64, header: RecordHeader, body: Body<'b>) -> Record<'b> {
+    fn accept<'b>(
+        &mut self,
+        offset: u64,
+        header: RecordHeader,
+        payload: &'b [u8],
+        body: Body<'b>,
+    ) -> Record<'b> {
         self.records = self.records.saturating_add(1);
         self.last_id = header.id;
         self.last_type = header.rtype;
         Record {
             offset,
             header,
+            payload,
             body,
         }
     }
@@ -367,6 +385,7 @@ impl<R: Source> Decoder<R> {
         Ok(Record {
             offset: start,
             header,
+            payload: &[],
             body: Body::Terminator(t),
         })
     }

@@ -35,6 +35,10 @@ pub enum FormatErrorKind {
     RecordExceedsBuffer(u32),
     /// Record type 0 is reserved.
     ReservedRecordType,
+    /// A record of a v1 type whose flags are not exactly [`RECORD_FLAG_CRITICAL`].
+    ///
+    /// [`RECORD_FLAG_CRITICAL`]: super::RECORD_FLAG_CRITICAL
+    BadRecordFlags(u16),
     /// A critical record of a type this codec does not know: refusing is the only safe choice.
     UnknownCriticalRecord(u16),
     /// Object ids must be non-zero and strictly increasing through the image.
@@ -120,6 +124,7 @@ impl fmt::Display for FormatErrorKind {
             K::BadRecordLength(l) => write!(f, "bad record length {l}"),
             K::RecordExceedsBuffer(l) => write!(f, "record length {l} exceeds the read buffer"),
             K::ReservedRecordType => f.write_str("record type 0 is reserved"),
+            K::BadRecordFlags(x) => write!(f, "bad record flags {x:#06x}"),
             K::UnknownCriticalRecord(t) => write!(f, "unknown critical record type {t:#06x}"),
             K::IdNotIncreasing(id) => write!(f, "object id {id} is zero or not increasing"),
             K::EnvVectorMissing => f.write_str("first record is not the environment vector"),

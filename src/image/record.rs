@@ -81,7 +81,8 @@ impl fmt::Display for RecordType {
 pub struct RecordHeader {
     /// Record type.
     pub rtype: RecordType,
-    /// Flags; bit 0 is [`RECORD_FLAG_CRITICAL`], the others are ignored by v1 readers.
+    /// Flags: exactly [`RECORD_FLAG_CRITICAL`] for the v1 types; for unknown types only
+    /// that bit is interpreted.
     pub flags: u16,
     /// Total length, this header included, so readers can skip what they do not know.
     pub len: u32,

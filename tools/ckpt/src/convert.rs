@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Conversions between decoded images and the JSON model, both ways.
+
+use ckpt_image::{
+    fixed_str, keys, Arch, Body, DirCookieMode, Encoder, EnvEntry, EnvValue, EnvVector,
+    ExternalFdKind, FdEntry, File, FileVariant, Header, RecordType, Rule, Task, Timestamp, Utsname,
+    ValueType, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC, HEADER_FLAG_SYNTHETIC, VERSION,
+};
+use serde_json::{json, Value};
+
+use crate::input::{LoadedImage, OwnedRecord};
+use crate::json::*;
+
+// ---- decoded image -> JSON ----
+
+pub fn image_to_json(image: &LoadedImage) -> ImageJson {
+    let header = image.header.as_ref().map(header_to_json);
+    let environment = match image.environment() {
+        Some(r) => match r.body() {
+            Body::EnvVector(v) => EnvJson {
+                id: Some(r.header.id),
+                entries: entries_to_json(&v),
+            },
+            _ => unreachable!("environment() returns an env vector"),
+        },
+        None => EnvJson {
+            id: None,
+            entries: Vec::new(),
+        },
+    };
+    ImageJson {
+        schema: SCHEMA.to_owned(),
+        header: header.expect("a loaded image without error has a header"),
+        environment,
+        records: image.records.iter().skip(1).map(record_to_json).collect(),
+        terminator: image.terminator.map(|(offset, t)| TerminatorJson {
+            offset,
+            record_count: t.record_count,
+            image_length: t.image_len,
+            checksum: format!("{:#010x}", t.checksum),
+        }),
+    }
+}
+
+fn header_to_json(h: &Header) -> HeaderJson {
+    HeaderJson {
+        version: VERSION,
+        arch: match h.arch.name() {
+            Some(n) => NameOr::Name(n.to_owned()),
+            None => NameOr::Number(h.arch.0),
+        },
+        page_size: h.page_size,
+        flags: h.flags,
+        created: time_to_json(h.created),
+        utsname: UtsnameJson {
+            sysname: Text::from_bytes(fixed_str(&h.utsname.sysname)),
+            release: Text::from_bytes(fixed_str(&h.utsname.release)),
+            version: Text::from_bytes(fixed_str(&h.utsname.version)),
+            machine: Text::from_bytes(fixed_str(&h.utsname.machine)),
+        },
+    }
+}
+
+fn time_to_json(t: Timestamp) -> TimeJson {
+    TimeJson {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+
+pub fn entries_to_json(v: &EnvVector<'_>) -> Vec<EntryJson> {
+    v.iter().map(|e| entry_to_json(&e)).collect()
+}
+
+fn name_or<T>(name: Option<&str>, n: T) -> NameOr<T> {
+    match name {
+        Some(name) => NameOr::Name(name.to_owned()),
+        None => NameOr::Number(n),
+    }
+}
+
+fn entry_to_json(e: &EnvEntry<'_>) -> EntryJson {
+    let critical = e.is_critical();
+    EntryJson {
+        key: json!(e.key),
+        name: keys::lookup(e.key).map(|k| k.name.to_owned()),
+        vtype: name_or(e.vtype.name(), e.vtype.0),
+        rule: name_or(e.rule.name(), e.rule.0),
+        critical,
+        // Only worth showing when bits beyond "critical" are set.
+        flags: (e.flags & !ENV_FLAG_CRITICAL != 0).then_some(e.flags),
+        value: value_to_json(e),
+    }
+}
+
+/// JSON form of a value; see the `json` module for the conventions.
+pub fn value_to_json(e: &EnvEntry<'_>) -> Value {
+    let words = |width: usize| -> Value {
+        (0..e.word_count())
+            .map(|i| json!(format!("{:#0w$x}", e.word(i), w = width + 2)))
+            .collect()
+    };
+    match e.vtype {
+        ValueType::U32 => json!(e.word(0)),
+        ValueType::U64 => json!(format!("{:#018x}", e.word(0))),
+        ValueType::STRING => serde_json::to_value(Text::from_bytes(e.value)).unwrap_or_default(),
+        ValueType::BITMAP32 => words(8),
+        ValueType::BITMAP64 => words(16),
+        _ => json!(hex(e.value)),
+    }
+}
+
+fn record_to_json(r: &OwnedRecord) -> RecordJson {
+    let body = match r.body() {
+        Body::TaskVector(tv) => BodyJson::TaskVector {
+            task: tv.task,
+            entries: entries_to_json(&tv.entries),
+        },
+        Body::Task(t) => BodyJson::Task(TaskJson {
+            pid: t.pid,
+            tgid: t.tgid,
+            ppid: t.ppid,
+            uid: t.uid,
+            gid: t.gid,
+            euid: t.euid,
+            egid: t.egid,
+            suid: t.suid,
+            sgid: t.sgid,
+            fsuid: t.fsuid,
+            fsgid: t.fsgid,
+            comm: Text::from_bytes(fixed_str(&t.comm)),
+            file_table: t.file_table,
+            cwd: Text::from_bytes(t.cwd),
+            root: Text::from_bytes(t.root),
+        }),
+        Body::FileTable(ft) => BodyJson::FileTable {
+            entries: ft
+                .iter()
+                .map(|e| FdJson {
+                    fd: e.fd,
+                    cloexec: e.flags & FD_FLAG_CLOEXEC != 0,
+                    file: e.file,
+                })
+                .collect(),
+        },
+        Body::File(f) => BodyJson::File(file_to_json(&f)),
+        Body::Unknown(payload) => BodyJson::Unknown {
+            type_id: r.header.rtype.0,
+            flags: r.header.flags,
+            payload: payload.map(hex),
+        },
+        Body::EnvVector(_) | Body::Terminator(_) => unreachable!("not in the record list"),
+    };
+    RecordJson {
+        offset: Some(r.offset),
+        length: Some(r.header.len),
+        id: r.header.id,
+        body,
+    }
+}
+
+fn file_to_json(f: &File<'_>) -> FileJson {
+    let variant = match f.variant {
+        FileVariant::Regular => FileVariantJson::Regular,
+        FileVariant::Ext {
+            generation,
+            handle_type,
+            handle,
+        } => FileVariantJson::Ext {
+            generation,
+            handle_type,
+            handle: hex(handle),
+        },
+        FileVariant::Directory { cookie } => FileVariantJson::Directory {
+            cookie: cookie.to_string(),
+        },
+        FileVariant::CharDevice { rdev } => FileVariantJson::CharDevice { rdev },
+        FileVariant::External { fd_kind } => FileVariantJson::External {
+            fd_kind: name_or(fd_kind.name(), fd_kind.0),
+        },
+    };
+    FileJson {
+        f_flags: f.f_flags,
+        f_mode: f.f_mode,
+        mode: f.mode,
+        pos: f.pos,
+        dev: f.dev,
+        ino: f.ino,
+        size: f.size,
+        mtime: time_to_json(f.mtime),
+        ctime: time_to_json(f.ctime),
+        path: Text::from_bytes(f.path),
+        variant,
+    }
+}
+
+// ---- JSON -> binary ----
+
+/// An entry with its value encoded, ready for the codec's `EnvWriter`.
+pub struct OwnedEntry {
+    pub key: u32,
+    pub vtype: ValueType,
+    pub rule: Rule,
+    pub flags: u16,
+    pub value: Vec<u8>,
+}
+
+fn parse_u64(v: &Value, what: &str) -> Result<u64, String> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| format!("{what}: {n} is not a u64")),
+        Value::String(s) => {
+            let parsed = match s.strip_prefix("0x") {
+                Some(h) => u64::from_str_radix(h, 16),
+                None => s.parse(),
+            };
+            parsed.map_err(|_| format!("{what}: bad number {s:?}"))
+        }
+        other => Err(format!("{what}: expected a number, got {other}")),
+    }
+}
+
+fn parse_key(v: &Value) -> Result<u32, String> {
+    if let Value::String(s) = v {
+        if let Some(k) = keys::lookup_name(s) {
+            return Ok(k.key);
+        }
+    }
+    let k = parse_u64(v, "key")?;
+    u32::try_from(k).map_err(|_| format!("key {k} does not fit 32 bits"))
+}
+
+fn resolve<T: Copy>(
+    v: &NameOr<T>,
+    what: &str,
+    lookup: impl Fn(&str) -> Option<T>,
+) -> Result<T, String> {
+    match v {
+        NameOr::Number(n) => Ok(*n),
+        NameOr::Name(name) => lookup(name).ok_or_else(|| format!("unknown {what} {name:?}")),
+    }
+}
+
+pub fn entry_from_json(e: &EntryJson) -> Result<OwnedEntry, String> {
+    let key = parse_key(&e.key)?;
+    let vtype = ValueType(resolve(&e.vtype, "type", |n| {
+        ValueType::from_name(n).map(|t| t.0)
+    })?);
+    let rule = Rule(resolve(&e.rule, "rule", |n| {
+        Rule::from_name(n).map(|r| r.0)
+    })?);
+    let ctx = |m: String| format!("key {key:#010x}: {m}");
+    let words = |width: usize| -> Result<Vec<u8>, String> {
+        let Value::Array(items) = &e.value else {
+            return Err(ctx("bitmap value must be an array".into()));
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let w = parse_u64(item, "bitmap word").map_err(ctx)?;
+            if width == 4 {
+                let w =
+                    u32::try_from(w).map_err(|_| ctx(format!("word {w:#x} exceeds 32 bits")))?;
+                out.extend_from_slice(&w.to_le_bytes());
+            } else {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        Ok(out)
+    };
+    let value = match vtype {
+        ValueType::U32 => {
+            let v = parse_u64(&e.value, "value").map_err(ctx)?;
+            u32::try_from(v)
+                .map_err(|_| ctx(format!("{v} exceeds 32 bits")))?
+                .to_le_bytes()
+                .to_vec()
+        }
+        ValueType::U64 => parse_u64(&e.value, "value")
+            .map_err(ctx)?
+            .to_le_bytes()
+            .to_vec(),
+        ValueType::STRING => serde_json::from_value::<Text>(e.value.clone())
+            .map_err(|err| ctx(err.to_string()))?
+            .to_bytes()
+            .map_err(ctx)?,
+        ValueType::BITMAP32 => words(4)?,
+        ValueType::BITMAP64 => words(8)?,
+        _ => match &e.value {
+            Value::String(s) => unhex(s).map_err(ctx)?,
+            other => return Err(ctx(format!("expected a hex string, got {other}"))),
+        },
+    };
+    let flags = e
+        .flags
+        .unwrap_or(if e.critical { ENV_FLAG_CRITICAL } else { 0 });
+    Ok(OwnedEntry {
+        key,
+        vtype,
+        rule,
+        flags,
+        value,
+    })
+}
+
+pub fn entries_from_json(entries: &[EntryJson]) -> Result<Vec<OwnedEntry>, String> {
+    let mut out: Vec<OwnedEntry> = entries
+        .iter()
+        .map(entry_from_json)
+        .collect::<Result<_, _>>()?;
+    // Vectors are sorted by key; accept hand-written files in any order.
+    out.sort_by_key(|e| e.key);
+    Ok(out)
+}
+
+/// The bare binary vector payload for `entries` (validated by the codec).
+pub fn env_payload(entries: &[OwnedEntry]) -> Result<Vec<u8>, String> {
+    let mut payload = Vec::new();
+    ckpt_image::encode_env_payload(&mut payload, put_entries(entries))
+        .map_err(|e| e.to_string())?;
+    Ok(payload)
+}
+
+pub fn put_entries(
+    entries: &[OwnedEntry],
+) -> impl FnMut(&mut ckpt_image::EnvWriter<'_>) -> Result<(), ckpt_image::EnvStop> + '_ {
+    move |w| {
+        entries
+            .iter()
+            .try_for_each(|e| w.put(e.key, e.rule, e.flags, EnvValue::Raw(e.vtype, &e.value)))
+    }
+}
+
+fn header_from_json(h: &HeaderJson) -> Result<Header, String> {
+    if h.version != VERSION {
+        return Err(format!("header.version {} is not {VERSION}", h.version));
+    }
+    let arch = resolve(&h.arch, "arch", |n| {
+        (n == "x86_64").then_some(Arch::X86_64.0)
+    })?;
+    let uts = &h.utsname;
+    let utsname = Utsname::new(
+        &uts.sysname.to_bytes()?,
+        &uts.release.to_bytes()?,
+        &uts.version.to_bytes()?,
+        &uts.machine.to_bytes()?,
+    )
+    .map_err(|e| format!("utsname: {e}"))?;
+    Ok(Header {
+        arch: Arch(arch),
+        page_size: h.page_size,
+        flags: h.flags,
+        created: Timestamp {
+            sec: h.created.sec,
+            nsec: h.created.nsec,
+        },
+        utsname,
+    })
+}
+
+fn time_from_json(t: TimeJson) -> Timestamp {
+    Timestamp {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+
+/// Builds an image from its JSON description. Records are written in the order given, with
+/// the ids given; the codec's encoder enforces every rule, so the result always decodes.
+/// `synthetic` sets the header flag saying a tool, not the kernel, made the image.
+pub fn image_from_json(image: &ImageJson, synthetic: bool) -> Result<Vec<u8>, String> {
+    let mut header = header_from_json(&image.header)?;
+    if synthetic {
+        header.flags |= HEADER_FLAG_SYNTHETIC;
+    }
+    let mut enc = Encoder::new(Vec::new(), &header).map_err(|e| format!("header: {e}"))?;
+    let env =
+        entries_from_json(&image.environment.entries).map_err(|e| format!("environment: {e}"))?;
+    let env_id = image.environment.id.unwrap_or(1);
+    enc.write_env_vector(env_id, put_entries(&env))
+        .map_err(|e| format!("environment: {e}"))?;
+    for (i, r) in image.records.iter().enumerate() {
+        write_record(&mut enc, r).map_err(|e| format!("records[{i}] (id {}): {e}", r.id))?;
+    }
+    enc.finish().map_err(|e| format!("terminator: {e}"))
+}
+
+fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String> {
+    let id = r.id;
+    match &r.body {
+        BodyJson::TaskVector { task, entries } => {
+            let entries = entries_from_json(entries)?;
+            enc.write_task_vector(id, *task, put_entries(&entries))
+        }
+        BodyJson::Task(t) => {
+            let comm = t.comm.to_bytes()?;
+            if comm.len() >= COMM_LEN {
+                return Err(format!("comm is longer than {} bytes", COMM_LEN - 1));
+            }
+            let mut fixed = [0u8; COMM_LEN];
+            fixed[..comm.len()].copy_from_slice(&comm);
+            let (cwd, root) = (t.cwd.to_bytes()?, t.root.to_bytes()?);
+            enc.write_task(
+                id,
+                &Task {
+                    pid: t.pid,
+                    tgid: t.tgid,
+                    ppid: t.ppid,
+                    uid: t.uid,
+                    gid: t.gid,
+                    euid: t.euid,
+                    egid: t.egid,
+                    suid: t.suid,
+                    sgid: t.sgid,
+                    fsuid: t.fsuid,
+                    fsgid: t.fsgid,
+                    comm: fixed,
+                    file_table: t.file_table,
+                    cwd: &cwd,
+                    root: &root,
+                },
+            )
+        }
+        BodyJson::FileTable { entries } => {
+            let entries: Vec<FdEntry> = entries
+                .iter()
+                .map(|e| FdEntry {
+                    fd: e.fd,
+                    flags: if e.cloexec { FD_FLAG_CLOEXEC } else { 0 },
+                    file: e.file,
+                })
+                .collect();
+            enc.write_file_table(id, &entries)
+        }
+        BodyJson::File(f) => {
+            let path = f.path.to_bytes()?;
+            let handle;
+            let variant = match &f.variant {
+                FileVariantJson::Regular => FileVariant::Regular,
+                FileVariantJson::Ext {
+                    generation,
+                    handle_type,
+                    handle: h,
+                } => {
+                    handle = unhex(h)?;
+                    FileVariant::Ext {
+                        generation: *generation,
+                        handle_type: *handle_type,
+                        handle: &handle,
+                    }
+                }
+                FileVariantJson::Directory { cookie } => FileVariant::Directory {
+                    cookie: match cookie.as_str() {
+                        "hash32" => DirCookieMode::Hash32,
+                        "hash64" => DirCookieMode::Hash64,
+                        other => return Err(format!("unknown cookie mode {other:?}")),
+                    },
+                },
+                FileVariantJson::CharDevice { rdev } => FileVariant::CharDevice { rdev: *rdev },
+                FileVariantJson::External { fd_kind } => FileVariant::External {
+                    fd_kind: ExternalFdKind(resolve(fd_kind, "fd kind", |n| {
+                        (0..4)
+                            .map(ExternalFdKind)
+                            .find(|k| k.name() == Some(n))
+                            .map(|k| k.0)
+                    })?),
+                },
+            };
+            enc.write_file(
+                id,
+                &File {
+                    f_flags: f.f_flags,
+                    f_mode: f.f_mode,
+                    mode: f.mode,
+                    pos: f.pos,
+                    dev: f.dev,
+                    ino: f.ino,
+                    size: f.size,
+                    mtime: time_from_json(f.mtime),
+                    ctime: time_from_json(f.ctime),
+                    path: &path,
+                    variant,
+                },
+            )
+        }
+        BodyJson::Unknown {
+            type_id,
+            flags,
+            payload,
+        } => {
+            let rtype = RecordType(*type_id);
+            if rtype.is_known() {
+                return Err(format!(
+                    "type_id {type_id:#06x} is {rtype}: use its own type"
+                ));
+            }
+            let payload = unhex(payload.as_deref().unwrap_or(""))?;
+            enc.write_raw_record(rtype, *flags, id, &payload)
+        }
+    }
+    .map_err(|e| e.to_string())
+}

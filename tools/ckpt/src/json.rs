@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The JSON schema of `ckpt show --json` (schema `ckpt-image-v1`), also read by `ckpt synth`
+//! and, for its `environment` member, by `ckpt check --env`. Documented in
+//! Documentation/image-format.rst; change it only compatibly (add optional members).
+//!
+//! Conventions: numbers up to 32 bits are JSON numbers; 64-bit environment values and bitmap
+//! words are hex strings (`"0x..."`, exact through jq, which reads numbers as doubles);
+//! record fields are plain JSON numbers. Byte strings (paths, comm, utsname, string values)
+//! are JSON strings when valid UTF-8, otherwise `{"hex": "..."}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Schema name written by `ckpt show --json`.
+pub const SCHEMA: &str = "ckpt-image-v1";
+
+/// A whole image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageJson {
+    pub schema: String,
+    pub header: HeaderJson,
+    pub environment: EnvJson,
+    pub records: Vec<RecordJson>,
+    /// Output only: the verified terminator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminator: Option<TerminatorJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderJson {
+    pub version: u32,
+    /// Registry name, or the number if unassigned.
+    pub arch: NameOr<u16>,
+    pub page_size: u32,
+    pub flags: u32,
+    pub created: TimeJson,
+    pub utsname: UtsnameJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeJson {
+    pub sec: i64,
+    pub nsec: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UtsnameJson {
+    pub sysname: Text,
+    pub release: Text,
+    pub version: Text,
+    pub machine: Text,
+}
+
+/// An environment vector: the image's, a task's, or a host's (`ckpt check --env`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvJson {
+    /// Object id of the environment vector record (output; `ckpt synth` uses it if given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub entries: Vec<EntryJson>,
+}
+
+/// One environment entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryJson {
+    /// A number, a `"0x..."` string, or a registry name.
+    pub key: Value,
+    /// Output only: registry name of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub vtype: NameOr<u8>,
+    pub rule: NameOr<u8>,
+    pub critical: bool,
+    /// Raw flags; when given, it overrides `critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u16>,
+    /// Encoding depends on `type`; see the module comment.
+    pub value: Value,
+}
+
+/// A record other than the environment vector and the terminator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordJson {
+    /// Output only: byte offset in the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Output only: total record length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u32>,
+    pub id: u64,
+    #[serde(flatten)]
+    pub body: BodyJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BodyJson {
+    TaskVector {
+        task: u64,
+        entries: Vec<EntryJson>,
+    },
+    Task(TaskJson),
+    FileTable {
+        entries: Vec<FdJson>,
+    },
+    File(FileJson),
+    /// A record of a type this tool does not know.
+    Unknown {
+        type_id: u16,
+        flags: u16,
+        /// Hex; absent if it was not kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskJson {
+    pub pid: u32,
+    pub tgid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub comm: Text,
+    pub file_table: u64,
+    pub cwd: Text,
+    pub root: Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FdJson {
+    pub fd: u32,
+    pub cloexec: bool,
+    pub file: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileJson {
+    pub f_flags: u32,
+    pub f_mode: u32,
+    pub mode: u32,
+    pub pos: i64,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: i64,
+    pub mtime: TimeJson,
+    pub ctime: TimeJson,
+    pub path: Text,
+    #[serde(flatten)]
+    pub variant: FileVariantJson,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FileVariantJson {
+    Regular,
+    Ext {
+        generation: u32,
+        handle_type: u32,
+        /// Hex.
+        handle: String,
+    },
+    Directory {
+        /// `hash32` or `hash64`.
+        cookie: String,
+    },
+    CharDevice {
+        rdev: u64,
+    },
+    External {
+        fd_kind: NameOr<u32>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminatorJson {
+    pub offset: u64,
+    pub record_count: u64,
+    pub image_length: u64,
+    /// `"0x..."`.
+    pub checksum: String,
+}
+
+/// A registry name, or the raw number when unassigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NameOr<T> {
+    Number(T),
+    Name(String),
+}
+
+/// Bytes: a string if valid UTF-8, else hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Utf8(String),
+    Hex { hex: String },
+}
+
+impl Text {
+    pub fn from_bytes(bytes: &[u8]) -> Text {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Text::Utf8(s.to_owned()),
+            Err(_) => Text::Hex { hex: hex(bytes) },
+        }
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Text::Utf8(s) => Ok(s.as_bytes().to_vec()),
+            Text::Hex { hex } => unhex(hex),
+        }
+    }
+}
+
+/// Lower-case hex without prefix.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses hex (an optional `0x` prefix, no separators).
+pub fn unhex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if !s.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits in {s:?}"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| format!("bad hex {s:?}"))
+        })
+        .collect()
+}

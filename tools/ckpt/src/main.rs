@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `ckpt`: the user-space side of ckpt. Each subcommand lives in its own module with an `Args`
+//! struct and a `run` function; commands that talk to /dev/ckpt (env, dump, restore, version)
+//! slot in the same way.
+
+mod check;
+mod convert;
+mod display;
+mod input;
+mod json;
+mod show;
+mod synth;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status: success, or the image is compatible.
+pub const EXIT_OK: u8 = 0;
+/// Exit status of `check`: the image may not restart on the given environment.
+pub const EXIT_INCOMPATIBLE: u8 = 1;
+/// Exit status: an image or input could not be read or is malformed (also clap's usage error).
+pub const EXIT_UNREADABLE: u8 = 2;
+
+/// A failure reported as one line on stderr, with its exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Input that cannot be read or decoded.
+    pub fn unreadable(message: impl Into<String>) -> Self {
+        Failure {
+            status: EXIT_UNREADABLE,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "ckpt",
+    version,
+    about = "Inspect and check ckpt checkpoint images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List an image: header, environment, every record.
+    Show(show::Args),
+    /// Decide whether an image may restart on an environment.
+    Check(check::Args),
+    /// Build an image from its JSON description (for tests and experiments).
+    #[command(hide = true)]
+    Synth(synth::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Show(args) => show::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Synth(args) => synth::run(&args),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(failure) => {
+            // One line, whatever the message contains.
+            eprintln!("ckpt: {}", failure.message.replace('\n', " "));
+            ExitCode::from(failure.status)
+        }
+    }
+}
