@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `ckpt` binary on the golden vectors: output, exit statuses (0 ok/compatible,
+//! 1 incompatible, 2 unreadable) and one-line errors. The JSON files in tools/testdata are
+//! pinned too; `CKPT_BLESS=1` rewrites them after a deliberate change.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(name)
+}
+
+fn bless() -> bool {
+    std::env::var_os("CKPT_BLESS").is_some_and(|v| v == "1")
+}
+
+fn ckpt(args: &[&str]) -> Output {
+    ckpt_stdin(args, &[])
+}
+
+fn ckpt_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ckpt"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child may exit before reading everything (bad input): ignore EPIPE.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn path(name: &str) -> String {
+    testdata(name).to_str().unwrap().to_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// Asserts a failure: the status, and exactly one `ckpt: ` line on stderr mentioning `what`.
+fn assert_fails(o: &Output, status: i32, what: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(status), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("ckpt: "), "{err}");
+    assert!(err.contains(what), "{err:?} lacks {what:?}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Compares `actual` with a pinned file, or rewrites it when blessing.
+fn pinned(name: &str, actual: &str) {
+    let file = testdata(name);
+    if bless() {
+        std::fs::write(&file, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e} (CKPT_BLESS=1 creates it)", file.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the output; rerun with CKPT_BLESS=1 if the change is deliberate"
+    );
+}
+
+#[test]
+fn show_text_lists_everything() {
+    let o = ckpt(&["show", &path("full.img")]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for expected in [
+        "arch       x86_64",
+        "environment (record id 1, 16 entries)",
+        "x86_capability (0x00010010)",
+        "file id 11 (127 bytes): ext /home/user/data.log",
+        "fd 3 -> file 10 cloexec",
+        "task id 30 (103 bytes): pid 100 tgid 100 ppid 1 comm \"sleeper\"",
+        "task_vector id 31 (84 bytes): task 30, 3 entries",
+        "type#0x7f00 id 32 (36 bytes): unknown optional record, skipped",
+        "terminator @1695: 12 records, 1695 bytes",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn show_json_is_pinned_and_synth_reproduces_the_bytes() {
+    for name in ["minimal", "full"] {
+        let o = ckpt(&["show", "--json", &path(&format!("{name}.img"))]);
+        assert_eq!(o.status.code(), Some(0));
+        let json = stdout(&o);
+        pinned(&format!("{name}.json"), &json);
+        // JSON -> image gives the very same bytes (the sample images are marked synthetic).
+        let o = ckpt_stdin(&["synth", "-", "-o", "-"], json.as_bytes());
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            o.stdout,
+            std::fs::read(testdata(&format!("{name}.img"))).unwrap()
+        );
+    }
+}
+
+#[test]
+fn show_reads_standard_input() {
+    let img = std::fs::read(testdata("full.img")).unwrap();
+    let o = ckpt_stdin(&["show", "-"], &img);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("verified"));
+}
+
+#[test]
+fn damaged_images_are_unreadable_with_one_line() {
+    let o = ckpt(&["show", &path("truncated.img")]);
+    assert_fails(&o, 2, "image truncated (no terminator) at byte offset 1721");
+    // Text output still lists what could be read before the damage.
+    assert!(stdout(&o).contains("task_vector id 41"));
+    let o = ckpt(&["show", "--json", &path("corrupt.img")]);
+    assert_fails(&o, 2, "checksum mismatch");
+    assert!(o.stdout.is_empty(), "no partial JSON");
+    assert_fails(&ckpt(&["show", "/nonexistent.img"]), 2, "/nonexistent.img");
+    assert_fails(&ckpt_stdin(&["show", "-"], b"LinuxC/R"), 2, "truncated");
+    assert_fails(
+        &ckpt_stdin(&["show", "-"], b"not an image at all"),
+        2,
+        "bad magic",
+    );
+}
+
+#[test]
+fn every_truncation_is_refused_cleanly() {
+    let img = std::fs::read(testdata("full.img")).unwrap();
+    for len in (0..img.len()).step_by(41) {
+        let o = ckpt_stdin(&["show", "--json", "-"], &img[..len]);
+        assert_fails(&o, 2, "truncated");
+    }
+}
+
+/// The host environments for `check`, derived from the pinned JSON of full.img.
+fn host_envs() -> (String, String) {
+    let full: Value =
+        serde_json::from_str(&std::fs::read_to_string(testdata("full.json")).unwrap()).unwrap();
+    let same = full["environment"].clone();
+    let mut other = same.clone();
+    let entries = other["entries"].as_array_mut().unwrap();
+    for e in entries.iter_mut() {
+        match e["name"].as_str() {
+            Some("cpu_vendor") => e["value"] = "AuthenticAMD".into(),
+            Some("cpu_model") => e["value"] = 1.into(),
+            Some("x86_capability") => e["value"][1] = "0x0ed8320b".into(),
+            Some("xsave_size") => e["value"] = 800.into(),
+            _ => {}
+        }
+    }
+    entries.retain(|e| e["name"] != "boot_vsyscall");
+    let same = serde_json::to_string_pretty(&same).unwrap() + "\n";
+    let other = serde_json::to_string_pretty(&other).unwrap() + "\n";
+    pinned("host-same.json", &same);
+    pinned("host-other.json", &other);
+    (path("host-same.json"), path("host-other.json"))
+}
+
+#[test]
+fn check_decides_and_lists_every_mismatch() {
+    let (same, other) = host_envs();
+    let o = ckpt(&["check", &path("full.img"), "--env", &same]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        "compatible: 0 critical, 0 advisory mismatches in 20 checked entries\n"
+    );
+
+    let o = ckpt(&["check", &path("full.img"), "--env", &other]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 8, "{text}");
+    assert_eq!(
+        lines[0],
+        "critical: environment: cpu_vendor (0x00010001) rule equal: values differ \
+         (image \"GenuineIntel\", host \"AuthenticAMD\")"
+    );
+    assert!(lines[1].starts_with("advisory: environment: cpu_model"));
+    assert!(lines[4].contains("boot_vsyscall (0x00030003) rule equal: missing on host"));
+    assert!(lines[5].starts_with("critical: task 30 (pid 100): xsave_size"));
+    assert_eq!(
+        lines[7],
+        "incompatible: 6 critical, 1 advisory mismatches in 20 checked entries"
+    );
+}
+
+#[test]
+fn check_against_another_image_and_from_stdin() {
+    let img = std::fs::read(testdata("full.img")).unwrap();
+    let o = ckpt_stdin(&["check", "-", "--env-image", &path("minimal.img")], &img);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn check_refuses_unreadable_inputs_with_status_2() {
+    let (same, _) = host_envs();
+    assert_fails(
+        &ckpt(&["check", &path("corrupt.img"), "--env", &same]),
+        2,
+        "checksum",
+    );
+    assert_fails(
+        &ckpt(&["check", &path("truncated.img"), "--env", &same]),
+        2,
+        "truncated",
+    );
+    let dir = std::env::temp_dir().join(format!("ckpt-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let cases = [
+        ("syntax.json", "{", "EOF"),
+        (
+            "type.json",
+            r#"{"entries":[{"key":1,"type":"u32","rule":"equal","critical":true,"value":"x"}]}"#,
+            "bad number",
+        ),
+        (
+            "rule.json",
+            r#"{"entries":[{"key":1,"type":"string","rule":"subset","critical":true,"value":"x"}]}"#,
+            "rule does not apply",
+        ),
+        (
+            "key.json",
+            r#"{"entries":[{"key":"no_such_key","type":"u32","rule":"equal","critical":true,"value":1}]}"#,
+            "no_such_key",
+        ),
+    ];
+    for (name, text, what) in cases {
+        let env = write(name, text);
+        assert_fails(&ckpt(&["check", &path("full.img"), "--env", &env]), 2, what);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hand_written_env_may_use_names_and_any_order() {
+    let dir = std::env::temp_dir().join(format!("ckpt-cli-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = dir.join("env.json");
+    // Only what minimal.img requires critically; keys by name, out of order.
+    let full: Value =
+        serde_json::from_str(&std::fs::read_to_string(testdata("full.json")).unwrap()).unwrap();
+    let mut entries: Vec<Value> = full["environment"]["entries"].as_array().unwrap().clone();
+    for e in &mut entries {
+        if let Some(name) = e["name"].as_str() {
+            e["key"] = name.into();
+        }
+        e.as_object_mut().unwrap().remove("name");
+    }
+    entries.reverse();
+    std::fs::write(&env, serde_json::json!({ "entries": entries }).to_string()).unwrap();
+    let o = ckpt(&[
+        "check",
+        &path("minimal.img"),
+        "--env",
+        env.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_dir_all(Path::new(&dir)).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = ckpt(&["check", &path("full.img")]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = ckpt(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
