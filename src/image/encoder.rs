@@ -403,15 +403,17 @@ impl<S: Sink> Encoder<S> {
 }
 
 /// Measures what `build` emits as a bare vector payload: (entry count, payload length).
-pub fn measure_env_payload<F>(mut build: F) -> Result<(u32, usize), FormatErrorKind>
+pub fn measure_env_payload<F>(
+    mut build: F,
+) -> Result<(u32, usize), EncodeError<core::convert::Infallible>>
 where
     F: FnMut(&mut EnvWriter<'_>) -> Result<(), EnvStop>,
 {
     let mut m = super::wire::Measure::default();
     match run_env_builder(&mut m, &mut build) {
         Ok(p) => Ok((p.count, p.len.saturating_add(ENV_PAYLOAD_HEADER_LEN))),
-        Err(EnvPassError::Invalid(k)) => Err(k),
-        Err(_) => Err(FormatErrorKind::OutOfOrder),
+        Err(EnvPassError::Invalid(k)) => Err(EncodeError::Invalid(k)),
+        Err(EnvPassError::Aborted | EnvPassError::Output) => Err(EncodeError::Aborted),
     }
 }
 

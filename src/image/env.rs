@@ -469,6 +469,22 @@ impl EnvWriter<'_> {
         Ok(())
     }
 
+    /// Emits a registered key with the type, rule and criticality the registry
+    /// ([`keys::KNOWN_KEYS`](super::keys::KNOWN_KEYS)) gives it: what the kernel uses, so the
+    /// rules live in one place.
+    pub fn put_registered(&mut self, key: u32, value: EnvValue<'_>) -> Result<(), EnvStop> {
+        let Some(info) = super::keys::lookup(key) else {
+            self.error = Some(FormatErrorKind::EnvKeyUnregistered(key));
+            return Err(EnvStop);
+        };
+        if info.vtype != value.vtype() {
+            self.error = Some(FormatErrorKind::EnvTypeMismatch(key));
+            return Err(EnvStop);
+        }
+        let flags = if info.critical { ENV_FLAG_CRITICAL } else { 0 };
+        self.put(key, info.rule, flags, value)
+    }
+
     /// Copies a decoded entry unchanged.
     pub fn put_entry(&mut self, entry: &EnvEntry<'_>) -> Result<(), EnvStop> {
         self.put(entry.key, entry.rule, entry.flags, entry.to_value())

@@ -79,6 +79,12 @@ pub enum FormatErrorKind {
     EnvValueLength(u32),
     /// An environment rule that cannot apply to the value type (e.g. subset of a string).
     EnvRuleMismatch(u32),
+    /// [`EnvWriter::put_registered`](super::EnvWriter::put_registered) with a key missing
+    /// from the registry.
+    EnvKeyUnregistered(u32),
+    /// [`EnvWriter::put_registered`](super::EnvWriter::put_registered) with a value whose
+    /// type differs from the registry's.
+    EnvTypeMismatch(u32),
     /// The terminator's header is malformed (flags, id or length).
     BadTerminator,
     /// The terminator's record count differs from the records read.
@@ -150,6 +156,10 @@ impl fmt::Display for FormatErrorKind {
             }
             K::EnvRuleMismatch(k) => {
                 write!(f, "environment key {k:#010x}: rule does not apply to its value type")
+            }
+            K::EnvKeyUnregistered(k) => write!(f, "environment key {k:#010x} is not registered"),
+            K::EnvTypeMismatch(k) => {
+                write!(f, "environment key {k:#010x}: value type differs from the registry")
             }
             K::BadTerminator => f.write_str("malformed terminator record"),
             K::RecordCountMismatch { stored, actual } => {

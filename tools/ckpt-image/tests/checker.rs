@@ -145,3 +145,34 @@ fn registry_is_sorted_and_consistent() {
     }
     assert!(last < keys::PRIVATE_FIRST);
 }
+
+#[test]
+fn registered_keys_take_rule_and_criticality_from_the_registry() {
+    let v = vector(|w| {
+        w.put_registered(keys::ARCH, EnvValue::U32(1))?;
+        w.put_registered(keys::CPU_FAMILY, EnvValue::U32(6))?;
+        w.put_registered(keys::XSAVE_SIZE, EnvValue::U32(832))
+    });
+    let v = EnvVector::parse(&v).unwrap();
+    let e: Vec<_> = v.iter().map(|e| (e.key, e.rule, e.is_critical())).collect();
+    assert_eq!(
+        e,
+        [
+            (keys::ARCH, Rule::EQUAL, true),
+            (keys::CPU_FAMILY, Rule::EQUAL, false),
+            (keys::XSAVE_SIZE, Rule::AT_MOST, true)
+        ]
+    );
+    assert_eq!(
+        measure_env_payload(|w| w.put_registered(0x7777, EnvValue::U32(1))),
+        Err(EncodeError::Invalid(FormatErrorKind::EnvKeyUnregistered(
+            0x7777
+        )))
+    );
+    assert_eq!(
+        measure_env_payload(|w| w.put_registered(keys::ARCH, EnvValue::U64(1))),
+        Err(EncodeError::Invalid(FormatErrorKind::EnvTypeMismatch(
+            keys::ARCH
+        )))
+    );
+}
