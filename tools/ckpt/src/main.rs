@@ -11,6 +11,7 @@ mod input;
 mod json;
 mod show;
 mod synth;
+mod version;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ pub const EXIT_INCOMPATIBLE: u8 = 1;
 /// Exit status: an image or input could not be read or is malformed (also clap's usage error).
 pub const EXIT_UNREADABLE: u8 = 2;
 
+/// Exit status: `/dev/ckpt` could not be opened or refused the request.
+pub const EXIT_DEVICE: u8 = 3;
+
 /// A failure reported as one line on stderr, with its exit status.
 #[derive(Debug)]
 pub struct Failure {
@@ -31,6 +35,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// `/dev/ckpt` is missing or refused a request.
+    pub fn device(message: impl Into<String>) -> Self {
+        Failure {
+            status: EXIT_DEVICE,
+            message: message.into(),
+        }
+    }
+
     /// Input that cannot be read or decoded.
     pub fn unreadable(message: impl Into<String>) -> Self {
         Failure {
@@ -44,7 +56,7 @@ impl Failure {
 #[command(
     name = "ckpt",
     version,
-    about = "Inspect and check ckpt checkpoint images"
+    about = "Checkpoint/restart: drive /dev/ckpt, inspect and check images"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,6 +69,8 @@ enum Command {
     Show(show::Args),
     /// Decide whether an image may restart on an environment.
     Check(check::Args),
+    /// Show the versions /dev/ckpt reports (module, ABI, image formats).
+    Version(version::Args),
     /// Build an image from its JSON description (for tests and experiments).
     #[command(hide = true)]
     Synth(synth::Args),
@@ -68,6 +82,7 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::Version(args) => version::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status),

@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The ckpt CLI (built on the host, run in the guest) against the live module:
+# `ckpt version` must agree with the module and with this tool's own ABI.
+#
+# CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
+set -u
+ksft_skip=4
+here=$(dirname "$(readlink -f "$0")")
+cli=${CKPT_CLI:-$here/../../../target/release/ckpt}
+
+[ -x "$cli" ] || { echo "SKIP: no ckpt CLI at $cli (make tools)"; exit $ksft_skip; }
+[ -c /dev/ckpt ] || { echo "FAIL: /dev/ckpt missing"; exit 1; }
+
+out=$("$cli" version) || { echo "FAIL: ckpt version exited $?"; exit 1; }
+echo "$out"
+echo "$out" | grep -q '^module: *ckpt [0-9]' || { echo "FAIL: no module line"; exit 1; }
+
+json=$("$cli" version --json) || { echo "FAIL: ckpt version --json exited $?"; exit 1; }
+for field in abi_version image_version image_version_min image_version_max; do
+	value=$(echo "$json" | sed -n "s/^ *\"$field\": \([0-9]*\),\{0,1\}$/\1/p")
+	[ -n "$value" ] || { echo "FAIL: $field missing from: $json"; exit 1; }
+done
+abi=$(echo "$json" | sed -n 's/^ *"abi_version": \([0-9]*\),\{0,1\}$/\1/p')
+tool_abi=$(echo "$json" | sed -n 's/^ *"tool_abi_version": \([0-9]*\),\{0,1\}$/\1/p')
+[ "$abi" = "$tool_abi" ] || { echo "FAIL: module ABI $abi, tool ABI $tool_abi"; exit 1; }
+echo "ok: ckpt version agrees with the module (ABI $abi)"
