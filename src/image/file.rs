@@ -96,6 +96,18 @@ pub enum FileVariant<'a> {
         /// Hash cookie size, needed to reinterpret `f_pos`.
         cookie: DirCookieMode,
     },
+    /// Directory on ext2/3/4 (kind 6): reopenable by handle even if renamed, and with the hash
+    /// cookie size that gives `f_pos` its meaning in an htree directory.
+    ExtDirectory {
+        /// `i_generation`, to detect a reused inode number.
+        generation: u32,
+        /// exportfs fid type.
+        handle_type: u32,
+        /// exportfs file handle, at most [`FILE_HANDLE_MAX`] bytes.
+        handle: &'a [u8],
+        /// Hash cookie size, needed to reinterpret `f_pos`.
+        cookie: DirCookieMode,
+    },
     /// Character device (kind 4).
     CharDevice {
         /// Device number (`huge_encode_dev`).
@@ -117,6 +129,7 @@ impl FileVariant<'_> {
             FileVariant::Directory { .. } => 3,
             FileVariant::CharDevice { .. } => 4,
             FileVariant::External { .. } => 5,
+            FileVariant::ExtDirectory { .. } => 6,
         }
     }
 
@@ -128,6 +141,7 @@ impl FileVariant<'_> {
             FileVariant::Directory { .. } => "directory",
             FileVariant::CharDevice { .. } => "char_device",
             FileVariant::External { .. } => "external",
+            FileVariant::ExtDirectory { .. } => "ext_directory",
         }
     }
 }
@@ -165,7 +179,9 @@ impl<'a> File<'a> {
         self.mtime.check()?;
         self.ctime.check()?;
         check_path(self.path)?;
-        if let FileVariant::Ext { handle, .. } = self.variant {
+        if let FileVariant::Ext { handle, .. } | FileVariant::ExtDirectory { handle, .. } =
+            self.variant
+        {
             if handle.len() > FILE_HANDLE_MAX {
                 return Err(FormatErrorKind::HandleTooLong);
             }
@@ -203,6 +219,17 @@ impl<'a> File<'a> {
                 out.put_counted(handle)
             }
             FileVariant::Directory { cookie } => out.put_u32(cookie.to_wire()),
+            FileVariant::ExtDirectory {
+                generation,
+                handle_type,
+                handle,
+                cookie,
+            } => {
+                out.put_u32(generation)?;
+                out.put_u32(handle_type)?;
+                out.put_counted(handle)?;
+                out.put_u32(cookie.to_wire())
+            }
             FileVariant::CharDevice { rdev } => out.put_u64(rdev),
             FileVariant::External { fd_kind } => out.put_u32(fd_kind.0),
         }
@@ -213,7 +240,7 @@ impl<'a> File<'a> {
         let mut r = Reader::new(payload);
         let kind_at = r.pos();
         let kind = r.u16()?;
-        if !(1..=5).contains(&kind) {
+        if !(1..=6).contains(&kind) {
             return Err(FieldError {
                 kind: FormatErrorKind::UnknownFileKind(kind),
                 at: kind_at,
@@ -237,15 +264,15 @@ impl<'a> File<'a> {
                 handle_type: r.u32()?,
                 handle: r.counted(FILE_HANDLE_MAX, FormatErrorKind::HandleTooLong)?,
             },
-            3 => {
-                let at = r.pos();
-                let raw = r.u32()?;
-                let cookie = DirCookieMode::from_wire(raw).ok_or(FieldError {
-                    kind: FormatErrorKind::BadDirCookieMode(raw),
-                    at,
-                })?;
-                FileVariant::Directory { cookie }
-            }
+            3 => FileVariant::Directory {
+                cookie: read_cookie(&mut r)?,
+            },
+            6 => FileVariant::ExtDirectory {
+                generation: r.u32()?,
+                handle_type: r.u32()?,
+                handle: r.counted(FILE_HANDLE_MAX, FormatErrorKind::HandleTooLong)?,
+                cookie: read_cookie(&mut r)?,
+            },
             4 => FileVariant::CharDevice { rdev: r.u64()? },
             _ => FileVariant::External {
                 fd_kind: ExternalFdKind(r.u32()?),
@@ -266,6 +293,16 @@ impl<'a> File<'a> {
             variant,
         })
     }
+}
+
+/// Reads a directory hash cookie mode (32 or 64).
+fn read_cookie(r: &mut Reader<'_>) -> Result<DirCookieMode, FieldError> {
+    let at = r.pos();
+    let raw = r.u32()?;
+    DirCookieMode::from_wire(raw).ok_or(FieldError {
+        kind: FormatErrorKind::BadDirCookieMode(raw),
+        at,
+    })
 }
 
 impl fmt::Display for DirCookieMode {

@@ -27,6 +27,7 @@ enum Variant {
     Regular,
     Ext(u32, u32, Vec<u8>),
     Directory(bool),
+    ExtDirectory(u32, u32, Vec<u8>, bool),
     CharDevice(u64),
     External(u32),
 }
@@ -41,6 +42,13 @@ fn variant() -> impl Strategy<Value = Variant> {
         )
             .prop_map(|(g, t, h)| Variant::Ext(g, t, h)),
         any::<bool>().prop_map(Variant::Directory),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            vec(any::<u8>(), 0..=FILE_HANDLE_MAX),
+            any::<bool>()
+        )
+            .prop_map(|(g, t, h, wide)| Variant::ExtDirectory(g, t, h, wide)),
         any::<u64>().prop_map(Variant::CharDevice),
         any::<u32>().prop_map(Variant::External),
     ]
@@ -62,6 +70,18 @@ impl Variant {
                     DirCookieMode::Hash32
                 },
             },
+            Variant::ExtDirectory(generation, handle_type, handle, wide) => {
+                FileVariant::ExtDirectory {
+                    generation: *generation,
+                    handle_type: *handle_type,
+                    handle,
+                    cookie: if *wide {
+                        DirCookieMode::Hash64
+                    } else {
+                        DirCookieMode::Hash32
+                    },
+                }
+            }
             Variant::CharDevice(rdev) => FileVariant::CharDevice { rdev: *rdev },
             Variant::External(kind) => FileVariant::External {
                 fd_kind: ExternalFdKind(*kind),

@@ -175,6 +175,17 @@ fn file_to_json(f: &File<'_>) -> FileJson {
         FileVariant::Directory { cookie } => FileVariantJson::Directory {
             cookie: cookie.to_string(),
         },
+        FileVariant::ExtDirectory {
+            generation,
+            handle_type,
+            handle,
+            cookie,
+        } => FileVariantJson::ExtDirectory {
+            generation,
+            handle_type,
+            handle: hex(handle),
+            cookie: cookie.to_string(),
+        },
         FileVariant::CharDevice { rdev } => FileVariantJson::CharDevice { rdev },
         FileVariant::External { fd_kind } => FileVariantJson::External {
             fd_kind: name_or(fd_kind.name(), fd_kind.0),
@@ -451,12 +462,22 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
                     }
                 }
                 FileVariantJson::Directory { cookie } => FileVariant::Directory {
-                    cookie: match cookie.as_str() {
-                        "hash32" => DirCookieMode::Hash32,
-                        "hash64" => DirCookieMode::Hash64,
-                        other => return Err(format!("unknown cookie mode {other:?}")),
-                    },
+                    cookie: cookie_mode(cookie)?,
                 },
+                FileVariantJson::ExtDirectory {
+                    generation,
+                    handle_type,
+                    handle: h,
+                    cookie,
+                } => {
+                    handle = unhex(h)?;
+                    FileVariant::ExtDirectory {
+                        generation: *generation,
+                        handle_type: *handle_type,
+                        handle: &handle,
+                        cookie: cookie_mode(cookie)?,
+                    }
+                }
                 FileVariantJson::CharDevice { rdev } => FileVariant::CharDevice { rdev: *rdev },
                 FileVariantJson::External { fd_kind } => FileVariant::External {
                     fd_kind: ExternalFdKind(resolve(fd_kind, "fd kind", |n| {
@@ -500,4 +521,13 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
         }
     }
     .map_err(|e| e.to_string())
+}
+
+/// Parses a directory hash cookie mode as `ckpt show --json` prints it.
+fn cookie_mode(name: &str) -> Result<DirCookieMode, String> {
+    match name {
+        "hash32" => Ok(DirCookieMode::Hash32),
+        "hash64" => Ok(DirCookieMode::Hash64),
+        other => Err(format!("unknown cookie mode {other:?}")),
+    }
 }

@@ -180,6 +180,14 @@ pub enum FileVariantJson {
         /// `hash32` or `hash64`.
         cookie: String,
     },
+    ExtDirectory {
+        generation: u32,
+        handle_type: u32,
+        /// Hex.
+        handle: String,
+        /// `hash32` or `hash64`.
+        cookie: String,
+    },
     CharDevice {
         rdev: u64,
     },

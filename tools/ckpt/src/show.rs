@@ -193,6 +193,16 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord) -> std::io::Result<()> {
                     crate::json::hex(handle)
                 ),
                 FileVariant::Directory { cookie } => writeln!(out, " cookies {cookie}"),
+                FileVariant::ExtDirectory {
+                    generation,
+                    handle_type,
+                    handle,
+                    cookie,
+                } => writeln!(
+                    out,
+                    " generation {generation:#x} handle type {handle_type} handle {} cookies {cookie}",
+                    crate::json::hex(handle)
+                ),
                 FileVariant::CharDevice { rdev } => writeln!(out, " rdev {rdev:#x}"),
                 FileVariant::External { fd_kind } => match fd_kind.name() {
                     Some(name) => writeln!(out, " fd kind {name}"),
