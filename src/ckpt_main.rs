@@ -8,7 +8,8 @@
 //!
 //! Layout: `image` is the image format codec (plain `core` Rust, shared with the tools);
 //! `uapi` is the ioctl ABI (generated structs, command decoding, extensible-struct copies);
-//! `version` answers `CKPT_IOC_VERSION`.
+//! `version` answers `CKPT_IOC_VERSION`; `env` gathers the environment vectors (the host's and
+//! a task's) and answers `CKPT_IOC_ENV`.
 
 use kernel::{
     fs::File,
@@ -16,6 +17,7 @@ use kernel::{
     prelude::*,
 };
 
+mod env;
 // The image codec is shared, source for source, with the user-space tools (`tools/ckpt-image`),
 // where it is public API: here the module uses only part of it.
 #[allow(dead_code, unreachable_pub, unused_imports)]
@@ -63,6 +65,7 @@ impl MiscDevice for CkptDevice {
         };
         match ioctl.command {
             uapi::Command::Version => version::ioctl(arg, ioctl.user_size)?,
+            uapi::Command::Env => env::ioctl(arg, ioctl.user_size)?,
         }
         Ok(0)
     }

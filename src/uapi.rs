@@ -30,7 +30,8 @@ mod generated {
 }
 
 pub(crate) use generated::{
-    ckpt_version, CKPT_ABI_VERSION, CKPT_MODULE_VERSION_LEN, CKPT_VERSION_SIZE_VER0,
+    ckpt_env, ckpt_version, CKPT_ABI_VERSION, CKPT_ENV_SIZE_VER0, CKPT_MODULE_VERSION_LEN,
+    CKPT_VERSION_SIZE_VER0,
 };
 
 // SAFETY: `ckpt_version` is a `repr(C)` struct of integers and a byte array with no padding
@@ -45,17 +46,32 @@ const _: () = assert!(
 );
 const _: () = assert!(core::mem::size_of::<ckpt_version>() >= CKPT_VERSION_SIZE_VER0 as usize);
 
+// SAFETY: `ckpt_env` is a `repr(C)` struct of integers with no padding (checked below), so every
+// bit pattern is valid and all of its bytes are initialised.
+unsafe impl FromBytes for ckpt_env {}
+// SAFETY: See the `FromBytes` impl above.
+unsafe impl AsBytes for ckpt_env {}
+
+// No implicit padding: the sum of the fields is the size of the struct.
+const _: () = assert!(core::mem::size_of::<ckpt_env>() == 8 + 8 + 4 + 4);
+const _: () = assert!(core::mem::size_of::<ckpt_env>() >= CKPT_ENV_SIZE_VER0 as usize);
+
 /// The ioctl type byte of `/dev/ckpt`.
 const MAGIC: u32 = generated::CKPT_IOC_MAGIC;
 
 /// `CKPT_IOC_VERSION`, with the size of the struct this module was built with.
 pub(crate) const CKPT_IOC_VERSION: u32 = _IOWR::<ckpt_version>(MAGIC, 0x00);
 
+/// `CKPT_IOC_ENV`, with the size of the struct this module was built with.
+pub(crate) const CKPT_IOC_ENV: u32 = _IOWR::<ckpt_env>(MAGIC, 0x01);
+
 /// An ioctl command of `/dev/ckpt`, decoded from the command number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Command {
     /// `CKPT_IOC_VERSION`.
     Version,
+    /// `CKPT_IOC_ENV`.
+    Env,
 }
 
 /// A decoded ioctl: which command, and the struct size user space passed.
@@ -80,6 +96,8 @@ impl Ioctl {
         };
         let command = if same(CKPT_IOC_VERSION) {
             Command::Version
+        } else if same(CKPT_IOC_ENV) {
+            Command::Env
         } else {
             return None;
         };

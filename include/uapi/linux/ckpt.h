@@ -55,4 +55,27 @@ struct ckpt_version {
 
 #define CKPT_IOC_VERSION	_IOWR(CKPT_IOC_MAGIC, 0x00, struct ckpt_version)
 
+/**
+ * struct ckpt_env - argument of CKPT_IOC_ENV
+ * @flags:    in: must be 0.
+ * @buf:      in: user pointer receiving the running kernel's environment
+ *            vector, encoded as the payload of an image's env_vector record
+ *            (Documentation/image-format.rst). May be 0 with @buf_size 0 to
+ *            ask for the size only.
+ * @buf_size: in: size of @buf in bytes.
+ * @len:      out: size of the encoded vector. If it exceeds @buf_size the
+ *            ioctl fails with ENOSPC, @len still set, and nothing is
+ *            written to @buf.
+ */
+struct ckpt_env {
+	__u64 flags;
+	__u64 buf;
+	__u32 buf_size;
+	__u32 len;
+};
+
+#define CKPT_ENV_SIZE_VER0	24
+
+#define CKPT_IOC_ENV		_IOWR(CKPT_IOC_MAGIC, 0x01, struct ckpt_env)
+
 #endif /* _UAPI_LINUX_CKPT_H */
