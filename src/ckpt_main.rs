@@ -17,7 +17,11 @@ use kernel::{
     prelude::*,
 };
 
+mod checkpoint;
 mod env;
+mod error;
+mod files;
+mod glue;
 // The image codec is shared, source for source, with the user-space tools (`tools/ckpt-image`),
 // where it is public API: here the module uses only part of it.
 #[allow(dead_code, unreachable_pub, unused_imports)]
@@ -66,6 +70,7 @@ impl MiscDevice for CkptDevice {
         match ioctl.command {
             uapi::Command::Version => version::ioctl(arg, ioctl.user_size)?,
             uapi::Command::Env => env::ioctl(arg, ioctl.user_size)?,
+            uapi::Command::Checkpoint => checkpoint::ioctl(arg, ioctl.user_size)?,
         }
         Ok(0)
     }

@@ -30,6 +30,12 @@ mod generated {
 }
 
 pub(crate) use generated::{
+    ckpt_checkpoint, CKPT_CHECKPOINT_SIZE_VER0, CKPT_MAX_EXTERNAL_FDS, CKPT_REASON_BAD_ARGUMENT,
+    CKPT_REASON_INTERRUPTED, CKPT_REASON_NONE, CKPT_REASON_OUTPUT, CKPT_REASON_PATH_UNREACHABLE,
+    CKPT_REASON_TARGET, CKPT_REASON_TOO_LARGE, CKPT_REASON_UNLINKED_FILE,
+    CKPT_REASON_UNSUPPORTED_FILE,
+};
+pub(crate) use generated::{
     ckpt_env, ckpt_version, CKPT_ABI_VERSION, CKPT_ENV_SIZE_VER0, CKPT_MODULE_VERSION_LEN,
     CKPT_VERSION_SIZE_VER0,
 };
@@ -56,6 +62,18 @@ unsafe impl AsBytes for ckpt_env {}
 const _: () = assert!(core::mem::size_of::<ckpt_env>() == 8 + 8 + 4 + 4);
 const _: () = assert!(core::mem::size_of::<ckpt_env>() >= CKPT_ENV_SIZE_VER0 as usize);
 
+// SAFETY: `ckpt_checkpoint` is a `repr(C)` struct of integers with no padding (checked below), so
+// every bit pattern is valid and all of its bytes are initialised.
+unsafe impl FromBytes for ckpt_checkpoint {}
+// SAFETY: See the `FromBytes` impl above.
+unsafe impl AsBytes for ckpt_checkpoint {}
+
+// No implicit padding: the sum of the fields is the size of the struct.
+const _: () =
+    assert!(core::mem::size_of::<ckpt_checkpoint>() == 8 + 4 + 4 + 8 + 4 + 4 + 8 * 3 + 4 + 4);
+const _: () =
+    assert!(core::mem::size_of::<ckpt_checkpoint>() >= CKPT_CHECKPOINT_SIZE_VER0 as usize);
+
 /// The ioctl type byte of `/dev/ckpt`.
 const MAGIC: u32 = generated::CKPT_IOC_MAGIC;
 
@@ -65,6 +83,9 @@ pub(crate) const CKPT_IOC_VERSION: u32 = _IOWR::<ckpt_version>(MAGIC, 0x00);
 /// `CKPT_IOC_ENV`, with the size of the struct this module was built with.
 pub(crate) const CKPT_IOC_ENV: u32 = _IOWR::<ckpt_env>(MAGIC, 0x01);
 
+/// `CKPT_IOC_CHECKPOINT`, with the size of the struct this module was built with.
+pub(crate) const CKPT_IOC_CHECKPOINT: u32 = _IOWR::<ckpt_checkpoint>(MAGIC, 0x02);
+
 /// An ioctl command of `/dev/ckpt`, decoded from the command number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Command {
@@ -72,6 +93,8 @@ pub(crate) enum Command {
     Version,
     /// `CKPT_IOC_ENV`.
     Env,
+    /// `CKPT_IOC_CHECKPOINT`.
+    Checkpoint,
 }
 
 /// A decoded ioctl: which command, and the struct size user space passed.
@@ -98,6 +121,8 @@ impl Ioctl {
             Command::Version
         } else if same(CKPT_IOC_ENV) {
             Command::Env
+        } else if same(CKPT_IOC_CHECKPOINT) {
+            Command::Checkpoint
         } else {
             return None;
         };

@@ -216,7 +216,7 @@ impl<'a> EnvEntry<'a> {
     }
 
     /// The value as something the [`EnvWriter`] can re-encode unchanged.
-    pub fn to_value(&self) -> EnvValue<'a> {
+    pub fn to_value(self) -> EnvValue<'a> {
         EnvValue::Raw(self.vtype, self.value)
     }
 }

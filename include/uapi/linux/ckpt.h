@@ -78,4 +78,58 @@ struct ckpt_env {
 
 #define CKPT_IOC_ENV		_IOWR(CKPT_IOC_MAGIC, 0x01, struct ckpt_env)
 
+/* Why CKPT_IOC_CHECKPOINT failed (ckpt_checkpoint.reason). */
+enum ckpt_reason {
+	CKPT_REASON_NONE		= 0,	/* success, or an errno says it all */
+	CKPT_REASON_BAD_ARGUMENT	= 1,	/* a field of the struct is invalid */
+	CKPT_REASON_TARGET		= 2,	/* pid not found, not ptrace-stopped by the caller */
+	CKPT_REASON_UNSUPPORTED_FILE	= 3,	/* err_fd has no checkpoint implementation */
+	CKPT_REASON_UNLINKED_FILE	= 4,	/* err_fd is open on a deleted file */
+	CKPT_REASON_PATH_UNREACHABLE	= 5,	/* err_fd's path is outside the task's root */
+	CKPT_REASON_TOO_LARGE		= 6,	/* a path, handle or table exceeds the image limits */
+	CKPT_REASON_OUTPUT		= 7,	/* writing the image to fd failed */
+	CKPT_REASON_INTERRUPTED		= 8,	/* a fatal signal arrived while writing */
+};
+
+/**
+ * struct ckpt_checkpoint - argument of CKPT_IOC_CHECKPOINT
+ * @flags:           in: must be 0.
+ * @fd:              in: where the image is written, sequentially: a regular
+ *                   file (from its current offset), a pipe or a socket.
+ * @pid:             in: the task to checkpoint, in the caller's pid
+ *                   namespace; 0 is the caller itself. Any other task must be
+ *                   ptrace-attached by the caller and stopped.
+ * @external_fds:    in: user pointer to an array of @nr_external_fds __s32
+ *                   fd numbers of the target that the caller declares
+ *                   external: recorded by number and kind only, supplied by
+ *                   the restorer on restart.
+ * @nr_external_fds: in: number of entries at @external_fds (at most 1024).
+ * @log_size:        in: size of @log_buf.
+ * @log_buf:         in: user pointer (may be 0) that receives, on failure, a
+ *                   NUL-terminated one-line message such as
+ *                   "fd 7: pipe: no checkpoint implementation".
+ * @bytes:           out: bytes of image written.
+ * @records:         out: records written (the terminator included).
+ * @err_fd:          out: the target's fd that made the checkpoint fail, or -1.
+ * @reason:          out: enum ckpt_reason.
+ */
+struct ckpt_checkpoint {
+	__u64 flags;
+	__s32 fd;
+	__s32 pid;
+	__u64 external_fds;
+	__u32 nr_external_fds;
+	__u32 log_size;
+	__u64 log_buf;
+	__u64 bytes;
+	__u64 records;
+	__s32 err_fd;
+	__u32 reason;
+};
+
+#define CKPT_CHECKPOINT_SIZE_VER0	64
+#define CKPT_MAX_EXTERNAL_FDS		1024
+
+#define CKPT_IOC_CHECKPOINT	_IOWR(CKPT_IOC_MAGIC, 0x02, struct ckpt_checkpoint)
+
 #endif /* _UAPI_LINUX_CKPT_H */

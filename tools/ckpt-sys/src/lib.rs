@@ -37,6 +37,14 @@ pub const CKPT_IOC_VERSION: u32 = ioc(
     std::mem::size_of::<abi::ckpt_version>(),
 );
 
+/// `CKPT_IOC_ENV`.
+pub const CKPT_IOC_ENV: u32 = ioc(
+    IOC_READ_WRITE,
+    abi::CKPT_IOC_MAGIC,
+    0x01,
+    std::mem::size_of::<abi::ckpt_env>(),
+);
+
 /// What `CKPT_IOC_VERSION` reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Version {
@@ -101,6 +109,59 @@ impl Device {
             module,
         })
     }
+
+    /// `CKPT_IOC_ENV`: the running kernel's environment vector, as a bare vector payload
+    /// (decode it with `ckpt_image::EnvVector::parse`).
+    ///
+    /// Asks for the size first, then fetches; if the vector grew in between (`ENOSPC`), retries
+    /// with the new size a few times.
+    pub fn env(&self) -> io::Result<Vec<u8>> {
+        let mut buf: Vec<u8> = Vec::new();
+        for _ in 0..8 {
+            let mut e = abi::ckpt_env {
+                flags: 0,
+                buf: if buf.is_empty() {
+                    0
+                } else {
+                    buf.as_mut_ptr() as u64
+                },
+                buf_size: u32::try_from(buf.len())
+                    .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+                len: 0,
+            };
+            // SAFETY: `e` is a live, writable `ckpt_env` whose size is the one encoded in the
+            // command number; `e.buf` is null with `e.buf_size` 0, or points to `buf`, which is
+            // valid for writes of `e.buf_size` bytes and outlives the call.
+            let rc = unsafe {
+                libc::ioctl(
+                    self.file.as_raw_fd(),
+                    CKPT_IOC_ENV as _,
+                    &mut e as *mut abi::ckpt_env,
+                )
+            };
+            let len = e.len as usize;
+            if rc == 0 && !buf.is_empty() {
+                buf.truncate(len);
+                return Ok(buf);
+            }
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() != Some(libc::ENOSPC) {
+                    return Err(err);
+                }
+            }
+            if len == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "CKPT_IOC_ENV reported an empty vector",
+                ));
+            }
+            buf = vec![0; len];
+        }
+        Err(io::Error::other(
+            "CKPT_IOC_ENV: the environment kept changing size",
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +174,14 @@ mod tests {
         // computes it (checked against the header by the kselftests too).
         assert_eq!(std::mem::size_of::<abi::ckpt_version>(), 56);
         assert_eq!(CKPT_IOC_VERSION, 0xC038_C700);
+    }
+
+    #[test]
+    fn env_ioctl_number_matches_the_c_macro() {
+        // _IOWR(0xC7, 0x01, struct ckpt_env) with a 24-byte struct.
+        assert_eq!(std::mem::size_of::<abi::ckpt_env>(), 24);
+        assert_eq!(abi::CKPT_ENV_SIZE_VER0, 24);
+        assert_eq!(CKPT_IOC_ENV, 0xC018_C701);
     }
 
     #[test]

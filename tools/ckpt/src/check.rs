@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `ckpt check`: may an image restart on a given environment? Prints every mismatch.
-//! Exit 0: compatible; 1: incompatible (a critical mismatch); 2: unreadable input.
+//! The environment is this machine's (`CKPT_IOC_ENV`) unless `--env` or `--env-image` names one.
+//! Exit 0: compatible; 1: incompatible (a critical mismatch); 2: unreadable input; 3: the host
+//! environment was asked of `/dev/ckpt`, which is missing or refused.
 
 use std::path::PathBuf;
 
@@ -15,8 +17,9 @@ use crate::{convert, display, Failure, EXIT_INCOMPATIBLE, EXIT_OK};
 pub struct Args {
     /// Image file, or `-` for standard input.
     image: String,
-    /// The host environment as JSON: the `environment` member of `ckpt show --json`.
-    #[arg(long, value_name = "ENV.json", required_unless_present = "env_image")]
+    /// The host environment as JSON: the `environment` member of `ckpt show --json`, or what
+    /// `ckpt env --json` prints. Default: this machine's, from /dev/ckpt.
+    #[arg(long, value_name = "ENV.json")]
     env: Option<PathBuf>,
     /// Take the host environment from another image's environment vector.
     #[arg(long, value_name = "IMAGE", conflicts_with = "env")]
@@ -26,8 +29,13 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let image = load_image(&args.image)?;
     let host = host_payload(args)?;
+    let source = if args.env.is_some() || args.env_image.is_some() {
+        "host environment"
+    } else {
+        "CKPT_IOC_ENV"
+    };
     let host = EnvVector::parse(&host)
-        .map_err(|e| Failure::unreadable(format!("host environment: {}", e.kind)))?;
+        .map_err(|e| Failure::unreadable(format!("{source}: {}", e.kind)))?;
 
     let mut total = CheckSummary::default();
     let report = |scope: &str, m: &Mismatch<'_>| println!("{}", describe(scope, m));
@@ -87,10 +95,9 @@ fn host_payload(args: &Args) -> Result<Vec<u8>, Failure> {
             .map(|r| r.payload.clone())
             .ok_or_else(|| Failure::unreadable(format!("{other}: no environment vector")));
     }
-    let path = args
-        .env
-        .as_ref()
-        .expect("clap requires --env or --env-image");
+    let Some(path) = &args.env else {
+        return crate::env::host_payload();
+    };
     let fail = |m: String| Failure::unreadable(format!("{}: {m}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let env: EnvJson = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;

@@ -7,6 +7,7 @@
 mod check;
 mod convert;
 mod display;
+mod env;
 mod input;
 mod json;
 mod show;
@@ -67,8 +68,10 @@ struct Cli {
 enum Command {
     /// List an image: header, environment, every record.
     Show(show::Args),
-    /// Decide whether an image may restart on an environment.
+    /// Decide whether an image may restart on an environment (by default, this machine's).
     Check(check::Args),
+    /// Show the running kernel's environment vector (what images are checked against).
+    Env(env::Args),
     /// Show the versions /dev/ckpt reports (module, ABI, image formats).
     Version(version::Args),
     /// Build an image from its JSON description (for tests and experiments).
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Show(args) => show::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Env(args) => env::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Version(args) => version::run(&args),
     };

@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `CKPT_IOC_CHECKPOINT`: stream a task's image into a file descriptor.
+//!
+//! Order of the image (each record refers only to earlier ones): header, environment vector,
+//! one file record per open file description (dup'd fds share one), the file table, the task,
+//! its task vector, the terminator. It is written as it is produced through a small buffer;
+//! nothing is held locked while writing, and a fatal signal stops the writing (the image then
+//! has no terminator and restart refuses it).
+
+use kernel::{
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    env::{HostEnv, TaskEnv},
+    error::{CkptError, CkptResult},
+    files::{self, Kind, Scratch},
+    glue::{self, FsContext, OpenFile, Output, Target},
+    image::{
+        self, Arch, EncodeError, Encoder, FdEntry, File, FileVariant, Header, Timestamp, Utsname,
+        FD_FLAG_CLOEXEC, PATH_MAX,
+    },
+    uapi::{self, ckpt_checkpoint},
+};
+
+/// Bytes buffered before a write to the output file.
+const OUTPUT_CHUNK: usize = 64 * 1024;
+
+/// Handles `CKPT_IOC_CHECKPOINT`.
+pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
+    let mut args: ckpt_checkpoint =
+        uapi::read_ext(arg, user_size, uapi::CKPT_CHECKPOINT_SIZE_VER0 as usize)?;
+    let outcome = checkpoint(&args);
+    args.err_fd = -1;
+    args.reason = uapi::CKPT_REASON_NONE;
+    match outcome {
+        Ok(stats) => {
+            args.bytes = stats.bytes;
+            args.records = stats.records;
+            uapi::write_ext(arg, user_size, &args)
+        }
+        Err(CkptFailure { error, stats }) => {
+            args.bytes = stats.bytes;
+            args.records = stats.records;
+            args.err_fd = error.fd;
+            args.reason = error.reason;
+            write_log(&args, error.message())?;
+            uapi::write_ext(arg, user_size, &args)?;
+            Err(error.errno)
+        }
+    }
+}
+
+/// Copies `message` and a NUL into the user's log buffer, cut to fit.
+fn write_log(args: &ckpt_checkpoint, message: &[u8]) -> Result {
+    let size = args.log_size as usize;
+    if args.log_buf == 0 || size == 0 {
+        return Ok(());
+    }
+    let len = message.len().min(size - 1);
+    let ptr = UserPtr::from_addr(usize::try_from(args.log_buf).map_err(|_| EFAULT)?);
+    let mut writer = UserSlice::new(ptr, len + 1).writer();
+    writer.write_slice(&message[..len])?;
+    writer.write_slice(&[0])
+}
+
+/// What was written, reported on success and on failure.
+#[derive(Default, Clone, Copy)]
+struct Stats {
+    bytes: u64,
+    records: u64,
+}
+
+/// A failed checkpoint and how far it got.
+struct CkptFailure {
+    error: CkptError,
+    stats: Stats,
+}
+
+fn checkpoint(args: &ckpt_checkpoint) -> core::result::Result<Stats, CkptFailure> {
+    let fail = |error| CkptFailure {
+        error,
+        stats: Stats::default(),
+    };
+    if args.flags != 0 {
+        return Err(fail(bad_argument(format_args!(
+            "unknown flags {:#x}",
+            args.flags
+        ))));
+    }
+    let external = read_external_fds(args).map_err(fail)?;
+    let output = Output::from_fd(args.fd).map_err(|e| {
+        fail(CkptError::new(
+            e,
+            uapi::CKPT_REASON_BAD_ARGUMENT,
+            -1,
+            format_args!("output fd {}: not open for writing", args.fd),
+        ))
+    })?;
+    let target = Target::get(args.pid).map_err(|e| fail(target_error(e, args.pid)))?;
+    if target.threads() != 1 {
+        return Err(fail(CkptError::new(
+            EBUSY,
+            uapi::CKPT_REASON_TARGET,
+            -1,
+            format_args!(
+                "pid {}: multi-threaded processes are not supported yet",
+                args.pid
+            ),
+        )));
+    }
+
+    let mut sink = ImageSink::new(output).map_err(|e| fail(e.into()))?;
+    let mut records = 0;
+    let result = write_image(&target, &external, &mut sink, &mut records);
+    let stats = Stats {
+        bytes: sink.bytes,
+        records,
+    };
+    match result {
+        Ok(()) => Ok(stats),
+        Err(error) => Err(CkptFailure { error, stats }),
+    }
+}
+
+fn bad_argument(args: core::fmt::Arguments<'_>) -> CkptError {
+    CkptError::new(EINVAL, uapi::CKPT_REASON_BAD_ARGUMENT, -1, args)
+}
+
+fn target_error(e: Error, pid: i32) -> CkptError {
+    let why = if e == ESRCH {
+        "no such process"
+    } else if e == EPERM {
+        "not ptrace-attached by the caller (attach and stop it first)"
+    } else if e == EBUSY {
+        "traced by the caller but not stopped"
+    } else {
+        "cannot be checkpointed"
+    };
+    CkptError::new(
+        e,
+        uapi::CKPT_REASON_TARGET,
+        -1,
+        format_args!("pid {pid}: {why}"),
+    )
+}
+
+/// The fds the caller declared external, sorted.
+fn read_external_fds(args: &ckpt_checkpoint) -> CkptResult<KVec<u32>> {
+    let n = args.nr_external_fds as usize;
+    if n > uapi::CKPT_MAX_EXTERNAL_FDS as usize {
+        return Err(bad_argument(format_args!(
+            "{n} external fds (at most {})",
+            uapi::CKPT_MAX_EXTERNAL_FDS
+        )));
+    }
+    let mut fds = KVec::with_capacity(n, GFP_KERNEL)?;
+    if n == 0 {
+        return Ok(fds);
+    }
+    let ptr = UserPtr::from_addr(usize::try_from(args.external_fds).map_err(|_| EFAULT)?);
+    let mut reader = UserSlice::new(ptr, n * core::mem::size_of::<i32>()).reader();
+    for _ in 0..n {
+        let fd: i32 = reader.read()?;
+        let fd = u32::try_from(fd)
+            .map_err(|_| bad_argument(format_args!("external fd {fd} is negative")))?;
+        fds.push(fd, GFP_KERNEL)?;
+    }
+    fds.sort_unstable();
+    Ok(fds)
+}
+
+/// Writes the whole image of `target`; `records` follows the records written.
+fn write_image(
+    target: &Target,
+    external: &[u32],
+    sink: &mut ImageSink,
+    records: &mut u64,
+) -> CkptResult {
+    let host = HostEnv::snapshot()?;
+    let task_env = TaskEnv::snapshot(target.task())?;
+    let fs = target.fs().map_err(|e| {
+        CkptError::new(
+            e,
+            uapi::CKPT_REASON_PATH_UNREACHABLE,
+            -1,
+            format_args!("the task's root directory is not the caller's"),
+        )
+    })?;
+
+    let mut enc = Encoder::new(&mut *sink, &header(target)?).map_err(encode_error)?;
+    let env_id = enc.next_id();
+    enc.write_env_vector(env_id, |w| host.emit(w))
+        .map_err(encode_error)?;
+    *records = enc.records_written();
+
+    let table = write_files(target, &fs, external, &mut enc, records)?;
+
+    let mut paths = KVec::from_elem(0u8, 2 * PATH_MAX, GFP_KERNEL)?;
+    let (cwd_buf, root_buf) = paths.split_at_mut(PATH_MAX);
+    let cwd = fs.cwd(cwd_buf).map_err(|e| {
+        CkptError::new(
+            e,
+            uapi::CKPT_REASON_PATH_UNREACHABLE,
+            -1,
+            format_args!("the task's cwd is not reachable from its root"),
+        )
+    })?;
+    let root_len = 1;
+    root_buf[0] = b'/';
+    let ids = target.ids();
+    let task = image::Task {
+        pid: ids.pid as u32,
+        tgid: ids.tgid as u32,
+        ppid: ids.ppid as u32,
+        uid: ids.uid,
+        gid: ids.gid,
+        euid: ids.euid,
+        egid: ids.egid,
+        suid: ids.suid,
+        sgid: ids.sgid,
+        fsuid: ids.fsuid,
+        fsgid: ids.fsgid,
+        comm: ids.comm,
+        file_table: table,
+        cwd,
+        root: &root_buf[..root_len],
+    };
+    let task_id = enc.next_id();
+    enc.write_task(task_id, &task).map_err(encode_error)?;
+    let vector_id = enc.next_id();
+    enc.write_task_vector(vector_id, task_id, |w| task_env.emit(w))
+        .map_err(encode_error)?;
+    *records = enc.records_written() + 1; // and the terminator
+    enc.finish().map_err(encode_error)?;
+    sink.flush()
+}
+
+/// The header: architecture, page size, creation time, the task's utsname.
+fn header(target: &Target) -> CkptResult<Header> {
+    let uts = target.utsname()?;
+    let field = |f: &[u8; 65]| -> CkptResult<[u8; image::UTS_FIELD_LEN]> {
+        // The kernel keeps these NUL-terminated; the image format requires it.
+        if f[64] != 0 {
+            return Err(EINVAL.into());
+        }
+        Ok(*f)
+    };
+    let utsname = Utsname {
+        sysname: field(&uts.sysname)?,
+        release: field(&uts.release)?,
+        version: field(&uts.version)?,
+        machine: field(&uts.machine)?,
+    };
+    let (sec, nsec) = glue::real_time();
+    Ok(Header {
+        arch: Arch::X86_64,
+        page_size: kernel::page::PAGE_SIZE as u32,
+        flags: 0,
+        created: Timestamp { sec, nsec },
+        utsname,
+    })
+}
+
+/// One open fd of the target, with the image id of its file once written.
+struct Slot {
+    file: OpenFile,
+    /// Index of the lowest fd sharing this open file description (itself if none lower).
+    owner: usize,
+    id: u64,
+}
+
+/// Writes a file record per open file description and the file table; returns the table's
+/// id. Dup'd fds share the record of their lowest fd.
+fn write_files(
+    target: &Target,
+    fs: &FsContext,
+    external: &[u32],
+    enc: &mut Encoder<&mut ImageSink>,
+    records: &mut u64,
+) -> CkptResult<u64> {
+    // Pass 1: take a reference on every open file.
+    let mut slots: KVec<Slot> = KVec::new();
+    let mut next = 0u32;
+    while let Some(file) = target.next_file(next) {
+        next = file.fd.checked_add(1).ok_or(EOVERFLOW)?;
+        let owner = slots.len();
+        slots.push(Slot { file, owner, id: 0 }, GFP_KERNEL)?;
+    }
+    for &fd in external {
+        if slots.binary_search_by_key(&fd, |s| s.file.fd).is_err() {
+            return Err(CkptError::fd(
+                EBADF,
+                uapi::CKPT_REASON_BAD_ARGUMENT,
+                fd,
+                format_args!("declared external but not open"),
+            ));
+        }
+    }
+
+    // Find the dups: sort (file, index) pairs and point each at its group's first index.
+    let mut order: KVec<(usize, usize)> = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
+    for (i, s) in slots.iter().enumerate() {
+        order.push((s.file.key(), i), GFP_KERNEL)?;
+    }
+    order.sort_unstable();
+    for pair in order.windows(2) {
+        if let [(a_key, a), (b_key, b)] = *pair {
+            if a_key == b_key {
+                let owner = slots[a].owner.min(a);
+                slots[b].owner = owner;
+            }
+        }
+    }
+
+    // Pass 2: write each owner's record, in fd order.
+    let mut path = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
+    let mut scratch: Scratch = [0; image::FILE_HANDLE_MAX];
+    let mut entries: KVec<FdEntry> = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
+    for i in 0..slots.len() {
+        let owner = slots[i].owner;
+        let id = if owner == i {
+            let is_external = external.binary_search(&slots[i].file.fd).is_ok();
+            let id = enc.next_id();
+            write_file(
+                &slots[i].file,
+                is_external,
+                fs,
+                &mut path,
+                &mut scratch,
+                id,
+                enc,
+            )?;
+            *records = enc.records_written();
+            id
+        } else {
+            slots[owner].id
+        };
+        slots[i].id = id;
+        let s = &slots[i];
+        let flags = if s.file.cloexec { FD_FLAG_CLOEXEC } else { 0 };
+        entries.push(
+            FdEntry {
+                fd: s.file.fd,
+                flags,
+                file: id,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    let table = enc.next_id();
+    enc.write_file_table(table, &entries)
+        .map_err(encode_error)?;
+    *records = enc.records_written();
+    Ok(table)
+}
+
+/// Writes the record of one open file through the implementation that claims it.
+fn write_file(
+    file: &OpenFile,
+    is_external: bool,
+    fs: &FsContext,
+    path_buf: &mut [u8],
+    scratch: &mut Scratch,
+    id: u64,
+    enc: &mut Encoder<&mut ImageSink>,
+) -> CkptResult {
+    let fd = file.fd;
+    let facts = file.facts()?;
+    let (name, path, variant): (&str, &[u8], FileVariant<'_>) = if is_external {
+        let fd_kind = files::external_kind(&facts);
+        ("external fd", &[], FileVariant::External { fd_kind })
+    } else {
+        let imp = files::lookup(fd, &facts)?;
+        if facts.unlinked != 0 {
+            return Err(CkptError::fd(
+                EOPNOTSUPP,
+                uapi::CKPT_REASON_UNLINKED_FILE,
+                fd,
+                format_args!("unlinked file ({})", Kind(&facts)),
+            ));
+        }
+        let path = fs.file_path(file, path_buf).map_err(|e| {
+            let (reason, why) = if e == ENAMETOOLONG {
+                (uapi::CKPT_REASON_TOO_LARGE, "path longer than PATH_MAX")
+            } else {
+                (
+                    uapi::CKPT_REASON_PATH_UNREACHABLE,
+                    "path not reachable from the task's root",
+                )
+            };
+            CkptError::fd(e, reason, fd, format_args!("{}: {why}", Kind(&facts)))
+        })?;
+        (imp.name(), path, imp.variant(file, &facts, scratch)?)
+    };
+    let record = File {
+        f_flags: facts.f_flags,
+        // Only the access mode bits have a stable meaning outside this kernel.
+        f_mode: facts.f_mode & 0x3,
+        mode: facts.mode,
+        pos: facts.pos,
+        dev: facts.dev,
+        ino: facts.ino,
+        size: facts.size,
+        mtime: Timestamp {
+            sec: facts.mtime_sec,
+            nsec: facts.mtime_nsec,
+        },
+        ctime: Timestamp {
+            sec: facts.ctime_sec,
+            nsec: facts.ctime_nsec,
+        },
+        path,
+        variant,
+    };
+    enc.write_file(id, &record).map_err(|e| match e {
+        EncodeError::Invalid(kind) => CkptError::fd(
+            E2BIG,
+            uapi::CKPT_REASON_TOO_LARGE,
+            fd,
+            format_args!("{name}: does not fit the image format: {kind}"),
+        ),
+        other => encode_error(other),
+    })
+}
+
+/// Maps an encoder error: the sink's own error, or a bug-like inconsistency.
+fn encode_error(e: EncodeError<CkptError>) -> CkptError {
+    match e {
+        EncodeError::Sink(e) => e,
+        EncodeError::Invalid(kind) => CkptError::new(
+            EINVAL,
+            uapi::CKPT_REASON_TOO_LARGE,
+            -1,
+            format_args!("record does not fit the image format: {kind}"),
+        ),
+        other => CkptError::new(
+            EIO,
+            uapi::CKPT_REASON_OUTPUT,
+            -1,
+            format_args!("image encoder: {other}"),
+        ),
+    }
+}
+
+/// The encoder's sink: buffers [`OUTPUT_CHUNK`] bytes, then writes them to the output file,
+/// looping over short writes. Counts bytes and records for the caller.
+struct ImageSink {
+    output: Output,
+    buf: KVec<u8>,
+    bytes: u64,
+}
+
+impl ImageSink {
+    fn new(output: Output) -> Result<Self> {
+        Ok(Self {
+            output,
+            buf: KVec::with_capacity(OUTPUT_CHUNK, GFP_KERNEL)?,
+            bytes: 0,
+        })
+    }
+
+    /// Writes out everything buffered.
+    fn flush(&mut self) -> CkptResult {
+        let mut done = 0;
+        while done < self.buf.len() {
+            if glue::fatal_signal_pending() {
+                return Err(CkptError::new(
+                    EINTR,
+                    uapi::CKPT_REASON_INTERRUPTED,
+                    -1,
+                    format_args!("interrupted by a fatal signal after {} bytes", self.bytes),
+                ));
+            }
+            match self.output.write(&self.buf[done..]) {
+                Ok(0) => {
+                    return Err(CkptError::new(
+                        EIO,
+                        uapi::CKPT_REASON_OUTPUT,
+                        -1,
+                        format_args!("the output accepted no data after {} bytes", self.bytes),
+                    ))
+                }
+                Ok(n) => {
+                    done += n;
+                    self.bytes += n as u64;
+                }
+                Err(e) => {
+                    // A signal interrupted a sleeping write: the image is cut, do not restart.
+                    let e = if e == ERESTARTSYS { EINTR } else { e };
+                    return Err(CkptError::new(
+                        e,
+                        uapi::CKPT_REASON_OUTPUT,
+                        -1,
+                        format_args!("writing the image failed after {} bytes", self.bytes),
+                    ));
+                }
+            }
+        }
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl image::Sink for ImageSink {
+    type Error = CkptError;
+
+    fn write(&mut self, data: &[u8]) -> CkptResult {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let room = OUTPUT_CHUNK - self.buf.len();
+            let (now, later) = rest.split_at(rest.len().min(room));
+            self.buf.extend_from_slice(now, GFP_KERNEL)?;
+            rest = later;
+            if self.buf.len() == OUTPUT_CHUNK {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The domain error of checkpoint: an errno for the syscall, plus what user space needs to
+//! act on it: a reason code, the target's fd at fault, and a one-line message.
+
+use core::fmt::{self, Write};
+
+use kernel::prelude::*;
+
+use crate::uapi;
+
+/// Longest message kept; longer ones are cut (the user's buffer may be shorter still).
+pub(crate) const MESSAGE_LEN: usize = 256;
+
+/// A one-line message in a fixed buffer: no allocation on error paths.
+pub(crate) struct Message {
+    buf: [u8; MESSAGE_LEN],
+    len: usize,
+}
+
+impl Message {
+    /// An empty message.
+    pub(crate) const fn new() -> Self {
+        Self {
+            buf: [0; MESSAGE_LEN],
+            len: 0,
+        }
+    }
+
+    /// The message's bytes (no NUL).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Appends raw bytes, replacing anything that is not printable ASCII.
+    pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let b = if (0x20..0x7f).contains(&b) { b } else { b'?' };
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+    }
+}
+
+impl Write for Message {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Truncation is not an error: the message is advisory.
+        self.push_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Why checkpoint failed.
+pub(crate) struct CkptError {
+    /// What the ioctl returns.
+    pub(crate) errno: Error,
+    /// `enum ckpt_reason`.
+    pub(crate) reason: u32,
+    /// The target's fd at fault, or -1.
+    pub(crate) fd: i32,
+    /// One line for people; boxed to keep `Result`s small, `None` if memory ran out.
+    message: Option<KBox<Message>>,
+}
+
+impl CkptError {
+    /// An error with a formatted message.
+    pub(crate) fn new(errno: Error, reason: u32, fd: i32, args: fmt::Arguments<'_>) -> Self {
+        let message = KBox::new(Message::new(), GFP_KERNEL).ok().map(|mut m| {
+            let _ = m.write_fmt(args);
+            m
+        });
+        Self {
+            errno,
+            reason,
+            fd,
+            message,
+        }
+    }
+
+    /// The message's bytes (empty if it could not be allocated).
+    pub(crate) fn message(&self) -> &[u8] {
+        self.message.as_deref().map_or(&[], Message::as_bytes)
+    }
+
+    /// An error about the target's `fd`; the message starts with "fd N: ".
+    pub(crate) fn fd(errno: Error, reason: u32, fd: u32, args: fmt::Arguments<'_>) -> Self {
+        let fd = i32::try_from(fd).unwrap_or(i32::MAX);
+        Self::new(errno, reason, fd, format_args!("fd {fd}: {args}"))
+    }
+}
+
+impl From<kernel::alloc::AllocError> for CkptError {
+    fn from(e: kernel::alloc::AllocError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl fmt::Display for CkptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(core::str::from_utf8(self.message()).unwrap_or("?"))
+    }
+}
+
+impl From<Error> for CkptError {
+    fn from(errno: Error) -> Self {
+        Self::new(errno, uapi::CKPT_REASON_NONE, -1, format_args!("{errno:?}"))
+    }
+}
+
+/// `Result` of checkpoint code.
+pub(crate) type CkptResult<T = ()> = core::result::Result<T, CkptError>;
