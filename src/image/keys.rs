@@ -47,7 +47,8 @@ pub const XSAVE_SIZE: u32 = 0x0001_0012;
 pub const CONFIG_IA32_EMULATION: u32 = 0x0002_0001;
 /// `u32` 1 if `CONFIG_X86_X32_ABI=y`. Subset, critical.
 pub const CONFIG_X86_X32_ABI: u32 = 0x0002_0002;
-/// `u32` 1 if `CONFIG_X86_5LEVEL=y` (5-level paging possible). Subset, critical.
+/// `u32` 1 if `CONFIG_X86_5LEVEL=y` (5-level paging possible; since 6.16, where the option is
+/// gone, `CONFIG_PGTABLE_LEVELS >= 5`). Subset, critical.
 pub const CONFIG_X86_5LEVEL: u32 = 0x0002_0003;
 /// `u32` `CONFIG_HZ`. Informational.
 pub const CONFIG_HZ: u32 = 0x0002_0004;
