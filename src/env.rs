@@ -444,8 +444,6 @@ pub(crate) struct TaskEnv {
     xsave_size: u32,
 }
 
-// Called by the checkpoint code (the ioctl reports only the host's vector).
-#[allow(dead_code)]
 impl TaskEnv {
     /// Gathers the environment `task` depends on. `task` must be a user task that is stopped
     /// (ptrace-stopped or frozen) or current, so that its saved registers and FPU state are
