@@ -5,7 +5,7 @@
 #   make               build ckpt.ko against $(KDIR) (default: the cached test kernel,
 #                      built on first use by tools/testing/build-kernel)
 #   make check         host tests + module build + kselftests in a QEMU guest
-#   make demo          boot the test kernel, load ckpt.ko, show what it reports
+#   make demo          boot the test kernel, load ckpt.ko, dump a program on ext4, show it
 #   make fuzz          run the image decoder fuzzers (tools/fuzz)
 #   make rust-analyzer rust-project.json for editors
 #   make CLIPPY=1      build the module with clippy
@@ -38,8 +38,12 @@ kernel:
 rust-analyzer:
 	$(KMAKE) rust-analyzer
 
-tools:
+tools: tools/ckptc/ckptc
 	cargo build --release --manifest-path tools/Cargo.toml
+
+# The C example of the ABI: built with nothing but the UAPI header.
+tools/ckptc/ckptc: tools/ckptc/ckptc.c include/uapi/linux/ckpt.h
+	$(CC) -Wall -Wextra -O2 -I include/uapi -o $@ $<
 
 selftests:
 	mkdir -p tools/testing/selftests/ckpt/build
@@ -54,11 +58,11 @@ check:
 	$(TESTING)/run-checks
 
 demo: modules tools
-	$(TESTING)/vm-run -- $(CURDIR)/tools/target/release/ckpt version
+	$(TESTING)/vm-run -- $(TESTING)/demo-guest
 
 fuzz:
 	tools/fuzz/run-fuzz
 
 clean:
 	-$(KMAKE) clean
-	rm -rf tools/target tools/testing/selftests/ckpt/build
+	rm -rf tools/target tools/testing/selftests/ckpt/build tools/ckptc/ckptc

@@ -13,10 +13,13 @@ fn main() {
         .allowlist_type("ckpt_.*")
         .allowlist_var("CKPT_.*")
         .derive_default(true)
+        .prepend_enum_name(false)
         .generate_comments(false)
         .layout_tests(true)
         .generate()
         .expect("bindgen failed on include/uapi/linux/ckpt.h");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("uapi_generated.rs");
-    bindings.write_to_file(out).expect("writing the generated bindings");
+    bindings
+        .write_to_file(out)
+        .expect("writing the generated bindings");
 }

@@ -15,6 +15,10 @@ use std::{
     path::Path,
 };
 
+mod checkpoint;
+
+pub use checkpoint::{reason_name, CheckpointError, CheckpointStats, CKPT_IOC_CHECKPOINT};
+
 /// The generated ABI: structs and constants of `include/uapi/linux/ckpt.h`.
 #[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all)]
 pub mod abi {

@@ -7,6 +7,7 @@
 mod check;
 mod convert;
 mod display;
+mod dump;
 mod env;
 mod input;
 mod json;
@@ -72,6 +73,8 @@ enum Command {
     Check(check::Args),
     /// Show the running kernel's environment vector (what images are checked against).
     Env(env::Args),
+    /// Checkpoint a process (--pid PID, or -- CMD ARGS... that stops itself) into an image.
+    Dump(dump::Args),
     /// Show the versions /dev/ckpt reports (module, ABI, image formats).
     Version(version::Args),
     /// Build an image from its JSON description (for tests and experiments).
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Env(args) => env::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Version(args) => version::run(&args),
+        Command::Dump(args) => dump::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status),

@@ -26,3 +26,11 @@ abi=$(echo "$json" | sed -n 's/^ *"abi_version": \([0-9]*\),\{0,1\}$/\1/p')
 tool_abi=$(echo "$json" | sed -n 's/^ *"tool_abi_version": \([0-9]*\),\{0,1\}$/\1/p')
 [ "$abi" = "$tool_abi" ] || { echo "FAIL: module ABI $abi, tool ABI $tool_abi"; exit 1; }
 echo "ok: ckpt version agrees with the module (ABI $abi)"
+
+# The C example of the ABI checkpoints itself; the CLI decodes the image.
+ckptc=$here/../../../ckptc/ckptc
+img=$(mktemp /tmp/ckptc.XXXXXX)
+trap 'rm -f "$img"' EXIT
+"$ckptc" self "$img" </dev/null || { echo "FAIL: ckptc self exited $?"; exit 1; }
+"$cli" show "$img" | grep -q '^terminator' || { echo "FAIL: ckptc's image does not decode"; "$cli" show "$img"; exit 1; }
+echo "ok: ckptc self wrote an image that ckpt show decodes"

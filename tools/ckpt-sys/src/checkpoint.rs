@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `CKPT_IOC_CHECKPOINT`: checkpoint a task into a file descriptor.
+
+use std::{fmt, io, os::fd::AsRawFd, os::fd::BorrowedFd};
+
+use crate::{abi, ioc, Device, IOC_READ_WRITE};
+
+/// `CKPT_IOC_CHECKPOINT`.
+pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
+    IOC_READ_WRITE,
+    abi::CKPT_IOC_MAGIC,
+    0x02,
+    std::mem::size_of::<abi::ckpt_checkpoint>(),
+);
+
+/// Size of the buffer that receives the kernel's message on failure.
+const LOG_SIZE: usize = 512;
+
+/// What a successful checkpoint wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointStats {
+    /// Bytes of image written.
+    pub bytes: u64,
+    /// Records written, the terminator included.
+    pub records: u64,
+}
+
+/// Why a checkpoint failed, as the kernel reports it.
+#[derive(Debug)]
+pub struct CheckpointError {
+    /// The errno of the ioctl.
+    pub errno: io::Error,
+    /// `enum ckpt_reason`.
+    pub reason: u32,
+    /// The target's fd at fault, if any.
+    pub fd: Option<i32>,
+    /// The kernel's one-line message (may be empty).
+    pub message: String,
+    /// How far it got.
+    pub stats: CheckpointStats,
+}
+
+impl CheckpointError {
+    /// The symbolic name of [`Self::reason`].
+    pub fn reason_name(&self) -> &'static str {
+        reason_name(self.reason)
+    }
+}
+
+/// The name of a `CKPT_REASON_*` code.
+pub fn reason_name(reason: u32) -> &'static str {
+    match reason {
+        abi::CKPT_REASON_NONE => "none",
+        abi::CKPT_REASON_BAD_ARGUMENT => "bad_argument",
+        abi::CKPT_REASON_TARGET => "target",
+        abi::CKPT_REASON_UNSUPPORTED_FILE => "unsupported_file",
+        abi::CKPT_REASON_UNLINKED_FILE => "unlinked_file",
+        abi::CKPT_REASON_PATH_UNREACHABLE => "path_unreachable",
+        abi::CKPT_REASON_TOO_LARGE => "too_large",
+        abi::CKPT_REASON_OUTPUT => "output",
+        abi::CKPT_REASON_INTERRUPTED => "interrupted",
+        _ => "unknown",
+    }
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "{}", self.errno)
+        } else {
+            write!(f, "{} ({})", self.message, self.errno)
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
+impl Device {
+    /// Checkpoints `pid` (0: the caller) into `out`. `external` lists the target's fds that
+    /// the restorer will supply itself.
+    pub fn checkpoint(
+        &self,
+        out: BorrowedFd<'_>,
+        pid: i32,
+        external: &[i32],
+    ) -> Result<CheckpointStats, CheckpointError> {
+        let mut log = vec![0u8; LOG_SIZE];
+        let mut args = abi::ckpt_checkpoint {
+            fd: out.as_raw_fd(),
+            pid,
+            external_fds: external.as_ptr() as u64,
+            nr_external_fds: external.len() as u32,
+            log_size: LOG_SIZE as u32,
+            log_buf: log.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        // SAFETY: `args` is a live `ckpt_checkpoint` of the size encoded in the command; the
+        // pointers in it name `external` and `log`, which outlive the call, with their sizes.
+        let rc = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                CKPT_IOC_CHECKPOINT as _,
+                &mut args as *mut abi::ckpt_checkpoint,
+            )
+        };
+        let stats = CheckpointStats {
+            bytes: args.bytes,
+            records: args.records,
+        };
+        if rc < 0 {
+            let errno = io::Error::last_os_error();
+            let len = log.iter().position(|&b| b == 0).unwrap_or(0);
+            return Err(CheckpointError {
+                errno,
+                reason: args.reason,
+                fd: (args.err_fd >= 0).then_some(args.err_fd),
+                message: String::from_utf8_lossy(&log[..len]).into_owned(),
+                stats,
+            });
+        }
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_struct_and_number() {
+        assert_eq!(std::mem::size_of::<abi::ckpt_checkpoint>(), 64);
+        assert_eq!(
+            abi::CKPT_CHECKPOINT_SIZE_VER0 as usize,
+            std::mem::size_of::<abi::ckpt_checkpoint>()
+        );
+        assert_eq!(CKPT_IOC_CHECKPOINT, 0xC040_C702);
+    }
+}

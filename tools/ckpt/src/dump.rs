@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `ckpt dump`: checkpoint a process into a file or standard output.
+//!
+//! The kernel lets a caller checkpoint itself or a process it has ptrace-attached and that is
+//! stopped, so this command seizes and interrupts the target (`--pid`), or starts a command
+//! under ptrace and waits until it stops itself with SIGSTOP (`-- CMD ARGS...`), checkpoints
+//! it, then detaches (the target runs on) or kills it (`--kill`).
+
+use std::{
+    fs::File,
+    io,
+    os::{
+        fd::{AsFd, BorrowedFd},
+        unix::{fs::FileTypeExt, process::CommandExt},
+    },
+    process::Command,
+};
+
+use ckpt_sys::Device;
+
+use crate::{Failure, EXIT_OK};
+
+/// Exit status: the kernel refused or failed the checkpoint.
+const EXIT_REFUSED: u8 = 1;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The process to checkpoint; it keeps running afterwards unless --kill.
+    #[arg(long, required_unless_present = "command")]
+    pid: Option<i32>,
+    /// Where to write the image: a file, or `-` for standard output.
+    #[arg(long, short)]
+    output: String,
+    /// Also treat this fd of the target as external (repeatable).
+    #[arg(long = "external", value_name = "FD")]
+    external: Vec<i32>,
+    /// Do not treat fds 0, 1 and 2 as external when they are pipes, sockets or terminals.
+    #[arg(long)]
+    strict: bool,
+    /// Kill the target after the checkpoint instead of letting it continue.
+    #[arg(long)]
+    kill: bool,
+    /// Start this command under ptrace, wait until it stops itself (SIGSTOP), dump it.
+    #[arg(last = true, conflicts_with = "pid")]
+    command: Vec<String>,
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let device = Device::open().map_err(|e| Failure::device(format!("{}: {e}", Device::PATH)))?;
+    let file;
+    let stdout = io::stdout();
+    let out: BorrowedFd<'_> = if args.output == "-" {
+        stdout.as_fd()
+    } else {
+        file = File::create(&args.output)
+            .map_err(|e| Failure::unreadable(format!("{}: {e}", args.output)))?;
+        file.as_fd()
+    };
+
+    let target = if args.command.is_empty() {
+        Tracee::seize(args.pid.unwrap_or_default())?
+    } else {
+        Tracee::spawn_until_stopped(&args.command)?
+    };
+
+    let mut external = args.external.clone();
+    if !args.strict {
+        for fd in 0..3 {
+            if let Some(kind) = stdio_kind(target.pid, fd) {
+                if !external.contains(&fd) {
+                    eprintln!("ckpt: fd {fd} of pid {} is a {kind}: external", target.pid);
+                    external.push(fd);
+                }
+            }
+        }
+    }
+
+    let result = device.checkpoint(out, target.pid, &external);
+    let finish = if args.kill {
+        target.kill()
+    } else {
+        target.detach()
+    };
+    match result {
+        Ok(stats) => {
+            finish.map_err(|e| Failure::device(format!("after the checkpoint: {e}")))?;
+            eprintln!(
+                "ckpt: pid {}: {} bytes, {} records",
+                target.pid, stats.bytes, stats.records
+            );
+            Ok(EXIT_OK)
+        }
+        Err(e) => Err(Failure {
+            status: EXIT_REFUSED,
+            message: format!(
+                "checkpoint of pid {} refused: {e} [reason {}]",
+                target.pid,
+                e.reason_name()
+            ),
+        }),
+    }
+}
+
+/// "pipe", "socket" or "terminal" if the target's `fd` is one (the kinds `ckpt dump` treats
+/// as external by default).
+fn stdio_kind(pid: i32, fd: i32) -> Option<&'static str> {
+    let meta = std::fs::metadata(format!("/proc/{pid}/fd/{fd}")).ok()?;
+    let ft = meta.file_type();
+    if ft.is_fifo() {
+        Some("pipe")
+    } else if ft.is_socket() {
+        Some("socket")
+    } else if ft.is_char_device() {
+        use std::os::unix::fs::MetadataExt;
+        let major = libc::major(meta.rdev());
+        matches!(major, 4 | 5 | 136..=143).then_some("terminal")
+    } else {
+        None
+    }
+}
+
+/// A process this command traces and that is in a ptrace stop.
+struct Tracee {
+    pid: i32,
+    /// A signal that stopped it and must be delivered on detach (0: none).
+    pending: i32,
+}
+
+fn errno(what: &str) -> Failure {
+    Failure {
+        status: EXIT_REFUSED,
+        message: format!("{what}: {}", io::Error::last_os_error()),
+    }
+}
+
+impl Tracee {
+    /// Attaches to `pid` with PTRACE_SEIZE and stops it with PTRACE_INTERRUPT.
+    fn seize(pid: i32) -> Result<Self, Failure> {
+        // SAFETY: PTRACE_SEIZE takes no pointers.
+        if unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) } < 0 {
+            return Err(errno(&format!("ptrace(PTRACE_SEIZE, {pid})")));
+        }
+        // SAFETY: PTRACE_INTERRUPT takes no pointers.
+        if unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0) } < 0 {
+            return Err(errno(&format!("ptrace(PTRACE_INTERRUPT, {pid})")));
+        }
+        let mut status = 0;
+        // SAFETY: `status` is writable.
+        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } < 0 {
+            return Err(errno(&format!("waitpid({pid})")));
+        }
+        if !libc::WIFSTOPPED(status) {
+            return Err(Failure {
+                status: EXIT_REFUSED,
+                message: format!("pid {pid} exited while being stopped"),
+            });
+        }
+        // A PTRACE_EVENT_STOP is our interrupt; any other stop is a signal to hand back.
+        let event = (status >> 16) & 0xff;
+        let pending = if event == libc::PTRACE_EVENT_STOP {
+            0
+        } else {
+            libc::WSTOPSIG(status)
+        };
+        Ok(Self { pid, pending })
+    }
+
+    /// Starts `argv` traced from its first instruction and lets it run until it stops itself
+    /// with SIGSTOP; other signals are delivered as usual.
+    fn spawn_until_stopped(argv: &[String]) -> Result<Self, Failure> {
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        // SAFETY: The closure only calls ptrace(PTRACE_TRACEME), which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(|e| Failure {
+            status: EXIT_REFUSED,
+            message: format!("{}: {e}", argv[0]),
+        })?;
+        let pid = child.id() as i32;
+        loop {
+            let mut status = 0;
+            // SAFETY: `status` is writable.
+            if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } < 0 {
+                return Err(errno(&format!("waitpid({pid})")));
+            }
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                return Err(Failure {
+                    status: EXIT_REFUSED,
+                    message: format!("{} ended before stopping itself with SIGSTOP", argv[0]),
+                });
+            }
+            let sig = libc::WSTOPSIG(status);
+            if sig == libc::SIGSTOP {
+                // Swallow the SIGSTOP on detach: the command continues.
+                return Ok(Self { pid, pending: 0 });
+            }
+            // The exec's SIGTRAP is ours; any other signal goes to the command.
+            let deliver = if sig == libc::SIGTRAP { 0 } else { sig };
+            // SAFETY: PTRACE_CONT takes no pointers.
+            if unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, deliver) } < 0 {
+                return Err(errno(&format!("ptrace(PTRACE_CONT, {pid})")));
+            }
+        }
+    }
+
+    /// Lets the process run on.
+    fn detach(&self) -> io::Result<()> {
+        // SAFETY: PTRACE_DETACH takes no pointers.
+        if unsafe { libc::ptrace(libc::PTRACE_DETACH, self.pid, 0, self.pending) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Kills the process and reaps it if it is our child.
+    fn kill(&self) -> io::Result<()> {
+        // SAFETY: kill() takes no pointers.
+        if unsafe { libc::kill(self.pid, libc::SIGKILL) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut status = 0;
+        // SAFETY: `status` is writable. ECHILD (not our child) is fine.
+        unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
+        Ok(())
+    }
+}

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * CKPT_IOC_CHECKPOINT: who may be checkpointed, deny by default with the fd
+ * and kind named, unlinked files, output to files and pipes, argument errors.
+ * The image contents are asserted by ckpt_dump.sh through the codec (ckpt
+ * show --json); here we check the ABI.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/ckpt.h>
+
+#include "kselftest_harness.h"
+
+#define MAX_EXTERNAL 64
+
+/* The fds of @pid that are pipes, sockets or terminals: what ckpt dump treats as external. */
+static int collect_external(pid_t pid, int *ext)
+{
+	char dir[64], link[PATH_MAX];
+	struct dirent *d;
+	struct stat st;
+	int n = 0;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+	dp = opendir(dir);
+	if (!dp)
+		return -1;
+	while ((d = readdir(dp)) && n < MAX_EXTERNAL) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
+		if (stat(link, &st))
+			continue;
+		if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+		    (S_ISCHR(st.st_mode) && (major(st.st_rdev) == 4 || major(st.st_rdev) == 5 ||
+					     (major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143))))
+			ext[n++] = atoi(d->d_name);
+	}
+	closedir(dp);
+	/* the opendir() fd itself was listed if it is one of these: it is not */
+	return n;
+}
+
+struct result {
+	int rc, err;
+	struct ckpt_checkpoint args;
+	char log[512];
+};
+
+static void checkpoint(int dev, int out, pid_t pid, const int *ext, int n, struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->args.fd = out;
+	r->args.pid = pid;
+	r->args.external_fds = (__u64)(unsigned long)ext;
+	r->args.nr_external_fds = n;
+	r->args.log_buf = (__u64)(unsigned long)r->log;
+	r->args.log_size = sizeof(r->log);
+	errno = 0;
+	r->rc = ioctl(dev, CKPT_IOC_CHECKPOINT, &r->args);
+	r->err = errno;
+}
+
+FIXTURE(ckpt) {
+	int dev;
+	char dir[64];
+	char out_path[128];
+	int out;
+	int ext[MAX_EXTERNAL];
+	int next;
+};
+
+FIXTURE_SETUP(ckpt)
+{
+	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->dev, 0);
+	strcpy(self->dir, "/tmp/ckpt-test-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=64m"));
+	snprintf(self->out_path, sizeof(self->out_path), "%s/image", self->dir);
+	/* the image is not part of what is checkpointed: close-on-exec or not, it is an fd
+	 * of ours, so declare it external */
+	self->out = open(self->out_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(self->out, 0);
+	self->next = collect_external(getpid(), self->ext);
+	ASSERT_GE(self->next, 0);
+	self->ext[self->next++] = self->out;
+	self->ext[self->next++] = self->dev;
+}
+
+FIXTURE_TEARDOWN(ckpt)
+{
+	close(self->out);
+	umount2(self->dir, MNT_DETACH);
+	rmdir(self->dir);
+	close(self->dev);
+}
+
+TEST_F(ckpt, self_into_tmpfs_file)
+{
+	char magic[8];
+	struct result r;
+	struct stat st;
+
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
+	ASSERT_EQ(-1, r.args.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_NONE, r.args.reason);
+	/* env vector, files, file table, task, task vector, terminator */
+	ASSERT_GE(r.args.records, 6ULL);
+	ASSERT_EQ(0, fstat(self->out, &st));
+	ASSERT_EQ((__u64)st.st_size, r.args.bytes);
+	ASSERT_EQ(8, pread(self->out, magic, 8, 0));
+	ASSERT_EQ(0, memcmp(magic, "LinuxC/R", 8));
+	/* written at the file's position, as write(2) would */
+	ASSERT_EQ((off_t)r.args.bytes, lseek(self->out, 0, SEEK_CUR));
+}
+
+TEST_F(ckpt, deny_eventfd_names_fd_and_kind)
+{
+	int efd = eventfd(0, 0);
+	char want[32];
+	struct result r;
+
+	ASSERT_GE(efd, 0);
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(-1, r.rc);
+	ASSERT_EQ(EOPNOTSUPP, r.err);
+	ASSERT_EQ(efd, r.args.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_UNSUPPORTED_FILE, r.args.reason);
+	snprintf(want, sizeof(want), "fd %d: ", efd);
+	ASSERT_NE(NULL, strstr(r.log, want)) TH_LOG("log: %s", r.log);
+	ASSERT_NE(NULL, strstr(r.log, "[eventfd]")) TH_LOG("log: %s", r.log);
+	close(efd);
+}
+
+TEST_F(ckpt, deny_pipe_unless_external)
+{
+	struct result r;
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(-1, r.rc);
+	ASSERT_EQ(EOPNOTSUPP, r.err);
+	ASSERT_EQ(p[0], r.args.err_fd);
+	ASSERT_NE(NULL, strstr(r.log, "pipe")) TH_LOG("log: %s", r.log);
+
+	self->ext[self->next++] = p[0];
+	self->ext[self->next++] = p[1];
+	ASSERT_EQ(0, ftruncate(self->out, 0));
+	ASSERT_EQ(0, lseek(self->out, 0, SEEK_SET));
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(ckpt, deny_unlinked_file)
+{
+	char path[160];
+	struct result r;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/gone", self->dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, unlink(path));
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(-1, r.rc);
+	ASSERT_EQ(EOPNOTSUPP, r.err);
+	ASSERT_EQ(fd, r.args.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_UNLINKED_FILE, r.args.reason);
+	ASSERT_NE(NULL, strstr(r.log, "unlinked")) TH_LOG("log: %s", r.log);
+	close(fd);
+}
+
+TEST_F(ckpt, tmpfs_file_and_dev_null_are_supported)
+{
+	char path[160];
+	struct result r;
+	int fd, null;
+
+	snprintf(path, sizeof(path), "%s/data", self->dir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_GE(fd, 0);
+	null = open("/dev/null", O_WRONLY);
+	ASSERT_GE(null, 0);
+	ASSERT_EQ(5, write(fd, "hello", 5));
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
+	close(fd);
+	close(null);
+}
+
+TEST_F(ckpt, argument_errors)
+{
+	int ro, too_many[CKPT_MAX_EXTERNAL_FDS + 1] = { 0 };
+	int not_open[] = { 999 };
+	struct result r;
+
+	checkpoint(self->dev, -1, 0, self->ext, self->next, &r);
+	ASSERT_EQ(EBADF, r.err);
+	checkpoint(self->dev, 4242, 0, self->ext, self->next, &r);
+	ASSERT_EQ(EBADF, r.err);
+	ro = open(self->out_path, O_RDONLY);
+	ASSERT_GE(ro, 0);
+	self->ext[self->next++] = ro;
+	checkpoint(self->dev, ro, 0, self->ext, self->next, &r);
+	ASSERT_EQ(EBADF, r.err);
+	ASSERT_EQ((__u32)CKPT_REASON_BAD_ARGUMENT, r.args.reason);
+
+	checkpoint(self->dev, self->out, 0, too_many, CKPT_MAX_EXTERNAL_FDS + 1, &r);
+	ASSERT_EQ(EINVAL, r.err);
+	checkpoint(self->dev, self->out, 0, not_open, 1, &r);
+	ASSERT_EQ(EBADF, r.err);
+	ASSERT_EQ(999, r.args.err_fd);
+
+	memset(&r, 0, sizeof(r));
+	r.args.fd = self->out;
+	r.args.flags = 1;
+	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.args));
+	ASSERT_EQ(EINVAL, errno);
+
+	/* a bad external_fds pointer */
+	memset(&r, 0, sizeof(r));
+	r.args.fd = self->out;
+	r.args.external_fds = 8;
+	r.args.nr_external_fds = 2;
+	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.args));
+	ASSERT_EQ(EFAULT, errno);
+	close(ro);
+}
+
+TEST_F(ckpt, no_such_process)
+{
+	struct result r;
+
+	checkpoint(self->dev, self->out, INT_MAX - 1, self->ext, self->next, &r);
+	ASSERT_EQ(ESRCH, r.err);
+	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.args.reason);
+}
+
+static pid_t spawn_sleeper(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+TEST_F(ckpt, untraced_child_is_eperm)
+{
+	struct result r;
+	pid_t child = spawn_sleeper();
+
+	ASSERT_GT(child, 0);
+	checkpoint(self->dev, self->out, child, self->ext, self->next, &r);
+	ASSERT_EQ(EPERM, r.err);
+	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.args.reason);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+TEST_F(ckpt, traced_child_running_is_ebusy_stopped_is_ok)
+{
+	int ext[MAX_EXTERNAL], n, status;
+	struct result r;
+	pid_t child = spawn_sleeper();
+
+	ASSERT_GT(child, 0);
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, child, 0, 0));
+	checkpoint(self->dev, self->out, child, self->ext, self->next, &r);
+	ASSERT_EQ(EBUSY, r.err);
+	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.args.reason);
+
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, child, 0, 0));
+	ASSERT_EQ(child, waitpid(child, &status, __WALL));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	n = collect_external(child, ext);
+	ASSERT_GE(n, 0);
+	/* the child inherited our image and device fds */
+	ext[n++] = self->out;
+	ext[n++] = self->dev;
+	checkpoint(self->dev, self->out, child, ext, n, &r);
+	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
+	ASSERT_GE(r.args.records, 6ULL);
+
+	/* the target is unharmed: detach and it runs on */
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, child, 0, 0));
+	ASSERT_EQ(0, kill(child, 0));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+TEST_F(ckpt, into_a_pipe_with_a_slow_reader)
+{
+	unsigned long long total = 0;
+	int p[2], status;
+	struct result r;
+	pid_t reader;
+
+	ASSERT_EQ(0, pipe(p));
+	/* a small pipe forces many blocking writes */
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	reader = fork();
+	ASSERT_GE(reader, 0);
+	if (reader == 0) {
+		char buf[512];
+		ssize_t n;
+
+		close(p[1]);
+		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
+			total += n;
+			usleep(1000);
+		}
+		_exit(total % 251);
+	}
+	close(p[0]);
+	self->ext[self->next++] = p[1];
+	checkpoint(self->dev, p[1], 0, self->ext, self->next, &r);
+	close(p[1]);
+	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
+	ASSERT_EQ(reader, waitpid(reader, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	/* the reader saw exactly the bytes reported (compared mod 251, an exit status) */
+	ASSERT_EQ((int)(r.args.bytes % 251), WEXITSTATUS(status));
+}
+
+TEST_HARNESS_MAIN
