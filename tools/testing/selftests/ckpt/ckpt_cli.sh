@@ -28,6 +28,8 @@ tool_abi=$(echo "$json" | sed -n 's/^ *"tool_abi_version": \([0-9]*\),\{0,1\}$/\
 echo "ok: ckpt version agrees with the module (ABI $abi)"
 
 # The C example of the ABI checkpoints itself; the CLI decodes the image.
+# It declares fds 0-2 external: close the runner's pipes on fds 3 and 4.
+exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 ckptc=$here/../../../ckptc/ckptc
 img=$(mktemp /tmp/ckptc.XXXXXX)
 trap 'rm -f "$img"' EXIT

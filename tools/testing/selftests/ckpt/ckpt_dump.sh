@@ -19,6 +19,10 @@ py=/usr/bin/python3
 [ -x "$py" ] || { echo "SKIP: no $py"; exit $ksft_skip; }
 command -v mkfs.ext4 >/dev/null || { echo "SKIP: no mkfs.ext4"; exit $ksft_skip; }
 
+# The kselftest runner leaves pipes open on fds 3 and 4; the programs dumped
+# here must not inherit them (a pipe is refused unless declared external).
+exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+
 work=$(mktemp -d /tmp/ckpt-dump.XXXXXX)
 failures=0
 cleanup() {
@@ -48,8 +52,9 @@ for spec in sys.argv[1:]:
     fl = {"r": os.O_RDONLY, "w": os.O_WRONLY, "rw": os.O_RDWR, "a": os.O_WRONLY | os.O_APPEND,
           "d": os.O_RDONLY | os.O_DIRECTORY, "nb": os.O_RDONLY | os.O_NONBLOCK}[flags]
     got = os.open(path, fl)
-    os.dup2(got, int(fd), inheritable=True)
-    os.close(got)
+    if got != int(fd):
+        os.dup2(got, int(fd), inheritable=True)
+        os.close(got)
     if pos:
         os.lseek(int(fd), int(pos[0]), os.SEEK_SET)
 os.dup2(3, 100, inheritable=False)
