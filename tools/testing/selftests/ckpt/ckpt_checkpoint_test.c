@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -345,6 +346,102 @@ TEST_F(ckpt, into_a_pipe_with_a_slow_reader)
 	ASSERT_TRUE(WIFEXITED(status));
 	/* the reader saw exactly the bytes reported (compared mod 251, an exit status) */
 	ASSERT_EQ((int)(r.args.bytes % 251), WEXITSTATUS(status));
+}
+
+/* Runs @fn in a child that dropped to uid/gid 65534; returns its exit status. */
+static int as_nobody(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(100);
+		_exit(fn(arg));
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+struct unpriv {
+	int dev;
+	char path[160];
+	pid_t root_child;
+	const int *ext;
+	int n;
+};
+
+/* An unprivileged caller checkpoints itself into a file it can write. */
+static int unpriv_self(void *arg)
+{
+	struct unpriv *u = arg;
+	int ext[MAX_EXTERNAL + 2], n, out;
+	struct result r;
+
+	out = open(u->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (out < 0)
+		return 10;
+	memcpy(ext, u->ext, u->n * sizeof(int));
+	n = u->n;
+	ext[n++] = out;
+	checkpoint(u->dev, out, 0, ext, n, &r);
+	return r.rc == 0 ? 0 : 11;
+}
+
+/* ... but it cannot trace, so cannot checkpoint, a root process. */
+static int unpriv_other(void *arg)
+{
+	struct unpriv *u = arg;
+	struct result r;
+	int out = open(u->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (out < 0)
+		return 10;
+	checkpoint(u->dev, out, u->root_child, u->ext, u->n, &r);
+	if (r.err != EPERM || r.args.reason != CKPT_REASON_TARGET)
+		return 12;
+	if (ptrace(PTRACE_SEIZE, u->root_child, 0, 0) == 0 || errno != EPERM)
+		return 13;
+	return 0;
+}
+
+TEST_F(ckpt, unprivileged_caller)
+{
+	struct unpriv u = { .dev = self->dev, .ext = self->ext, .n = self->next };
+
+	ASSERT_EQ(0, chmod(self->dir, 0777));
+	snprintf(u.path, sizeof(u.path), "%s/nobody.img", self->dir);
+	ASSERT_EQ(0, as_nobody(unpriv_self, &u));
+
+	u.root_child = spawn_sleeper();
+	ASSERT_GT(u.root_child, 0);
+	ASSERT_EQ(0, as_nobody(unpriv_other, &u));
+	kill(u.root_child, SIGKILL);
+	waitpid(u.root_child, NULL, 0);
+}
+
+TEST_F_TIMEOUT(ckpt, ten_thousand_files, 600)
+{
+	struct rlimit lim = { 11000, 11000 };
+	struct result r;
+	char path[160];
+	int i, first = -1, fd;
+
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+	snprintf(path, sizeof(path), "%s/many", self->dir);
+	/* 10 000 open file descriptions of one tmpfs file: 10 000 file records */
+	for (i = 0; i < 10000; i++) {
+		fd = open(path, O_RDONLY | O_CREAT, 0600);
+		ASSERT_GE(fd, 0) TH_LOG("open #%d: %s", i, strerror(errno));
+		if (first < 0)
+			first = fd;
+	}
+	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
+	ASSERT_GE(r.args.records, 10000ULL + 5);
+	for (fd = first; fd < first + 10000; fd++)
+		close(fd);
 }
 
 TEST_HARNESS_MAIN

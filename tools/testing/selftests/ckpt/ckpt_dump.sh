@@ -55,6 +55,8 @@ for spec in sys.argv[1:]:
     if got != int(fd):
         os.dup2(got, int(fd), inheritable=True)
         os.close(got)
+    # Python opens close-on-exec; the files under test are not
+    os.set_inheritable(int(fd), True)
     if pos:
         os.lseek(int(fd), int(pos[0]), os.SEEK_SET)
 os.dup2(3, 100, inheritable=False)
@@ -139,6 +141,7 @@ err=$("$cli" dump --kill --output "$work/deny.img" -- "$py" -c '
 import os, signal
 e = os.eventfd(0)
 os.dup2(e, 9)
+os.close(e)
 os.kill(os.getpid(), signal.SIGSTOP)' 2>&1)
 status=$?
 if [ $status = 1 ] && echo "$err" | grep -q 'fd 9: anon inode \[eventfd\]: no checkpoint implementation'; then
