@@ -10,7 +10,7 @@ use ckpt_image::EnvVector;
 use ckpt_sys::Device;
 
 use crate::json::EnvJson;
-use crate::{convert, display, Failure, EXIT_OK};
+use crate::{convert, Failure, EXIT_OK};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,20 +54,5 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 /// The environment as `ckpt show` lists an image's.
 fn print_text(out: &mut impl Write, v: &EnvVector<'_>) -> std::io::Result<()> {
     writeln!(out, "environment (this kernel, {} entries)", v.len())?;
-    for e in v.iter() {
-        let criticality = if e.is_critical() {
-            "critical"
-        } else {
-            "advisory"
-        };
-        writeln!(
-            out,
-            "  {:<38} {:<8} {:<8} {criticality:<8} {}",
-            display::key(e.key),
-            e.vtype.to_string(),
-            e.rule.to_string(),
-            display::value(&e)
-        )?;
-    }
-    Ok(())
+    crate::show::print_entries(out, "  ", v)
 }

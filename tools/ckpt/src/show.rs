@@ -103,7 +103,12 @@ fn print_header(out: &mut impl Write, h: &Header) -> std::io::Result<()> {
     Ok(())
 }
 
-fn print_entries(out: &mut impl Write, indent: &str, v: &EnvVector<'_>) -> std::io::Result<()> {
+/// Lists a vector's entries, one per line, each behind `indent`.
+pub(crate) fn print_entries(
+    out: &mut impl Write,
+    indent: &str,
+    v: &EnvVector<'_>,
+) -> std::io::Result<()> {
     for e in v.iter() {
         let criticality = if e.is_critical() {
             "critical"
