@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Safe wrappers over the C glue (`src/cglue.c`): the target task, its credentials and fs
+//! Safe wrappers over the C glue (`src/glue_c.c`): the target task, its credentials and fs
 //! context, its open files, and writing to the output file.
 //!
 //! Every raw pointer from the glue is owned by a type here that releases it on drop, so the
@@ -10,7 +10,7 @@ use core::{ffi::c_char, ptr::NonNull};
 
 use kernel::{bindings, prelude::*, sync::aref::ARef, task::Task};
 
-/// `struct ckpt_glue_ids` of `src/cglue.h`.
+/// `struct ckpt_glue_ids` of `src/glue_c.h`.
 #[repr(C)]
 #[derive(Default)]
 pub(crate) struct Ids {
@@ -29,7 +29,7 @@ pub(crate) struct Ids {
     reserved: u32,
 }
 
-/// `struct ckpt_glue_file_facts` of `src/cglue.h`: what checkpoint needs to know of an open
+/// `struct ckpt_glue_file_facts` of `src/glue_c.h`: what checkpoint needs to know of an open
 /// file, read in one go.
 #[repr(C)]
 pub(crate) struct FileFacts {
@@ -123,7 +123,7 @@ pub(crate) struct UtsName {
     pub(crate) domainname: [u8; 65],
 }
 
-// The C side asserts the same sizes (src/cglue.h).
+// The C side asserts the same sizes (src/glue_c.h).
 const _: () = assert!(core::mem::size_of::<Ids>() == 64);
 const _: () = assert!(core::mem::size_of::<UtsName>() == 390);
 const _: () = assert!(core::mem::size_of::<FileFacts>() == 184);

@@ -3,7 +3,7 @@
  * ckpt: C glue for what the kernel crate does not wrap and bindgen cannot
  * see (static inlines, macros, locking rules spelled in C). Each function is
  * small, takes and returns plain data, and is wrapped by a safe Rust API in
- * src/glue.rs; nothing else calls it. (Named cglue, not glue, so that the
+ * src/glue.rs; nothing else calls it. (Named glue_c, not glue, so that the
  * kernel's rust-analyzer support does not take glue.rs for a crate root.)
  */
 
@@ -29,7 +29,7 @@
 #include <linux/string.h>
 #include <linux/uidgid.h>
 
-#include "cglue.h"
+#include "glue_c.h"
 
 /*
  * The task to checkpoint, referenced. pid 0 is the caller. Any other task

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ckpt: the C glue's interface (src/cglue.c). src/glue.rs mirrors these
+ * ckpt: the C glue's interface (src/glue_c.c). src/glue.rs mirrors these
  * declarations; the structs hold only fixed-size fields and both sides
  * assert their sizes.
  */
-#ifndef CKPT_CGLUE_H
-#define CKPT_CGLUE_H
+#ifndef CKPT_GLUE_C_H
+#define CKPT_GLUE_C_H
 
 #include <linux/types.h>
 #include <linux/utsname.h>
@@ -58,4 +58,4 @@ ssize_t ckpt_glue_write(struct file *file, const void *buf, size_t count);
 bool ckpt_glue_fatal_signal_pending(void);
 void ckpt_glue_real_time(s64 *sec, u32 *nsec);
 
-#endif /* CKPT_CGLUE_H */
+#endif /* CKPT_GLUE_C_H */
