@@ -61,8 +61,7 @@ pub(crate) trait FileCheckpoint: Sync {
 
 /// The registry: the first implementation that claims a file handles it.
 pub(crate) static IMPLEMENTATIONS: &[&dyn FileCheckpoint] = &[
-    &ExtRegular,
-    &ExtDirectory,
+    &ExtFile,
     &GenericRegular,
     &GenericDirectory,
     &StatelessCharDevice,
@@ -124,17 +123,19 @@ fn ext_handle<'s>(
     Ok((facts.generation, handle_type, handle))
 }
 
-/// Regular files on ext2/3/4: the generic data plus generation and file handle, so restart
-/// reopens the very inode even after a rename and detects "same path, another file".
-struct ExtRegular;
+/// Regular files and directories on ext2/3/4: the generic data plus generation and file
+/// handle, so restart reopens the very inode even after a rename and detects "same path,
+/// another file"; for directories also the width of the htree hash cookies that `f_pos`
+/// holds, so that the position means the same on restart.
+struct ExtFile;
 
-impl FileCheckpoint for ExtRegular {
+impl FileCheckpoint for ExtFile {
     fn name(&self) -> &'static str {
-        "ext regular file"
+        "ext file"
     }
 
     fn claims(&self, facts: &FileFacts) -> bool {
-        facts.s_magic == EXT_MAGIC && is_reg(facts) && facts.can_encode_fh != 0
+        facts.s_magic == EXT_MAGIC && (is_reg(facts) || is_dir(facts)) && facts.can_encode_fh != 0
     }
 
     fn variant<'s>(
@@ -144,39 +145,19 @@ impl FileCheckpoint for ExtRegular {
         scratch: &'s mut Scratch,
     ) -> CkptResult<FileVariant<'s>> {
         let (generation, handle_type, handle) = ext_handle(file, facts, scratch)?;
-        Ok(FileVariant::Ext {
-            generation,
-            handle_type,
-            handle,
-        })
-    }
-}
-
-/// Directories on ext2/3/4: generation and handle as for regular files, plus the width of
-/// the htree hash cookies that `f_pos` holds, so that the position means the same on restart.
-struct ExtDirectory;
-
-impl FileCheckpoint for ExtDirectory {
-    fn name(&self) -> &'static str {
-        "ext directory"
-    }
-
-    fn claims(&self, facts: &FileFacts) -> bool {
-        facts.s_magic == EXT_MAGIC && is_dir(facts) && facts.can_encode_fh != 0
-    }
-
-    fn variant<'s>(
-        &self,
-        file: &OpenFile,
-        facts: &FileFacts,
-        scratch: &'s mut Scratch,
-    ) -> CkptResult<FileVariant<'s>> {
-        let (generation, handle_type, handle) = ext_handle(file, facts, scratch)?;
-        Ok(FileVariant::ExtDirectory {
-            generation,
-            handle_type,
-            handle,
-            cookie: dir_cookie(facts),
+        Ok(if is_dir(facts) {
+            FileVariant::ExtDirectory {
+                generation,
+                handle_type,
+                handle,
+                cookie: dir_cookie(facts),
+            }
+        } else {
+            FileVariant::Ext {
+                generation,
+                handle_type,
+                handle,
+            }
         })
     }
 }
