@@ -78,7 +78,7 @@ struct ckpt_env {
 
 #define CKPT_IOC_ENV		_IOWR(CKPT_IOC_MAGIC, 0x01, struct ckpt_env)
 
-/* Why CKPT_IOC_CHECKPOINT failed (ckpt_checkpoint.reason). */
+/* Why CKPT_IOC_CHECKPOINT or CKPT_IOC_RESTART failed (the .reason fields). */
 enum ckpt_reason {
 	CKPT_REASON_NONE		= 0,	/* success, or an errno says it all */
 	CKPT_REASON_BAD_ARGUMENT	= 1,	/* a field of the struct is invalid */
@@ -88,7 +88,18 @@ enum ckpt_reason {
 	CKPT_REASON_PATH_UNREACHABLE	= 5,	/* err_fd's path is outside the task's root */
 	CKPT_REASON_TOO_LARGE		= 6,	/* a path, handle or table exceeds the image limits */
 	CKPT_REASON_OUTPUT		= 7,	/* writing the image to fd failed */
-	CKPT_REASON_INTERRUPTED		= 8,	/* a fatal signal arrived while writing */
+	CKPT_REASON_INTERRUPTED		= 8,	/* a fatal signal arrived while writing or reading */
+	/* restart only: */
+	CKPT_REASON_BAD_IMAGE		= 9,	/* malformed or inconsistent image (EBADMSG) */
+	CKPT_REASON_IMAGE_VERSION	= 10,	/* image format version not supported (ENOEXEC) */
+	CKPT_REASON_ENV_MISMATCH	= 11,	/* environment or task vector incompatible (ENOEXEC) */
+	CKPT_REASON_FILE_MISSING	= 12,	/* err_fd's file no longer exists (ENOENT, ESTALE) */
+	CKPT_REASON_FILE_REPLACED	= 13,	/* another file is at err_fd's path (ESTALE) */
+	CKPT_REASON_FILE_CHANGED	= 14,	/* err_fd's file changed size or mtime (ESTALE) */
+	CKPT_REASON_FILE_ACCESS		= 15,	/* opening err_fd's file failed (EACCES, EPERM...) */
+	CKPT_REASON_FD_BUSY		= 16,	/* err_fd is open in the caller (EBUSY) */
+	CKPT_REASON_EXTERNAL_MISSING	= 17,	/* external err_fd is not open in the caller (EBADF) */
+	CKPT_REASON_INPUT		= 18,	/* reading the image from fd failed */
 };
 
 /**
@@ -131,5 +142,56 @@ struct ckpt_checkpoint {
 #define CKPT_MAX_EXTERNAL_FDS		1024
 
 #define CKPT_IOC_CHECKPOINT	_IOWR(CKPT_IOC_MAGIC, 0x02, struct ckpt_checkpoint)
+
+/* ckpt_restart.flags */
+/* Close the caller's open fds at the image's fd numbers instead of failing with EBUSY. */
+#define CKPT_RESTART_REPLACE_FDS	(1ULL << 0)
+/* Accept files whose size or mtime changed since the checkpoint (identity is always checked). */
+#define CKPT_RESTART_IGNORE_CONTENT	(1ULL << 1)
+/* Accept advisory (non-critical) environment mismatches; critical ones always refuse. */
+#define CKPT_RESTART_ACCEPT_ADVISORY	(1ULL << 2)
+#define CKPT_RESTART_FLAGS_ALL		(CKPT_RESTART_REPLACE_FDS | CKPT_RESTART_IGNORE_CONTENT | \
+					 CKPT_RESTART_ACCEPT_ADVISORY)
+
+/* Largest image restart reads (bytes); a longer one fails with EFBIG. */
+#define CKPT_RESTART_MAX_IMAGE		(64U << 20)
+
+/**
+ * struct ckpt_restart - argument of CKPT_IOC_RESTART
+ * @flags:       in: CKPT_RESTART_* flags.
+ * @fd:          in: the image, read sequentially up to its terminator: a
+ *               regular file (from its current offset), a pipe or a socket.
+ * @log_size:    in: size of @log_buf.
+ * @log_buf:     in: user pointer (may be 0) that receives, on failure, a
+ *               NUL-terminated message such as "fd 3: /data/log: size
+ *               changed (4096 -> 8192)"; an environment mismatch lists
+ *               every mismatching entry, separated by "; ".
+ * @bytes:       out: bytes of image read.
+ * @err_record:  out: object id of the record at fault, or 0.
+ * @nr_fds:      out: fds installed in the caller (external fds excluded).
+ * @err_fd:      out: the image's fd number at fault, or -1.
+ * @reason:      out: enum ckpt_reason.
+ * @nr_external: out: external fds of the image (kept from the caller).
+ *
+ * Restores the image's file table into the calling process: every file is
+ * reopened with the caller's credentials and installed at its original fd
+ * number, or nothing is (see Documentation/restart.rst).
+ */
+struct ckpt_restart {
+	__u64 flags;
+	__s32 fd;
+	__u32 log_size;
+	__u64 log_buf;
+	__u64 bytes;
+	__u64 err_record;
+	__u32 nr_fds;
+	__s32 err_fd;
+	__u32 reason;
+	__u32 nr_external;
+};
+
+#define CKPT_RESTART_SIZE_VER0		56
+
+#define CKPT_IOC_RESTART	_IOWR(CKPT_IOC_MAGIC, 0x03, struct ckpt_restart)
 
 #endif /* _UAPI_LINUX_CKPT_H */
