@@ -4,7 +4,7 @@
 
 use std::{fmt, io, os::fd::AsRawFd, os::fd::BorrowedFd};
 
-use crate::{abi, ioc, Device, IOC_READ_WRITE};
+use crate::{abi, ioc, log_message, reason_name, Device, IOC_READ_WRITE};
 
 /// `CKPT_IOC_CHECKPOINT`.
 pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
@@ -45,22 +45,6 @@ impl CheckpointError {
     /// The symbolic name of [`Self::reason`].
     pub fn reason_name(&self) -> &'static str {
         reason_name(self.reason)
-    }
-}
-
-/// The name of a `CKPT_REASON_*` code.
-pub fn reason_name(reason: u32) -> &'static str {
-    match reason {
-        abi::CKPT_REASON_NONE => "none",
-        abi::CKPT_REASON_BAD_ARGUMENT => "bad_argument",
-        abi::CKPT_REASON_TARGET => "target",
-        abi::CKPT_REASON_UNSUPPORTED_FILE => "unsupported_file",
-        abi::CKPT_REASON_UNLINKED_FILE => "unlinked_file",
-        abi::CKPT_REASON_PATH_UNREACHABLE => "path_unreachable",
-        abi::CKPT_REASON_TOO_LARGE => "too_large",
-        abi::CKPT_REASON_OUTPUT => "output",
-        abi::CKPT_REASON_INTERRUPTED => "interrupted",
-        _ => "unknown",
     }
 }
 
@@ -110,12 +94,11 @@ impl Device {
         };
         if rc < 0 {
             let errno = io::Error::last_os_error();
-            let len = log.iter().position(|&b| b == 0).unwrap_or(0);
             return Err(CheckpointError {
                 errno,
                 reason: args.reason,
                 fd: (args.err_fd >= 0).then_some(args.err_fd),
-                message: String::from_utf8_lossy(&log[..len]).into_owned(),
+                message: log_message(&log),
                 stats,
             });
         }

@@ -5,19 +5,23 @@
 //! The structs and constants are generated at build time from `include/uapi/linux/ckpt.h`,
 //! the header the kernel module is generated from, and the ioctl numbers are computed from the
 //! generated struct sizes with the kernel's `_IOC` encoding. [`Device`] wraps the ioctls in a
-//! safe API.
+//! safe API; [`fd`] has the few descriptor primitives a restorer needs (memfd, moving an fd out
+//! of the way of the image's fd numbers).
 
 use std::{
     ffi::CStr,
     fs::{File, OpenOptions},
     io,
-    os::fd::AsRawFd,
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
     path::Path,
 };
 
 mod checkpoint;
+pub mod fd;
+mod restart;
 
-pub use checkpoint::{reason_name, CheckpointError, CheckpointStats, CKPT_IOC_CHECKPOINT};
+pub use checkpoint::{CheckpointError, CheckpointStats, CKPT_IOC_CHECKPOINT};
+pub use restart::{RestartError, RestartFlags, RestartStats, CKPT_IOC_RESTART};
 
 /// The generated ABI: structs and constants of `include/uapi/linux/ckpt.h`.
 #[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all)]
@@ -64,9 +68,57 @@ pub struct Version {
     pub module: String,
 }
 
+/// The name of a `CKPT_REASON_*` code (`enum ckpt_reason`), as the CLI prints it.
+pub fn reason_name(reason: u32) -> &'static str {
+    match reason {
+        abi::CKPT_REASON_NONE => "none",
+        abi::CKPT_REASON_BAD_ARGUMENT => "bad_argument",
+        abi::CKPT_REASON_TARGET => "target",
+        abi::CKPT_REASON_UNSUPPORTED_FILE => "unsupported_file",
+        abi::CKPT_REASON_UNLINKED_FILE => "unlinked_file",
+        abi::CKPT_REASON_PATH_UNREACHABLE => "path_unreachable",
+        abi::CKPT_REASON_TOO_LARGE => "too_large",
+        abi::CKPT_REASON_OUTPUT => "output",
+        abi::CKPT_REASON_INTERRUPTED => "interrupted",
+        abi::CKPT_REASON_BAD_IMAGE => "bad_image",
+        abi::CKPT_REASON_IMAGE_VERSION => "image_version",
+        abi::CKPT_REASON_ENV_MISMATCH => "env_mismatch",
+        abi::CKPT_REASON_FILE_MISSING => "file_missing",
+        abi::CKPT_REASON_FILE_REPLACED => "file_replaced",
+        abi::CKPT_REASON_FILE_CHANGED => "file_changed",
+        abi::CKPT_REASON_FILE_ACCESS => "file_access",
+        abi::CKPT_REASON_FD_BUSY => "fd_busy",
+        abi::CKPT_REASON_EXTERNAL_MISSING => "external_missing",
+        abi::CKPT_REASON_INPUT => "input",
+        _ => "unknown",
+    }
+}
+
+/// The NUL-terminated message the kernel left in a log buffer (empty if none).
+fn log_message(log: &[u8]) -> String {
+    let len = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    String::from_utf8_lossy(&log[..len]).into_owned()
+}
+
 /// An open `/dev/ckpt`.
 pub struct Device {
     file: File,
+}
+
+/// The device's descriptor, e.g. to move it with [`fd::dup_cloexec_from`].
+impl AsFd for Device {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// A descriptor of `/dev/ckpt` (a duplicate of [`Device::as_fd`], say).
+impl From<OwnedFd> for Device {
+    fn from(fd: OwnedFd) -> Self {
+        Self {
+            file: File::from(fd),
+        }
+    }
 }
 
 impl Device {
@@ -186,6 +238,22 @@ mod tests {
         assert_eq!(std::mem::size_of::<abi::ckpt_env>(), 24);
         assert_eq!(abi::CKPT_ENV_SIZE_VER0, 24);
         assert_eq!(CKPT_IOC_ENV, 0xC018_C701);
+    }
+
+    #[test]
+    fn every_reason_has_a_name() {
+        for reason in abi::CKPT_REASON_NONE..=abi::CKPT_REASON_INPUT {
+            assert_ne!(reason_name(reason), "unknown", "reason {reason}");
+        }
+        assert_eq!(reason_name(abi::CKPT_REASON_INPUT + 1), "unknown");
+        assert_eq!(reason_name(abi::CKPT_REASON_FD_BUSY), "fd_busy");
+    }
+
+    #[test]
+    fn log_message_stops_at_the_nul() {
+        assert_eq!(log_message(b"fd 3: gone\0junk"), "fd 3: gone");
+        assert_eq!(log_message(b"\0\0"), "");
+        assert_eq!(log_message(b"no nul"), "no nul");
     }
 
     #[test]
