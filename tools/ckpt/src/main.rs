@@ -11,6 +11,7 @@ mod dump;
 mod env;
 mod input;
 mod json;
+mod restore;
 mod show;
 mod synth;
 mod version;
@@ -75,6 +76,8 @@ enum Command {
     Env(env::Args),
     /// Checkpoint a process (--pid PID, or -- CMD ARGS... that stops itself) into an image.
     Dump(dump::Args),
+    /// Restore an image's fds into this process, then exec -- CMD ARGS... (default: $SHELL).
+    Restore(restore::Args),
     /// Show the versions /dev/ckpt reports (module, ABI, image formats).
     Version(version::Args),
     /// Build an image from its JSON description (for tests and experiments).
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Synth(args) => synth::run(&args),
         Command::Version(args) => version::run(&args),
         Command::Dump(args) => dump::run(&args),
+        Command::Restore(args) => restore::run(&args),
     };
     match result {
         Ok(status) => ExitCode::from(status),

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `ckpt restore`: restore an image's file table into this process (`CKPT_IOC_RESTART`), then
+//! exec a command, which starts with the checkpointed fds (close-on-exec ones excepted).
+//!
+//! The image is read into memory first, up to its terminator and never past it (the rest of a
+//! pipe is left to the command), and decoded with the codec, which refuses a malformed image
+//! with a precise message before the kernel sees it and tells which fd numbers the image
+//! restores. The kernel then reads the image from a memfd; that memfd, `/dev/ckpt` and a copy
+//! of stderr (for this command's last words, should the image restore fd 2) are moved to fd
+//! numbers the image does not use, close-on-exec, so neither they nor the kernel's view of
+//! this process's fd table get in each other's way.
+
+use std::{
+    collections::BTreeSet,
+    ffi::OsString,
+    fs::File,
+    io::{self, Read, Seek, Write},
+    os::{
+        fd::{AsFd, BorrowedFd, OwnedFd},
+        unix::process::CommandExt,
+    },
+    process::Command,
+};
+
+use ckpt_image::{Body, DecodeError, Decoder, Source, RECORD_MAX_LEN};
+use ckpt_sys::{abi, fd, Device, RestartFlags};
+
+use crate::Failure;
+
+/// The most image bytes restart reads (`CKPT_RESTART_MAX_IMAGE`).
+const MAX_IMAGE: usize = abi::CKPT_RESTART_MAX_IMAGE as usize;
+
+/// Exit status when the command cannot be found (as shells do).
+const EXIT_NOT_FOUND: u8 = 127;
+/// Exit status when the command was found but could not be executed.
+const EXIT_NOT_EXECUTABLE: u8 = 126;
+
+/// The lowest fd number this command moves its own descriptors to: 0-2 stay stdio.
+const FIRST_PRIVATE_FD: u32 = 3;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The image: a file, or `-` for standard input (read up to the image's end, not further).
+    #[arg(long, short)]
+    image: String,
+    /// Close this process's fds at the image's fd numbers instead of refusing (fd_busy).
+    #[arg(long)]
+    replace: bool,
+    /// Accept files whose size or mtime changed since the checkpoint (identity is still checked).
+    #[arg(long)]
+    ignore_content: bool,
+    /// Accept advisory environment mismatches (critical ones always refuse).
+    #[arg(long)]
+    accept_advisory: bool,
+    /// Do not report how many fds were restored.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Do not decode the image first: read the input to its end and let the kernel judge it.
+    #[arg(long, hide = true)]
+    no_precheck: bool,
+    /// The command to exec with the restored fds (default: $SHELL, else /bin/sh).
+    #[arg(last = true)]
+    command: Vec<OsString>,
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let name = if args.image == "-" {
+        "standard input"
+    } else {
+        args.image.as_str()
+    };
+    let image = read_image(&args.image, !args.no_precheck)
+        .map_err(|e| Failure::unreadable(format!("restore: {name}: {e}")))?;
+
+    let device = Device::open().map_err(|e| Failure::device(format!("{}: {e}", Device::PATH)))?;
+    let moved = |what: &str, fd: BorrowedFd<'_>| {
+        relocate(fd, &image.fds).map_err(|e| {
+            Failure::device(format!(
+                "restore: no free fd number for {what} outside the image's: {e}"
+            ))
+        })
+    };
+    let device = Device::from(moved(Device::PATH, device.as_fd())?);
+    let memfd = memfd_with(&image.bytes)
+        .map_err(|e| Failure::device(format!("restore: memfd for the image: {e}")))?;
+    let memfd = moved("the image", memfd.as_fd())?;
+    // stderr may be restored over: keep the original for what this command still has to say.
+    let mut stderr = relocate(io::stderr().as_fd(), &image.fds)
+        .ok()
+        .map(File::from);
+
+    let flags = RestartFlags::NONE
+        .with(RestartFlags::REPLACE_FDS, args.replace)
+        .with(RestartFlags::IGNORE_CONTENT, args.ignore_content)
+        .with(RestartFlags::ACCEPT_ADVISORY, args.accept_advisory);
+    let stats = device.restart(memfd.as_fd(), flags).map_err(|e| {
+        let message = if e.message.is_empty() {
+            e.errno.to_string()
+        } else {
+            e.message.clone()
+        };
+        let mut at = format!("reason {}", e.reason_name());
+        if let Some(fd) = e.fd {
+            at.push_str(&format!(", fd {fd}"));
+        }
+        if let Some(record) = e.record {
+            at.push_str(&format!(", record {record}"));
+        }
+        Failure::device(format!("restore: {message} ({at})"))
+    })?;
+    drop(memfd);
+    drop(device);
+
+    let argv = command_line(&args.command, std::env::var_os("SHELL"));
+    let mut say = |line: String| {
+        // Nowhere left to report to if the original stderr is gone.
+        let _ = match stderr.as_mut() {
+            Some(f) => writeln!(f, "{line}"),
+            None => writeln!(io::stderr(), "{line}"),
+        };
+    };
+    if !args.quiet {
+        say(format!(
+            "ckpt: restore: {} fds restored, {} external kept ({} bytes of image); exec {}",
+            stats.nr_fds,
+            stats.nr_external,
+            stats.bytes,
+            argv[0].to_string_lossy()
+        ));
+    }
+    // Only returns on failure; the copy of stderr is close-on-exec.
+    let err = Command::new(&argv[0]).args(&argv[1..]).exec();
+    say(format!(
+        "ckpt: restore: exec {}: {err}",
+        argv[0].to_string_lossy()
+    ));
+    Ok(if err.kind() == io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_NOT_EXECUTABLE
+    })
+}
+
+/// `command`, or the user's shell, or `/bin/sh`.
+fn command_line(command: &[OsString], shell: Option<OsString>) -> Vec<OsString> {
+    if !command.is_empty() {
+        return command.to_vec();
+    }
+    vec![shell
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| OsString::from("/bin/sh"))]
+}
+
+/// An image in memory and the fd numbers its file tables restore.
+#[derive(Debug)]
+struct Image {
+    bytes: Vec<u8>,
+    fds: BTreeSet<u32>,
+}
+
+/// Reads the image at `path` (`-`: standard input). `checked`: up to its terminator, with the
+/// codec's checks; otherwise everything up to the end of input (one byte beyond the restart
+/// limit at most, so the kernel sees an image that is too long), learning what it can of the
+/// fd numbers.
+fn read_image(path: &str, checked: bool) -> Result<Image, String> {
+    // Unbuffered, so that nothing past the image is consumed from a pipe.
+    let input = if path == "-" {
+        io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(File::from)
+            .map_err(|e| e.to_string())?
+    } else {
+        File::open(path).map_err(|e| e.to_string())?
+    };
+    if checked {
+        read_checked(input, MAX_IMAGE)
+    } else {
+        read_unchecked(input, MAX_IMAGE).map_err(|e| e.to_string())
+    }
+}
+
+/// Reads and decodes an image up to its terminator, keeping its bytes; at most `limit` bytes.
+fn read_checked(input: impl Read, limit: usize) -> Result<Image, String> {
+    let mut src = Capture {
+        inner: input,
+        bytes: Vec::new(),
+        limit,
+    };
+    let mut fds = BTreeSet::new();
+    scan(&mut src, &mut fds).map_err(|e| e.to_string())?;
+    Ok(Image {
+        bytes: src.bytes,
+        fds,
+    })
+}
+
+/// Reads everything (at most `limit + 1` bytes) and collects the fd numbers of the file tables
+/// the codec gets to before any error.
+fn read_unchecked(input: impl Read, limit: usize) -> io::Result<Image> {
+    let mut bytes = Vec::new();
+    input.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    let mut fds = BTreeSet::new();
+    let _ = scan(bytes.as_slice(), &mut fds);
+    Ok(Image { bytes, fds })
+}
+
+/// Decodes records up to the terminator, adding the fd numbers of every file table to `fds`.
+fn scan<S: Source>(src: S, fds: &mut BTreeSet<u32>) -> Result<(), DecodeError<S::Error>> {
+    let mut dec = Decoder::new(src)?;
+    let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
+    while let Some(record) = dec.next_record(&mut buf)? {
+        if let Body::FileTable(table) = record.body {
+            fds.extend(table.iter().map(|e| e.fd));
+        }
+    }
+    Ok(())
+}
+
+/// A [`Source`] that keeps what it reads and refuses to read more than `limit` bytes.
+struct Capture<R> {
+    inner: R,
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl<R: Read> Source for Capture<R> {
+    type Error = io::Error;
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        if room == 0 && !buf.is_empty() {
+            return Err(io::Error::other(format!(
+                "longer than {} bytes, the most restart reads",
+                self.limit
+            )));
+        }
+        let want = buf.len().min(room);
+        let got = loop {
+            match self.inner.read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        self.bytes.extend_from_slice(&buf[..got]);
+        Ok(got)
+    }
+}
+
+/// A close-on-exec memfd holding `bytes`, positioned at its start.
+fn memfd_with(bytes: &[u8]) -> io::Result<File> {
+    let mut f = fd::memfd(c"ckpt-restore-image")?;
+    f.write_all(bytes)?;
+    f.rewind()?;
+    Ok(f)
+}
+
+/// The smallest number at least `from` that is not in `used`.
+fn next_unused(used: &BTreeSet<u32>, from: u32) -> u32 {
+    let mut n = from;
+    for &u in used.range(from..) {
+        if u != n {
+            break;
+        }
+        n = n.saturating_add(1);
+    }
+    n
+}
+
+/// A close-on-exec duplicate of `fd` at a number that is not in `used` (nor below
+/// [`FIRST_PRIVATE_FD`]): the lowest free one in a gap of `used` or above it. The original is
+/// left to the caller to close.
+fn relocate(fd: BorrowedFd<'_>, used: &BTreeSet<u32>) -> io::Result<OwnedFd> {
+    let mut from = FIRST_PRIVATE_FD;
+    loop {
+        let candidate = next_unused(used, from);
+        let dup = fd::dup_cloexec_from(fd, candidate)?;
+        let got = u32::try_from(std::os::fd::AsRawFd::as_raw_fd(&dup))
+            .map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        if !used.contains(&got) {
+            return Ok(dup);
+        }
+        // The gap at `candidate` is taken by our own open fds: try the next one.
+        from = got.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn testdata(name: &str) -> Vec<u8> {
+        let path = format!("{}/../testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn next_unused_finds_gaps_and_the_end() {
+        let used: BTreeSet<u32> = [0, 1, 2, 3, 4, 7, 8, 100].into();
+        assert_eq!(next_unused(&used, 0), 5);
+        assert_eq!(next_unused(&used, 3), 5);
+        assert_eq!(next_unused(&used, 5), 5);
+        assert_eq!(next_unused(&used, 7), 9);
+        assert_eq!(next_unused(&used, 99), 99);
+        assert_eq!(next_unused(&used, 100), 101);
+        assert_eq!(next_unused(&BTreeSet::new(), 3), 3);
+        let top: BTreeSet<u32> = [u32::MAX].into();
+        assert_eq!(next_unused(&top, u32::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn relocate_avoids_the_image_fds() {
+        let f = fd::memfd(c"ckpt-test").unwrap();
+        // A dense block: the duplicate lands above it.
+        let dense: BTreeSet<u32> = (0..=300).collect();
+        let d = relocate(f.as_fd(), &dense).unwrap();
+        assert!(d.as_raw_fd() > 300);
+        // Every other number taken: the duplicate lands in a gap, never on a used number,
+        // whatever this test process already has open.
+        let odd: BTreeSet<u32> = (0..400).filter(|n| n % 2 == 1).collect();
+        let mut dups = Vec::new();
+        for _ in 0..20 {
+            let d = relocate(f.as_fd(), &odd).unwrap();
+            let n = d.as_raw_fd() as u32;
+            assert!(n >= FIRST_PRIVATE_FD && !odd.contains(&n), "fd {n}");
+            dups.push(d);
+        }
+    }
+
+    #[test]
+    fn relocate_reports_no_room() {
+        let f = fd::memfd(c"ckpt-test").unwrap();
+        let all: BTreeSet<u32> = (0..=1 << 21).collect();
+        assert!(relocate(f.as_fd(), &all).is_err());
+    }
+
+    #[test]
+    fn checked_read_collects_the_table_and_stops_at_the_terminator() {
+        let img = testdata("full.img");
+        let mut input = img.clone();
+        input.extend_from_slice(b"left for the command");
+        let mut reader = input.as_slice();
+        let image = read_checked(&mut reader, MAX_IMAGE).unwrap();
+        assert_eq!(image.bytes, img);
+        assert_eq!(image.fds, [0, 1, 2, 3, 4, 7].into());
+        assert_eq!(reader, b"left for the command");
+    }
+
+    #[test]
+    fn checked_read_refuses_damage_with_the_codecs_message() {
+        let err = read_checked(testdata("corrupt.img").as_slice(), MAX_IMAGE).unwrap_err();
+        assert!(err.contains("checksum mismatch"), "{err}");
+        let err = read_checked(testdata("truncated.img").as_slice(), MAX_IMAGE).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+        let err = read_checked(&b"not an image"[..], MAX_IMAGE).unwrap_err();
+        assert!(!err.is_empty());
+    }
+
+    #[test]
+    fn checked_read_is_bounded() {
+        let img = testdata("full.img");
+        let err = read_checked(img.as_slice(), img.len() - 1).unwrap_err();
+        assert!(err.contains("the most restart reads"), "{err}");
+        assert!(read_checked(img.as_slice(), img.len()).is_ok());
+    }
+
+    #[test]
+    fn unchecked_read_takes_everything_and_learns_what_it_can() {
+        // A corrupt checksum is only found at the end: the table was seen before.
+        let img = testdata("corrupt.img");
+        let image = read_unchecked(img.as_slice(), MAX_IMAGE).unwrap();
+        assert_eq!(image.bytes, img);
+        assert_eq!(image.fds, [0, 1, 2, 3, 4, 7].into());
+        // Too long: one byte past the limit, so the kernel refuses it as such.
+        let image = read_unchecked(img.as_slice(), 100).unwrap();
+        assert_eq!(image.bytes.len(), 101);
+        assert!(image.fds.is_empty());
+    }
+
+    #[test]
+    fn memfd_holds_the_image_from_its_start() {
+        let mut f = memfd_with(b"image bytes").unwrap();
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"image bytes");
+    }
+
+    #[test]
+    fn command_defaults_to_the_shell() {
+        let cmd = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            command_line(&cmd(&["cat", "-n"]), Some("/bin/zsh".into())),
+            cmd(&["cat", "-n"])
+        );
+        assert_eq!(
+            command_line(&[], Some("/bin/zsh".into())),
+            cmd(&["/bin/zsh"])
+        );
+        assert_eq!(command_line(&[], Some("".into())), cmd(&["/bin/sh"]));
+        assert_eq!(command_line(&[], None), cmd(&["/bin/sh"]));
+    }
+}
