@@ -5,6 +5,8 @@
  *
  *   ckptc self IMAGE           checkpoint this process (fds 0-2 external)
  *   ckptc pid PID IMAGE        seize PID, stop it, checkpoint it, let it go
+ *   ckptc restore FD [CMD...]  restore the fds of the image read from FD into
+ *                              this process, then exec CMD: ckptc restore 9 9<IMAGE
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +54,42 @@ static int checkpoint(pid_t pid, const char *image)
 	return 0;
 }
 
+static int restore(int fd, char **cmd)
+{
+	struct ckpt_restart args;
+	char log[1024] = "";
+	int low, dev;
+
+	/*
+	 * Our own fds must not sit at numbers the image restores (fd_busy):
+	 * move /dev/ckpt high up, and let CMD inherit neither it nor the image.
+	 */
+	low = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	dev = low < 0 ? -1 : fcntl(low, F_DUPFD_CLOEXEC, 900);
+	if (low >= 0)
+		close(low);
+	if (dev < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+		perror(dev < 0 ? "/dev/ckpt" : "image fd");
+		return 1;
+	}
+	memset(&args, 0, sizeof(args));
+	args.fd = fd;
+	args.log_buf = (__u64)(unsigned long)log;
+	args.log_size = sizeof(log);
+	if (ioctl(dev, CKPT_IOC_RESTART, &args) < 0) {
+		/* nothing changed; the kernel says why: "fd 5: /data/log: size changed ..." */
+		fprintf(stderr, "ckptc: %s (%s, reason %u, fd %d)\n", log, strerror(errno),
+			args.reason, args.err_fd);
+		return 1;
+	}
+	fprintf(stderr, "ckptc: %u fds restored, %u external kept\n", args.nr_fds, args.nr_external);
+	if (!cmd[0])
+		return 0;
+	execvp(cmd[0], cmd);
+	perror(cmd[0]);
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
 	pid_t pid;
@@ -59,8 +97,10 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "self"))
 		return checkpoint(0, argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "restore"))
+		return restore(atoi(argv[2]), argv + 3);
 	if (argc != 4 || strcmp(argv[1], "pid")) {
-		fprintf(stderr, "usage: ckptc self IMAGE | ckptc pid PID IMAGE\n");
+		fprintf(stderr, "usage: ckptc self IMAGE | ckptc pid PID IMAGE | ckptc restore FD [CMD...]\n");
 		return 2;
 	}
 	/* Only a tracer may checkpoint another process, and only while it is stopped. */
