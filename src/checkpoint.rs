@@ -15,7 +15,7 @@ use kernel::{
 
 use crate::{
     env::{HostEnv, TaskEnv},
-    error::{CkptError, CkptResult},
+    error::{self, CkptError, CkptResult},
     files::{self, Kind, Scratch},
     glue::{self, FsContext, OpenFile, Output, Target},
     image::{
@@ -46,24 +46,11 @@ pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
             args.records = stats.records;
             args.err_fd = error.fd;
             args.reason = error.reason;
-            write_log(&args, error.message())?;
+            error::copy_to_log(args.log_buf, args.log_size, error.message())?;
             uapi::write_ext(arg, user_size, &args)?;
             Err(error.errno)
         }
     }
-}
-
-/// Copies `message` and a NUL into the user's log buffer, cut to fit.
-fn write_log(args: &ckpt_checkpoint, message: &[u8]) -> Result {
-    let size = args.log_size as usize;
-    if args.log_buf == 0 || size == 0 {
-        return Ok(());
-    }
-    let len = message.len().min(size - 1);
-    let ptr = UserPtr::from_addr(usize::try_from(args.log_buf).map_err(|_| EFAULT)?);
-    let mut writer = UserSlice::new(ptr, len + 1).writer();
-    writer.write_slice(&message[..len])?;
-    writer.write_slice(&[0])
 }
 
 /// What was written, reported on success and on failure.

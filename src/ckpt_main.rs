@@ -9,7 +9,8 @@
 //! Layout: `image` is the image format codec (plain `core` Rust, shared with the tools);
 //! `uapi` is the ioctl ABI (generated structs, command decoding, extensible-struct copies);
 //! `version` answers `CKPT_IOC_VERSION`; `env` gathers the environment vectors (the host's and
-//! a task's) and answers `CKPT_IOC_ENV`.
+//! a task's) and answers `CKPT_IOC_ENV`; `checkpoint` (with `files`, the checkpoint trait, and
+//! `glue`) writes images; `restart` (with `vfs` and `fdtable`) reads them back.
 
 use kernel::{
     fs::File,
@@ -20,14 +21,17 @@ use kernel::{
 mod checkpoint;
 mod env;
 mod error;
+mod fdtable;
 mod files;
 mod glue;
 // The image codec is shared, source for source, with the user-space tools (`tools/ckpt-image`),
 // where it is public API: here the module uses only part of it.
 #[allow(dead_code, unreachable_pub, unused_imports)]
 mod image;
+mod restart;
 mod uapi;
 mod version;
+mod vfs;
 
 module! {
     type: CkptModule,
@@ -71,6 +75,7 @@ impl MiscDevice for CkptDevice {
             uapi::Command::Version => version::ioctl(arg, ioctl.user_size)?,
             uapi::Command::Env => env::ioctl(arg, ioctl.user_size)?,
             uapi::Command::Checkpoint => checkpoint::ioctl(arg, ioctl.user_size)?,
+            uapi::Command::Restart => restart::ioctl(arg, ioctl.user_size)?,
         }
         Ok(0)
     }

@@ -504,6 +504,20 @@ impl image::Sink for KVecSink<'_> {
     }
 }
 
+/// The running kernel's environment vector, encoded as an env_vector record's payload (what
+/// `CKPT_IOC_ENV` returns and restart checks images against).
+pub(crate) fn host_payload() -> Result<KVec<u8>> {
+    let host = HostEnv::snapshot()?;
+    let (_, len) = image::measure_env_payload(|w| host.emit(w)).map_err(|_| EIO)?;
+    let mut payload = KVec::with_capacity(len, GFP_KERNEL)?;
+    let written =
+        image::encode_env_payload(KVecSink(&mut payload), |w| host.emit(w)).map_err(|_| EIO)?;
+    if written != len || payload.len() != len {
+        return Err(EIO);
+    }
+    Ok(payload)
+}
+
 /// Handles `CKPT_IOC_ENV`: returns the host's environment vector payload.
 ///
 /// `flags` must be zero. `buf == 0 && buf_size == 0` only reports `len`. If `len` exceeds
@@ -513,8 +527,8 @@ pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
     if e.flags != 0 {
         return Err(EINVAL);
     }
-    let host = HostEnv::snapshot()?;
-    let (_, len) = image::measure_env_payload(|w| host.emit(w)).map_err(|_| EIO)?;
+    let payload = host_payload()?;
+    let len = payload.len();
     e.len = u32::try_from(len).map_err(|_| EOVERFLOW)?;
     if e.buf == 0 && e.buf_size == 0 {
         return uapi::write_ext(arg, user_size, &e);
@@ -522,12 +536,6 @@ pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
     if len > e.buf_size as usize {
         uapi::write_ext(arg, user_size, &e)?;
         return Err(ENOSPC);
-    }
-    let mut payload = KVec::with_capacity(len, GFP_KERNEL)?;
-    let written =
-        image::encode_env_payload(KVecSink(&mut payload), |w| host.emit(w)).map_err(|_| EIO)?;
-    if written != len || payload.len() != len {
-        return Err(EIO);
     }
     let buf = usize::try_from(e.buf).map_err(|_| EFAULT)?;
     UserSlice::new(UserPtr::from_addr(buf), len)

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The domain error of checkpoint: an errno for the syscall, plus what user space needs to
-//! act on it: a reason code, the target's fd at fault, and a one-line message.
+//! The domain error of checkpoint and restart: an errno for the syscall, plus what user space
+//! needs to act on it: a reason code, the fd (and for restart the image record) at fault, and a
+//! one-line message.
 
 use core::fmt::{self, Write};
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
 
 use crate::uapi;
 
 /// Longest message kept; longer ones are cut (the user's buffer may be shorter still).
-pub(crate) const MESSAGE_LEN: usize = 256;
+pub(crate) const MESSAGE_LEN: usize = 1024;
 
 /// A one-line message in a fixed buffer: no allocation on error paths.
 pub(crate) struct Message {
@@ -52,14 +56,16 @@ impl Write for Message {
     }
 }
 
-/// Why checkpoint failed.
+/// Why checkpoint or restart failed.
 pub(crate) struct CkptError {
     /// What the ioctl returns.
     pub(crate) errno: Error,
     /// `enum ckpt_reason`.
     pub(crate) reason: u32,
-    /// The target's fd at fault, or -1.
+    /// The target's (checkpoint) or the image's (restart) fd at fault, or -1.
     pub(crate) fd: i32,
+    /// Restart: object id of the image record at fault, or 0.
+    pub(crate) record: u64,
     /// One line for people; boxed to keep `Result`s small, `None` if memory ran out.
     message: Option<KBox<Message>>,
 }
@@ -75,8 +81,15 @@ impl CkptError {
             errno,
             reason,
             fd,
+            record: 0,
             message,
         }
+    }
+
+    /// The same error, blamed on image record `id`.
+    pub(crate) fn in_record(mut self, id: u64) -> Self {
+        self.record = id;
+        self
     }
 
     /// The message's bytes (empty if it could not be allocated).
@@ -107,6 +120,20 @@ impl From<Error> for CkptError {
     fn from(errno: Error) -> Self {
         Self::new(errno, uapi::CKPT_REASON_NONE, -1, format_args!("{errno:?}"))
     }
+}
+
+/// Copies `message` and a NUL into a user's log buffer of `size` bytes at `buf` (0: none),
+/// cut to fit.
+pub(crate) fn copy_to_log(buf: u64, size: u32, message: &[u8]) -> Result {
+    let size = size as usize;
+    if buf == 0 || size == 0 {
+        return Ok(());
+    }
+    let len = message.len().min(size - 1);
+    let ptr = UserPtr::from_addr(usize::try_from(buf).map_err(|_| EFAULT)?);
+    let mut writer = UserSlice::new(ptr, len + 1).writer();
+    writer.write_slice(&message[..len])?;
+    writer.write_slice(&[0])
 }
 
 /// `Result` of checkpoint code.

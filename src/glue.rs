@@ -61,7 +61,7 @@ pub(crate) struct FileFacts {
 
 impl FileFacts {
     /// All fields zero, for the glue to fill in.
-    fn zeroed() -> Self {
+    pub(crate) fn zeroed() -> Self {
         Self {
             dev: 0,
             ino: 0,
@@ -163,7 +163,7 @@ extern "C" {
 }
 
 /// Converts a kernel `ERR_PTR`-or-pointer into a `Result` of a non-null pointer.
-fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
+pub(crate) fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
     let value = ptr as isize;
     // ERR_PTR values are the last page of the address space: -MAX_ERRNO..0.
     if (-4095..0).contains(&value) {
@@ -173,7 +173,7 @@ fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
 }
 
 /// Converts a C return value (negative errno or a non-negative value) into a `Result`.
-fn from_ret(ret: i32) -> Result<i32> {
+pub(crate) fn from_ret(ret: i32) -> Result<i32> {
     if ret < 0 {
         Err(Error::from_errno(ret))
     } else {

@@ -11,6 +11,7 @@
 #include <linux/dcache.h>
 #include <linux/err.h>
 #include <linux/exportfs.h>
+#include <linux/fcntl.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -21,6 +22,7 @@
 #include <linux/path.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
+#include <linux/resource.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -194,29 +196,25 @@ const struct path *ckpt_glue_file_path(struct file *file)
 	return &file->f_path;
 }
 
-int ckpt_glue_file_facts(struct file *file, struct ckpt_glue_file_facts *facts)
+/* What both an open file and a looked-up path tell of their inode. */
+static int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_file_facts *facts)
 {
-	struct inode *inode = file_inode(file);
-	struct super_block *sb = inode->i_sb;
+	struct inode *inode = d_inode(path->dentry);
+	struct super_block *sb = path->dentry->d_sb;
 	struct kstat st;
 	int err;
 
-	memset(facts, 0, sizeof(*facts));
-	facts->f_flags = file->f_flags;
-	facts->f_mode = (__force u32)file->f_mode;
-	facts->pos = file->f_pos;
 	facts->s_magic = sb->s_magic;
 	strscpy(facts->fstype, sb->s_type->name, sizeof(facts->fstype));
 	/* for messages: "[eventfd]", "null", "pipe:" ... (%pd is rename-safe) */
-	snprintf(facts->name, sizeof(facts->name), "%pd", file->f_path.dentry);
-	facts->generation = inode->i_generation;
-	facts->unlinked = d_unlinked(file->f_path.dentry) || inode->i_nlink == 0;
-	facts->o_path = !!(file->f_mode & FMODE_PATH);
-	facts->hash64 = !!(file->f_mode & FMODE_64BITHASH);
-	facts->hash32 = !!(file->f_mode & FMODE_32BITHASH);
+	snprintf(facts->name, sizeof(facts->name), "%pd", path->dentry);
+	facts->unlinked = d_unlinked(path->dentry) || (inode && inode->i_nlink == 0);
 	facts->can_encode_fh = sb->s_export_op && sb->s_export_op->encode_fh;
+	if (!inode)
+		return -ENOENT;
+	facts->generation = inode->i_generation;
 
-	err = vfs_getattr_nosec(&file->f_path, &st, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	err = vfs_getattr_nosec(path, &st, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
 	if (err)
 		return err;
 	facts->mode = st.mode;
@@ -231,6 +229,24 @@ int ckpt_glue_file_facts(struct file *file, struct ckpt_glue_file_facts *facts)
 	facts->ctime_sec = st.ctime.tv_sec;
 	facts->ctime_nsec = st.ctime.tv_nsec;
 	return 0;
+}
+
+int ckpt_glue_file_facts(struct file *file, struct ckpt_glue_file_facts *facts)
+{
+	memset(facts, 0, sizeof(*facts));
+	facts->f_flags = file->f_flags;
+	facts->f_mode = (__force u32)file->f_mode;
+	facts->pos = file->f_pos;
+	facts->o_path = !!(file->f_mode & FMODE_PATH);
+	facts->hash64 = !!(file->f_mode & FMODE_64BITHASH);
+	facts->hash32 = !!(file->f_mode & FMODE_32BITHASH);
+	return ckpt_glue_inode_facts(&file->f_path, facts);
+}
+
+int ckpt_glue_path_facts(const struct path *path, struct ckpt_glue_file_facts *facts)
+{
+	memset(facts, 0, sizeof(*facts));
+	return ckpt_glue_inode_facts(path, facts);
 }
 
 /*
@@ -280,4 +296,153 @@ void ckpt_glue_real_time(s64 *sec, u32 *nsec)
 	ktime_get_real_ts64(&ts);
 	*sec = ts.tv_sec;
 	*nsec = ts.tv_nsec;
+}
+
+/* ---- restart ---- */
+
+/*
+ * Read up to @count bytes at the file's position (none for streams), as
+ * read(2) would. Sleeps; returns bytes read (0 at end of file) or -errno.
+ */
+ssize_t ckpt_glue_read(struct file *file, void *buf, size_t count)
+{
+	loff_t pos = 0, *ppos = (file->f_mode & FMODE_STREAM) ? NULL : &pos;
+	ssize_t ret;
+
+	if (ppos)
+		pos = file->f_pos;
+	ret = kernel_read(file, buf, count, ppos);
+	if (ppos && ret > 0)
+		file->f_pos = pos;
+	return ret;
+}
+
+/* Whether @file was opened for reading. */
+bool ckpt_glue_file_readable(struct file *file)
+{
+	return file->f_mode & FMODE_READ;
+}
+
+/*
+ * Look @name up as open(2) would from the caller (its root and cwd), without
+ * following a symbolic link in the last component, and with the caller's
+ * credentials for search permission. Referenced into @out.
+ */
+int ckpt_glue_lookup(const char *name, struct path *out)
+{
+	return kern_path(name, 0, out);
+}
+
+/* Open @name with the caller's credentials, as open(2) with @flags would. */
+struct file *ckpt_glue_open(const char *name, int flags)
+{
+	return filp_open(name, flags, 0);
+}
+
+/* Only connected dentries have a path to open them by. */
+static int ckpt_glue_connected(void *context, struct dentry *dentry)
+{
+	return !(dentry->d_flags & DCACHE_DISCONNECTED);
+}
+
+/*
+ * Find the inode of the exportfs handle @handle (@len bytes, type @type) on
+ * the file system mounted at @mnt->mnt, as a connected dentry of that mount,
+ * referenced into @out. -ESTALE if the inode is gone (or its generation
+ * differs), -EINVAL for a handle the file system does not accept.
+ */
+int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
+			struct path *out)
+{
+	u32 fid[MAX_HANDLE_SZ / 4];
+	struct dentry *dentry;
+
+	if (len <= 0 || len > MAX_HANDLE_SZ || len % 4 || type <= 0 || type >= FILEID_INVALID)
+		return -EINVAL;
+	memcpy(fid, handle, len);	/* aligned for the file system's decoder */
+	dentry = exportfs_decode_fh_raw(mnt->mnt, (struct fid *)fid, len / 4, type, 0,
+					ckpt_glue_connected, NULL);
+	if (IS_ERR_OR_NULL(dentry))
+		return dentry ? PTR_ERR(dentry) : -ESTALE;
+	out->mnt = mntget(mnt->mnt);
+	out->dentry = dentry;
+	return 0;
+}
+
+/* The caller's root directory, referenced. */
+void ckpt_glue_current_root(struct path *root)
+{
+	get_fs_root(current->fs, root);
+}
+
+/* Reposition a freshly opened file, as lseek(fd, pos, SEEK_SET) would. */
+loff_t ckpt_glue_llseek(struct file *file, loff_t pos)
+{
+	return vfs_llseek(file, pos, SEEK_SET);
+}
+
+/*
+ * The file status flags restart restores after open: the @mask bits of
+ * f_flags become those of @flags (O_NONBLOCK: files are opened with it so
+ * that nothing blocks in open; O_NOFOLLOW and O_DIRECTORY: opened with them
+ * for safety, kept only if recorded) and, for directories on ext2/3/4, the
+ * width of the hash cookies f_pos holds (32 or 64), as nfsd sets it. The
+ * file is not installed yet: nobody else sees it.
+ */
+void ckpt_glue_set_restored_flags(struct file *file, unsigned int flags, unsigned int mask,
+				  int hash_bits)
+{
+	spin_lock(&file->f_lock);
+	file->f_flags = (file->f_flags & ~mask) | (flags & mask);
+	spin_unlock(&file->f_lock);
+	if (hash_bits == 32)
+		file->f_mode = (file->f_mode & ~FMODE_64BITHASH) | FMODE_32BITHASH;
+	else if (hash_bits == 64)
+		file->f_mode = (file->f_mode & ~FMODE_32BITHASH) | FMODE_64BITHASH;
+}
+
+/* The caller's RLIMIT_NOFILE (soft): fd numbers must stay below it. */
+unsigned long ckpt_glue_nofile(void)
+{
+	return rlimit(RLIMIT_NOFILE);
+}
+
+/* Whether the caller has a file installed at @fd. */
+bool ckpt_glue_fd_is_open(unsigned int fd)
+{
+	struct file *file = fget_raw(fd);
+
+	if (!file)
+		return false;
+	fput(file);
+	return true;
+}
+
+/* Reserve the caller's lowest free fd (not visible until installed). */
+int ckpt_glue_reserve_fd(bool cloexec)
+{
+	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
+}
+
+void ckpt_glue_unreserve_fd(unsigned int fd)
+{
+	put_unused_fd(fd);
+}
+
+/* Install @file (a reference is taken for the fd table) at the reserved @fd. */
+void ckpt_glue_install_fd(unsigned int fd, struct file *file)
+{
+	fd_install(fd, get_file(file));
+}
+
+/* Remove the caller's file at @fd from its table and return it (referenced). */
+struct file *ckpt_glue_take_fd(unsigned int fd)
+{
+	return file_close_fd(fd);
+}
+
+/* Close a file taken out of the caller's table, as close(2) would. */
+void ckpt_glue_close_taken(struct file *file)
+{
+	filp_close(file, current->files);
 }

@@ -53,9 +53,29 @@ struct file *ckpt_glue_next_file(struct task_struct *t, unsigned int *fd, bool *
 void ckpt_glue_fput(struct file *file);
 const struct path *ckpt_glue_file_path(struct file *file);
 int ckpt_glue_file_facts(struct file *file, struct ckpt_glue_file_facts *facts);
+int ckpt_glue_path_facts(const struct path *path, struct ckpt_glue_file_facts *facts);
 int ckpt_glue_encode_fh(struct file *file, void *buf, int *len);
 ssize_t ckpt_glue_write(struct file *file, const void *buf, size_t count);
 bool ckpt_glue_fatal_signal_pending(void);
 void ckpt_glue_real_time(s64 *sec, u32 *nsec);
+
+/* restart */
+ssize_t ckpt_glue_read(struct file *file, void *buf, size_t count);
+bool ckpt_glue_file_readable(struct file *file);
+int ckpt_glue_lookup(const char *name, struct path *out);
+struct file *ckpt_glue_open(const char *name, int flags);
+int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
+			struct path *out);
+void ckpt_glue_current_root(struct path *root);
+loff_t ckpt_glue_llseek(struct file *file, loff_t pos);
+void ckpt_glue_set_restored_flags(struct file *file, unsigned int flags, unsigned int mask,
+				  int hash_bits);
+unsigned long ckpt_glue_nofile(void);
+bool ckpt_glue_fd_is_open(unsigned int fd);
+int ckpt_glue_reserve_fd(bool cloexec);
+void ckpt_glue_unreserve_fd(unsigned int fd);
+void ckpt_glue_install_fd(unsigned int fd, struct file *file);
+struct file *ckpt_glue_take_fd(unsigned int fd);
+void ckpt_glue_close_taken(struct file *file);
 
 #endif /* CKPT_GLUE_C_H */

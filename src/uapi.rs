@@ -39,6 +39,14 @@ pub(crate) use generated::{
     ckpt_env, ckpt_version, CKPT_ABI_VERSION, CKPT_ENV_SIZE_VER0, CKPT_MODULE_VERSION_LEN,
     CKPT_VERSION_SIZE_VER0,
 };
+pub(crate) use generated::{
+    ckpt_restart, CKPT_REASON_BAD_IMAGE, CKPT_REASON_ENV_MISMATCH, CKPT_REASON_EXTERNAL_MISSING,
+    CKPT_REASON_FD_BUSY, CKPT_REASON_FILE_ACCESS, CKPT_REASON_FILE_CHANGED,
+    CKPT_REASON_FILE_MISSING, CKPT_REASON_FILE_REPLACED, CKPT_REASON_IMAGE_VERSION,
+    CKPT_REASON_INPUT, CKPT_RESTART_ACCEPT_ADVISORY, CKPT_RESTART_FLAGS_ALL,
+    CKPT_RESTART_IGNORE_CONTENT, CKPT_RESTART_MAX_IMAGE, CKPT_RESTART_REPLACE_FDS,
+    CKPT_RESTART_SIZE_VER0,
+};
 
 // SAFETY: `ckpt_version` is a `repr(C)` struct of integers and a byte array with no padding
 // (checked below), so every bit pattern is valid and all of its bytes are initialised.
@@ -74,6 +82,16 @@ const _: () =
 const _: () =
     assert!(core::mem::size_of::<ckpt_checkpoint>() >= CKPT_CHECKPOINT_SIZE_VER0 as usize);
 
+// SAFETY: `ckpt_restart` is a `repr(C)` struct of integers with no padding (checked below), so
+// every bit pattern is valid and all of its bytes are initialised.
+unsafe impl FromBytes for ckpt_restart {}
+// SAFETY: See the `FromBytes` impl above.
+unsafe impl AsBytes for ckpt_restart {}
+
+// No implicit padding: the sum of the fields is the size of the struct.
+const _: () = assert!(core::mem::size_of::<ckpt_restart>() == 8 + 4 + 4 + 8 * 3 + 4 * 4);
+const _: () = assert!(core::mem::size_of::<ckpt_restart>() >= CKPT_RESTART_SIZE_VER0 as usize);
+
 /// The ioctl type byte of `/dev/ckpt`.
 const MAGIC: u32 = generated::CKPT_IOC_MAGIC;
 
@@ -86,6 +104,9 @@ pub(crate) const CKPT_IOC_ENV: u32 = _IOWR::<ckpt_env>(MAGIC, 0x01);
 /// `CKPT_IOC_CHECKPOINT`, with the size of the struct this module was built with.
 pub(crate) const CKPT_IOC_CHECKPOINT: u32 = _IOWR::<ckpt_checkpoint>(MAGIC, 0x02);
 
+/// `CKPT_IOC_RESTART`, with the size of the struct this module was built with.
+pub(crate) const CKPT_IOC_RESTART: u32 = _IOWR::<ckpt_restart>(MAGIC, 0x03);
+
 /// An ioctl command of `/dev/ckpt`, decoded from the command number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Command {
@@ -95,6 +116,8 @@ pub(crate) enum Command {
     Env,
     /// `CKPT_IOC_CHECKPOINT`.
     Checkpoint,
+    /// `CKPT_IOC_RESTART`.
+    Restart,
 }
 
 /// A decoded ioctl: which command, and the struct size user space passed.
@@ -123,6 +146,8 @@ impl Ioctl {
             Command::Env
         } else if same(CKPT_IOC_CHECKPOINT) {
             Command::Checkpoint
+        } else if same(CKPT_IOC_RESTART) {
+            Command::Restart
         } else {
             return None;
         };
