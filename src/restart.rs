@@ -258,6 +258,7 @@ struct FileRecord<'a> {
 /// A validated image, borrowing from its bytes.
 struct Plan<'a> {
     header: image::Header,
+    env_id: u64,
     env: EnvVector<'a>,
     task_vector: Option<EnvVector<'a>>,
     task_id: u64,
@@ -296,7 +297,7 @@ impl<'a> Plan<'a> {
                 })?,
             };
             match body {
-                Body::EnvVector(v) => env = Some(v),
+                Body::EnvVector(v) => env = Some((id, v)),
                 Body::Task(t) => {
                     if task.is_some() {
                         return Err(CkptError::new(
@@ -327,7 +328,8 @@ impl<'a> Plan<'a> {
                 Body::Unknown(_) | Body::Terminator(_) => {}
             }
         }
-        let env = env.ok_or_else(|| inconsistent(0, -1, format_args!("no environment")))?;
+        let (env_id, env) =
+            env.ok_or_else(|| inconsistent(0, -1, format_args!("no environment")))?;
         let (task_id, task) =
             task.ok_or_else(|| inconsistent(0, -1, format_args!("no task record")))?;
         let (table_id, table) =
@@ -341,6 +343,7 @@ impl<'a> Plan<'a> {
         }
         Ok(Self {
             header,
+            env_id,
             env,
             task_vector,
             task_id,
@@ -586,7 +589,7 @@ fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
             }
         }
     };
-    let mut total = check_env(&plan.env, &host, |m| report("", 1, m));
+    let mut total = check_env(&plan.env, &host, |m| report("", plan.env_id, m));
     if let Some(tv) = &plan.task_vector {
         total.add(&check_env(tv, &host, |m| report("task ", plan.task_id, m)));
     }
