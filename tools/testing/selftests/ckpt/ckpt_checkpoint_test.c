@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -150,6 +151,53 @@ TEST_F(ckpt, deny_eventfd_names_fd_and_kind)
 	ASSERT_NE(NULL, strstr(r.log, want)) TH_LOG("log: %s", r.log);
 	ASSERT_NE(NULL, strstr(r.log, "[eventfd]")) TH_LOG("log: %s", r.log);
 	close(efd);
+}
+
+/* Deny by default, whatever the kind: each refusal names the fd and says what it is. */
+static void expect_denied(struct __test_metadata *_metadata, int dev, int out, const int *ext,
+			  int n, int fd, const char *kind)
+{
+	char want[32];
+	struct result r;
+
+	checkpoint(dev, out, 0, ext, n, &r);
+	ASSERT_EQ(-1, r.rc);
+	ASSERT_EQ(EOPNOTSUPP, r.err);
+	ASSERT_EQ(fd, r.args.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_UNSUPPORTED_FILE, r.args.reason);
+	snprintf(want, sizeof(want), "fd %d: ", fd);
+	ASSERT_NE(NULL, strstr(r.log, want)) TH_LOG("log: %s", r.log);
+	ASSERT_NE(NULL, strstr(r.log, kind)) TH_LOG("log: %s (want %s)", r.log, kind);
+}
+
+TEST_F(ckpt, deny_procfs_file)
+{
+	int fd = open("/proc/self/status", O_RDONLY);
+
+	ASSERT_GE(fd, 0);
+	expect_denied(_metadata, self->dev, self->out, self->ext, self->next, fd, "procfs file");
+	close(fd);
+}
+
+TEST_F(ckpt, deny_socket)
+{
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	expect_denied(_metadata, self->dev, self->out, self->ext, self->next, sv[0], "socket");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_F(ckpt, deny_stateful_char_device)
+{
+	/* /dev/kmsg (1:11) has a per-open read position in the log: not reopenable by path */
+	int fd = open("/dev/kmsg", O_RDONLY);
+
+	ASSERT_GE(fd, 0);
+	expect_denied(_metadata, self->dev, self->out, self->ext, self->next, fd,
+		      "char device 1:11");
+	close(fd);
 }
 
 TEST_F(ckpt, deny_pipe_unless_external)
@@ -415,6 +463,37 @@ TEST_F(ckpt, unprivileged_caller)
 	ASSERT_EQ(0, as_nobody(unpriv_self, &u));
 
 	u.root_child = spawn_sleeper();
+	ASSERT_GT(u.root_child, 0);
+	ASSERT_EQ(0, as_nobody(unpriv_other, &u));
+	kill(u.root_child, SIGKILL);
+	waitpid(u.root_child, NULL, 0);
+}
+
+/*
+ * A setuid-root program run by an unprivileged user: real uid the user's,
+ * effective and saved uid 0. The user may not ptrace it (ptrace_may_access
+ * wants all three uids to match), so may not checkpoint it either.
+ */
+static pid_t spawn_setuid_like(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setresgid(65534, 0, 0) || setresuid(65534, 0, 0))
+			_exit(100);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+TEST_F(ckpt, unprivileged_caller_and_setuid_process)
+{
+	struct unpriv u = { .dev = self->dev, .ext = self->ext, .n = self->next };
+
+	ASSERT_EQ(0, chmod(self->dir, 0777));
+	snprintf(u.path, sizeof(u.path), "%s/nobody-setuid.img", self->dir);
+	u.root_child = spawn_setuid_like();
 	ASSERT_GT(u.root_child, 0);
 	ASSERT_EQ(0, as_nobody(unpriv_other, &u));
 	kill(u.root_child, SIGKILL);
