@@ -112,6 +112,13 @@ impl AsFd for Device {
     }
 }
 
+/// The device's descriptor, to move it with [`fd::dup_cloexec_from`] (then close this one).
+impl From<Device> for OwnedFd {
+    fn from(device: Device) -> Self {
+        device.file.into()
+    }
+}
+
 /// A descriptor of `/dev/ckpt` (a duplicate of [`Device::as_fd`], say).
 impl From<OwnedFd> for Device {
     fn from(fd: OwnedFd) -> Self {

@@ -73,18 +73,19 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let image = read_image(&args.image, !args.no_precheck)
         .map_err(|e| Failure::unreadable(format!("restore: {name}: {e}")))?;
 
-    let device = Device::open().map_err(|e| Failure::device(format!("{}: {e}", Device::PATH)))?;
-    let moved = |what: &str, fd: BorrowedFd<'_>| {
-        relocate(fd, &image.fds).map_err(|e| {
+    // Each original is closed once moved: it may sit at one of the image's numbers.
+    let moved = |what: &str, fd: OwnedFd| {
+        move_out(fd, &image.fds).map_err(|e| {
             Failure::device(format!(
                 "restore: no free fd number for {what} outside the image's: {e}"
             ))
         })
     };
-    let device = Device::from(moved(Device::PATH, device.as_fd())?);
+    let device = Device::open().map_err(|e| Failure::device(format!("{}: {e}", Device::PATH)))?;
+    let device = Device::from(moved(Device::PATH, device.into())?);
     let memfd = memfd_with(&image.bytes)
         .map_err(|e| Failure::device(format!("restore: memfd for the image: {e}")))?;
-    let memfd = moved("the image", memfd.as_fd())?;
+    let memfd = moved("the image", memfd.into())?;
     // stderr may be restored over: keep the original for what this command still has to say.
     let mut stderr = relocate(io::stderr().as_fd(), &image.fds)
         .ok()
@@ -268,6 +269,12 @@ fn next_unused(used: &BTreeSet<u32>, from: u32) -> u32 {
     n
 }
 
+/// Moves `fd` to a number that is not in `used`, close-on-exec (see [`relocate`]), and closes
+/// the original.
+fn move_out(fd: OwnedFd, used: &BTreeSet<u32>) -> io::Result<OwnedFd> {
+    relocate(fd.as_fd(), used)
+}
+
 /// A close-on-exec duplicate of `fd` at a number that is not in `used` (nor below
 /// [`FIRST_PRIVATE_FD`]): the lowest free one in a gap of `used` or above it. The original is
 /// left to the caller to close.
@@ -326,6 +333,23 @@ mod tests {
             let n = d.as_raw_fd() as u32;
             assert!(n >= FIRST_PRIVATE_FD && !odd.contains(&n), "fd {n}");
             dups.push(d);
+        }
+    }
+
+    #[test]
+    fn move_out_leaves_nothing_at_the_image_numbers() {
+        // Open a few fds, then move each out of the way of all of their numbers: whatever
+        // this process has open, none of the moved fds is at one of them.
+        let originals: Vec<OwnedFd> = (0..4)
+            .map(|_| fd::memfd(c"ckpt-test").unwrap().into())
+            .collect();
+        let used: BTreeSet<u32> = originals.iter().map(|f| f.as_raw_fd() as u32).collect();
+        let moved: Vec<OwnedFd> = originals
+            .into_iter()
+            .map(|f| move_out(f, &used).unwrap())
+            .collect();
+        for m in &moved {
+            assert!(!used.contains(&(m.as_raw_fd() as u32)));
         }
     }
 
