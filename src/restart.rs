@@ -36,23 +36,21 @@ use crate::{
 /// Largest read from the input at once.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Character devices restart reopens (`huge_encode_dev` of 1:3 null, 1:5 zero, 1:7 full,
-/// 1:8 random, 1:9 urandom): stateless, so opening them has no effect. Checkpoint writes no
-/// others; an image naming another device is refused before anything is opened.
-const STATELESS_CHAR_DEVICES: &[u64] = &[0x103, 0x105, 0x107, 0x108, 0x109];
-
-/// The `f_flags` an image may carry: what `open(2)` keeps in `f_flags`.
-const KNOWN_F_FLAGS: u32 = bindings::O_ACCMODE
-    | bindings::O_APPEND
-    | bindings::O_NONBLOCK
-    | bindings::O_DSYNC
-    | bindings::__O_SYNC
-    | bindings::O_DIRECT
-    | bindings::O_LARGEFILE
-    | bindings::O_DIRECTORY
-    | bindings::O_NOFOLLOW
-    | bindings::O_NOATIME
-    | bindings::O_CLOEXEC;
+// The codec's policy (`image::check_restorable`) spells the open flags with x86-64 values.
+const _: () = assert!(
+    image::KNOWN_F_FLAGS
+        == bindings::O_ACCMODE
+            | bindings::O_APPEND
+            | bindings::O_NONBLOCK
+            | bindings::O_DSYNC
+            | bindings::__O_SYNC
+            | bindings::O_DIRECT
+            | bindings::O_LARGEFILE
+            | bindings::O_DIRECTORY
+            | bindings::O_NOFOLLOW
+            | bindings::O_NOATIME
+            | bindings::O_CLOEXEC
+);
 
 /// The `f_flags` restart passes to `open()` as recorded (`O_NONBLOCK` is restored after).
 const REOPEN_F_FLAGS: u32 = bindings::O_ACCMODE
@@ -464,67 +462,19 @@ fn decode_error(e: DecodeError<core::convert::Infallible>) -> CkptError {
     }
 }
 
-/// What the codec cannot check of a file record: flags, path shape, kind versus mode, device.
+/// What restart requires of a file record before opening it (the codec's policy, shared with
+/// the tools): known flags, canonical path, kind matching mode, a stateless device.
 fn check_file(rec: &FileRecord<'_>) -> CkptResult {
-    let f = &rec.file;
-    let fd = rec.first_fd;
-    let bad = |args: core::fmt::Arguments<'_>| {
-        CkptError::fd(EBADMSG, uapi::CKPT_REASON_BAD_IMAGE, fd, args).in_record(rec.id)
-    };
-    if let FileVariant::External { .. } = f.variant {
-        return Ok(());
-    }
-    if f.f_flags & !KNOWN_F_FLAGS != 0 {
-        return Err(bad(format_args!(
-            "unknown file flags {:#o}",
-            f.f_flags & !KNOWN_F_FLAGS
-        )));
-    }
-    if f.f_flags & bindings::O_ACCMODE == bindings::O_ACCMODE {
-        return Err(bad(format_args!("invalid access mode")));
-    }
-    if !is_canonical(f.path) {
-        return Err(bad(format_args!(
-            "path is not absolute and canonical: {}",
-            Printable(f.path)
-        )));
-    }
-    let file_type = f.mode & bindings::S_IFMT;
-    let expected = match f.variant {
-        FileVariant::Regular | FileVariant::Ext { .. } => bindings::S_IFREG,
-        FileVariant::Directory { .. } | FileVariant::ExtDirectory { .. } => bindings::S_IFDIR,
-        FileVariant::CharDevice { rdev } => {
-            if !STATELESS_CHAR_DEVICES.contains(&rdev) {
-                return Err(bad(format_args!(
-                    "char device {:#x} is not one restart reopens",
-                    rdev
-                )));
-            }
-            bindings::S_IFCHR
-        }
-        FileVariant::External { .. } => return Ok(()),
-    };
-    if file_type != expected {
-        return Err(bad(format_args!(
-            "mode {:o} does not match kind {}",
-            f.mode,
-            f.variant.kind_name()
-        )));
-    }
-    Ok(())
-}
-
-/// An absolute path with no empty, `.` or `..` component: what `d_path()` produces. Restart
-/// opens nothing else, so an image cannot make it walk anywhere a checkpoint would not record.
-fn is_canonical(path: &[u8]) -> bool {
-    let Some(rest) = path.strip_prefix(b"/") else {
-        return false;
-    };
-    if rest.is_empty() {
-        return true;
-    }
-    rest.split(|&b| b == b'/')
-        .all(|c| !c.is_empty() && c != b"." && c != b"..")
+    image::check_restorable(&rec.file).map_err(|e| {
+        let path = Printable(rec.file.path);
+        CkptError::fd(
+            EBADMSG,
+            uapi::CKPT_REASON_BAD_IMAGE,
+            rec.first_fd,
+            format_args!("{e}: {path}"),
+        )
+        .in_record(rec.id)
+    })
 }
 
 /// Bytes for messages (non-printable ones as `?`, cut to fit).

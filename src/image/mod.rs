@@ -10,7 +10,8 @@
 //!
 //! Entry points: [`Encoder`] (writing, with [`EnvWriter`] for vectors), [`Decoder`] (reading
 //! from a [`Source`]), [`parse_body`] and [`EnvVector::parse`] (pure-slice parsers), and
-//! [`check_env`] (the compatibility checker restart and `ckpt check` share).
+//! [`check_env`] (the compatibility checker restart and `ckpt check` share), and
+//! [`check_restorable`] (what restart accepts of a file record before opening it).
 
 mod check;
 mod crc32c;
@@ -21,6 +22,7 @@ mod error;
 mod file;
 mod header;
 pub mod keys;
+mod policy;
 mod record;
 mod task;
 mod terminator;
@@ -48,6 +50,9 @@ pub use self::header::{
     parse_header, parse_immutable_header, Arch, Header, Timestamp, Utsname,
     HEADER_FLAGS_MUST_UNDERSTAND, HEADER_FLAG_SYNTHETIC, HEADER_LEN, IMMUTABLE_HEADER_LEN, MAGIC,
     UTS_FIELD_LEN, VERSION,
+};
+pub use self::policy::{
+    check_restorable, is_canonical_path, PolicyError, KNOWN_F_FLAGS, RESTORABLE_CHAR_DEVICES,
 };
 pub use self::record::{
     RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
