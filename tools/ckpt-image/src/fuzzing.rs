@@ -65,7 +65,11 @@ fn reencode(
             let entries: alloc::vec::Vec<_> = ft.iter().collect();
             enc.write_file_table(id, &entries)
         }
-        Body::File(f) => enc.write_file(id, &f),
+        Body::File(f) => {
+            // The restart policy must decide any decodable file without panicking.
+            let _ = crate::check_restorable(&f);
+            enc.write_file(id, &f)
+        }
         Body::Unknown(Some(payload)) => {
             enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
         }
