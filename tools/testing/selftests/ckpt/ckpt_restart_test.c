@@ -8,9 +8,8 @@
  * reason and err_fd and leaves the caller's fd table exactly as it was.
  *
  * Every test runs on tmpfs and on ext2, ext3 and ext4 (mkfs'd image files on
- * loop devices): ext files are reopened by file handle, tmpfs ones by path,
- * and the two must behave as /work/restart-spec.md (Documentation/restart.rst)
- * says for each.
+ * loop devices): tmpfs files are reopened by path, ext ones by path or else
+ * by file handle, and each must behave as Documentation/restart.rst says.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -48,7 +47,7 @@
 #define FD0			200
 #define MAX_EXTERNAL		128
 #define GiB			(1024LL * 1024 * 1024)
-/* The flags restart restores (spec, section 5); O_LARGEFILE and friends are the kernel's. */
+/* The status flags restart restores (restart.rst, "Open"); O_LARGEFILE is the kernel's. */
 #define RESTORED_FLAGS		(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | \
 				 O_SYNC | O_DSYNC)
 
@@ -375,13 +374,26 @@ FIXTURE_VARIANT(restart) {
 	const char *fs;
 	bool ext;
 	int many;	/* fds of the many_fds test */
+	int dirents;	/* entries of directory_partly_read's directory */
 };
 
-FIXTURE_VARIANT_ADD(restart, tmpfs) { .fs = "tmpfs", .ext = false, .many = 10000 };
-/* 10 000 fds take long under TCG with KASAN; on ext the per-file path differs, not the scale */
-FIXTURE_VARIANT_ADD(restart, ext2) { .fs = "ext2", .ext = true, .many = 1000 };
-FIXTURE_VARIANT_ADD(restart, ext3) { .fs = "ext3", .ext = true, .many = 1000 };
-FIXTURE_VARIANT_ADD(restart, ext4) { .fs = "ext4", .ext = true, .many = 1000 };
+/*
+ * The guest is QEMU TCG with KASAN: 10 000 fds (tmpfs) and a 3000-entry
+ * htree directory (ext4) where they matter most, fewer on the others. Every
+ * directory here spans many blocks, so it is an htree on every ext.
+ */
+FIXTURE_VARIANT_ADD(restart, tmpfs) {
+	.fs = "tmpfs", .ext = false, .many = 10000, .dirents = 1500,
+};
+FIXTURE_VARIANT_ADD(restart, ext2) {
+	.fs = "ext2", .ext = true, .many = 1000, .dirents = 1500,
+};
+FIXTURE_VARIANT_ADD(restart, ext3) {
+	.fs = "ext3", .ext = true, .many = 1000, .dirents = 1500,
+};
+FIXTURE_VARIANT_ADD(restart, ext4) {
+	.fs = "ext4", .ext = true, .many = 1000, .dirents = 3000,
+};
 
 FIXTURE_SETUP(restart)
 {
@@ -649,7 +661,7 @@ TEST_F_TIMEOUT(restart, round_trip, 120)
 
 TEST_F_TIMEOUT(restart, many_fds, 500)
 {
-	int n = variant->many, i, fd;
+	int n = variant->many, i, fd, fillers[FD0], nfill;
 	double t0, t1, t2, t3;
 	char path[PATH_MAX];
 	ino_t ino, got;
@@ -667,26 +679,36 @@ TEST_F_TIMEOUT(restart, many_fds, 500)
 	/*
 	 * n open file descriptions at positions 0..n-1, except that every
 	 * 100th fd is a dup of the one before it (same file, same position).
+	 * The guest is slow: the free fds below FD0 are filled for a moment,
+	 * so that open() and dup() return FD0, FD0 + 1, ... by themselves.
 	 */
 	t0 = now();
+	for (nfill = 0; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < FD0; nfill++) {
+		ASSERT_GE(fd, 0);
+		ASSERT_LT(nfill, FD0);
+		fillers[nfill] = fd;
+	}
+	ASSERT_EQ(FD0, fd);
+	close(fd);
 	for (i = 0; i < n; i++) {
 		if (i % 100 == 99) {
-			ASSERT_EQ(FD0 + i, dup2(FD0 + i - 1, FD0 + i));
+			ASSERT_EQ(FD0 + i, dup(FD0 + i - 1));
 			continue;
 		}
-		ASSERT_EQ(FD0 + i, open_at(path, O_RDONLY, FD0 + i, i))
-			TH_LOG("open #%d: %s", i, strerror(errno));
+		ASSERT_EQ(FD0 + i, open(path, O_RDONLY)) TH_LOG("open #%d: %s", i, strerror(errno));
+		ASSERT_EQ(i, lseek(FD0 + i, i, SEEK_SET));
 	}
+	for (i = 0; i < nfill; i++)
+		close(fillers[i]);
 	t1 = now();
 	ASSERT_EQ(0, checkpoint_self(self, NULL, 0, &c)) CKPT_OK(c);
 	t2 = now();
-	for (i = 0; i < n; i++)
-		close(FD0 + i);
+	ASSERT_EQ(0, syscall(SYS_close_range, FD0, FD0 + n - 1, 0));
 
 	t3 = now();
 	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
 	/* the guest is slow: say where the time goes */
-	TH_LOG("%d fds: opening %.1f s, checkpoint %.1f s (%llu bytes), closing %.1f s, restart %.1f s",
+	TH_LOG("%d fds: opening %.1f s, checkpoint %.1f s (%llu bytes), close_range %.1f s, restart %.1f s",
 	       n, t1 - t0, t2 - t1, (unsigned long long)c.a.bytes, t3 - t2, now() - t3);
 	EXPECT_EQ((__u32)n, r.a.nr_fds);
 	EXPECT_EQ((__u32)self->next, r.a.nr_external);
@@ -707,7 +729,7 @@ TEST_F_TIMEOUT(restart, many_fds, 500)
 
 /* ---- a directory read partly ---- */
 
-#define NR_DIRENTS 3000
+#define MAX_DIRENTS 3000
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -718,7 +740,7 @@ struct linux_dirent64 {
 };
 
 /* Counts the names of one getdents64 batch; returns the batch's entry count, 0 at the end. */
-static int read_batch(int fd, unsigned char *seen, int *dots, int *strays)
+static int read_batch(int fd, int nr, unsigned char *seen, int *dots, int *strays)
 {
 	char buf[1024];
 	long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
@@ -738,7 +760,7 @@ static int read_batch(int fd, unsigned char *seen, int *dots, int *strays)
 			continue;
 		}
 		idx = strtol(d->d_name + 1, &end, 10);
-		if (d->d_name[0] != 'e' || idx < 0 || idx >= NR_DIRENTS || (*end && *end != '-'))
+		if (d->d_name[0] != 'e' || idx < 0 || idx >= nr || (*end && *end != '-'))
 			(*strays)++;
 		else if (seen[idx] < 255)
 			seen[idx]++;
@@ -748,8 +770,8 @@ static int read_batch(int fd, unsigned char *seen, int *dots, int *strays)
 
 TEST_F_TIMEOUT(restart, directory_partly_read, 300)
 {
-	static unsigned char seen[NR_DIRENTS];
-	int dfd, i, got = 0, n, dots[2] = { 0, 0 }, strays = 0;
+	static unsigned char seen[MAX_DIRENTS];
+	int nr = variant->dirents, dfd, i, got = 0, n, dots[2] = { 0, 0 }, strays = 0;
 	char path[PATH_MAX], name[64];
 	long long pos;
 	struct ck c;
@@ -763,7 +785,8 @@ TEST_F_TIMEOUT(restart, directory_partly_read, 300)
 	i = openat(dfd, "e0", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	ASSERT_GE(i, 0);
 	close(i);
-	for (i = 1; i < NR_DIRENTS; i++) {
+	ASSERT_LE(nr, MAX_DIRENTS);
+	for (i = 1; i < nr; i++) {
 		/* names of varying length, so the hash order is nothing like the index order */
 		snprintf(name, sizeof(name), "e%d-%.*s", i, i % 23, "xxxxxxxxxxxxxxxxxxxxxxxxx");
 		ASSERT_EQ(0, linkat(dfd, "e0", dfd, name, 0)) TH_LOG("%s: %s", name, strerror(errno));
@@ -771,15 +794,15 @@ TEST_F_TIMEOUT(restart, directory_partly_read, 300)
 	if (variant->ext) {
 		long attr = 0;
 
-		/* dir_index is on by default: a 3000-entry directory is an htree, f_pos a hash */
+		/* dir_index is on by default: a directory this big is an htree, f_pos a hash */
 		ASSERT_EQ(0, ioctl(dfd, FS_IOC_GETFLAGS, &attr));
 		ASSERT_TRUE(attr & FS_INDEX_FL) TH_LOG("not an htree directory (flags %#lx)", attr);
 	}
 	close(dfd);
 
 	ASSERT_EQ(FD0, open_at(path, O_RDONLY | O_DIRECTORY, FD0, 0));
-	while (got < NR_DIRENTS / 2) {
-		n = read_batch(FD0, seen, dots, &strays);
+	while (got < nr / 2) {
+		n = read_batch(FD0, nr, seen, dots, &strays);
 		ASSERT_GT(n, 0);
 		got += n;
 	}
@@ -791,20 +814,20 @@ TEST_F_TIMEOUT(restart, directory_partly_read, 300)
 	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
 	ASSERT_EQ(pos, pos_of(FD0));
 
-	while ((n = read_batch(FD0, seen, dots, &strays)) > 0)
+	while ((n = read_batch(FD0, nr, seen, dots, &strays)) > 0)
 		got += n;
 	ASSERT_EQ(0, n);
 
 	EXPECT_EQ(0, strays);
 	EXPECT_EQ(1, dots[0]);
 	EXPECT_EQ(1, dots[1]);
-	for (i = 0, n = 0; i < NR_DIRENTS; i++) {
+	for (i = 0, n = 0; i < nr; i++) {
 		if (seen[i] != 1 && n++ < 10)
 			TH_LOG("entry e%d seen %d times", i, seen[i]);
 	}
 	EXPECT_EQ(0, n) TH_LOG("%d of %d entries not seen exactly once (%d read, pos %lld)",
-			       n, NR_DIRENTS, got, pos);
-	EXPECT_EQ(NR_DIRENTS + 2, got);
+			       n, nr, got, pos);
+	EXPECT_EQ(nr + 2, got);
 }
 
 /* ---- identity ---- */
@@ -1200,14 +1223,39 @@ TEST_F_TIMEOUT(restart, external_missing, 120)
 /* ---- atomicity ---- */
 
 #define NR_ATOMIC 8
-enum fail_mode { FAIL_MISSING, FAIL_CHANGED, FAIL_BUSY, NR_FAIL_MODES };
-static const char *const fail_names[] = { "unlinked", "mtime changed", "fd busy" };
+enum fail_mode { FAIL_GONE, FAIL_CHANGED, FAIL_BUSY, NR_FAIL_MODES };
+static const char *const fail_names[] = { "unlinked or replaced", "mtime changed", "fd busy" };
+
+/*
+ * An image of NR_ATOMIC files at fds FD0.., each at its own position, and
+ * FD0 + NR_ATOMIC a dup of FD0 + 3; the files are closed again.
+ */
+static int atomic_image(FIXTURE_DATA(restart) *self, const char *tag, struct ck *c)
+{
+	char path[PATH_MAX], name[32];
+	int i;
+
+	for (i = 0; i < NR_ATOMIC; i++) {
+		snprintf(name, sizeof(name), "%s-f%d", tag, i);
+		path_in(self, name, path);
+		if (write_file(path, "0123456789abcdef") ||
+		    open_at(path, i % 2 ? O_RDONLY : O_RDWR, FD0 + i, i + 1) != FD0 + i)
+			return -1;
+	}
+	if (dup2(FD0 + 3, FD0 + NR_ATOMIC) != FD0 + NR_ATOMIC)
+		return -1;
+	if (checkpoint_self(self, NULL, 0, c))
+		return -1;
+	for (i = 0; i <= NR_ATOMIC; i++)
+		close(FD0 + i);
+	return 0;
+}
 
 TEST_F_TIMEOUT(restart, atomic_on_failure, 400)
 {
 	static struct fdsnap s0, s1;
-	char path[PATH_MAX], name[32], diff[1024];
-	int mode, k, i, bystander;
+	char path[PATH_MAX], tag[16], name[32], diff[1024];
+	int mode, k, bystander = -1;
 	long long img_pos;
 	struct timespec ts[2];
 	struct stat st;
@@ -1215,36 +1263,34 @@ TEST_F_TIMEOUT(restart, atomic_on_failure, 400)
 	struct rs r;
 
 	/*
-	 * For each way to fail and each k, an image of NR_ATOMIC files (fds
-	 * FD0.. with their own positions, FD0 + NR_ATOMIC a dup of FD0 + 3)
-	 * whose k-th file cannot be restored. The earlier files were already
-	 * reopened when the k-th fails: they must all be let go, and the
-	 * caller's table (with a file of its own open) must not change.
+	 * For each way to fail and each k, an image whose k-th file cannot be
+	 * restored: the files before it were already reopened when it fails,
+	 * and must all be let go; the caller's table, with a file of its own
+	 * open, must not change. A file unlinked or replaced is gone for good,
+	 * so those images are made afresh for each k; a changed mtime and a
+	 * busy fd are undone, so one image serves every k (and restores once
+	 * nothing fails any more).
 	 */
 	for (mode = 0; mode < NR_FAIL_MODES; mode++) {
 		for (k = 0; k < NR_ATOMIC; k++) {
-			for (i = 0; i < NR_ATOMIC; i++) {
-				snprintf(name, sizeof(name), "m%d-k%d-f%d", mode, k, i);
-				path_in(self, name, path);
-				ASSERT_EQ(0, write_file(path, "0123456789abcdef"));
-				ASSERT_EQ(FD0 + i, open_at(path, i % 2 ? O_RDONLY : O_RDWR,
-							   FD0 + i, i + 1));
+			if (mode == FAIL_GONE || k == 0) {
+				/* the bystander is the restorer's, not in the image */
+				if (bystander >= 0)
+					close(bystander);
+				snprintf(tag, sizeof(tag), "m%d-k%d", mode, k);
+				ASSERT_EQ(0, atomic_image(self, tag, &c)) CKPT_OK(c);
+				path_in(self, "bystander", path);
+				bystander = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+				ASSERT_GE(bystander, 0);
+				ASSERT_EQ(3, write(bystander, "abc", 3));
 			}
-			ASSERT_EQ(FD0 + NR_ATOMIC, dup2(FD0 + 3, FD0 + NR_ATOMIC));
-			ASSERT_EQ(0, checkpoint_self(self, NULL, 0, &c)) CKPT_OK(c);
-			for (i = 0; i <= NR_ATOMIC; i++)
-				close(FD0 + i);
-
-			path_in(self, "bystander", path);
-			bystander = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-			ASSERT_GE(bystander, 0);
-			ASSERT_EQ(3, write(bystander, "abc", 3));
-
-			snprintf(name, sizeof(name), "m%d-k%d-f%d", mode, k, k);
+			snprintf(name, sizeof(name), "%s-f%d", tag, k);
 			path_in(self, name, path);
 			switch (mode) {
-			case FAIL_MISSING:
+			case FAIL_GONE:
 				ASSERT_EQ(0, unlink(path));
+				if (k % 2)
+					ASSERT_EQ(0, write_file(path, "0123456789abcdef"));
 				break;
 			case FAIL_CHANGED:
 				ASSERT_EQ(0, stat(path, &st));
@@ -1262,36 +1308,54 @@ TEST_F_TIMEOUT(restart, atomic_on_failure, 400)
 			ASSERT_EQ(0, restart_and_snapshot(self, 0, &r, &s1, &img_pos));
 			EXPECT_EQ((long long)r.a.bytes, img_pos);
 			ASSERT_EQ(-1, r.rc) TH_LOG("%s k=%d: accepted", fail_names[mode], k);
+			EXPECT_EQ(0U, r.a.nr_fds);
 			/* the dup at FD0 + NR_ATOMIC shares FD0 + 3's file: the lowest fd is named */
 			EXPECT_EQ(FD0 + k, r.a.err_fd)
 				TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
 			switch (mode) {
-			case FAIL_MISSING:
+			case FAIL_GONE:
+				if (k % 2) {
+					EXPECT_TRUE(refused_replaced(&r, variant->ext))
+						TH_LOG("replaced k=%d: %s", k, rdesc(&r));
+					break;
+				}
 				EXPECT_TRUE(r.err == ENOENT || (variant->ext && r.err == ESTALE))
-					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+					TH_LOG("unlinked k=%d: %s", k, rdesc(&r));
 				EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason)
-					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+					TH_LOG("unlinked k=%d: %s", k, rdesc(&r));
 				break;
 			case FAIL_CHANGED:
 				EXPECT_EQ(ESTALE, r.err)
 					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
 				EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason)
 					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+				/* undone: the next k's image is whole again but for its k */
+				ts[1] = st.st_mtim;
+				ASSERT_EQ(0, utimensat(AT_FDCWD, path, ts, 0));
 				break;
 			case FAIL_BUSY:
 				EXPECT_EQ(EBUSY, r.err)
 					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
 				EXPECT_EQ((__u32)CKPT_REASON_FD_BUSY, r.a.reason)
 					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+				close(FD0 + k);
 				break;
 			}
 			ASSERT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff)))
 				TH_LOG("%s k=%d: fd table changed: %s", fail_names[mode], k, diff);
-			close(bystander);
-			if (mode == FAIL_BUSY)
-				close(FD0 + k);
 		}
+		if (mode == FAIL_GONE)
+			continue;
+		/* nothing fails any more: the same image restores */
+		ASSERT_EQ(0, restart_img(self, 0, &r))
+			TH_LOG("%s, all undone: %s", fail_names[mode], rdesc(&r));
+		EXPECT_EQ((__u32)NR_ATOMIC + 1, r.a.nr_fds);
+		EXPECT_EQ(4, pos_of(FD0 + 3));
+		EXPECT_EQ(4, pos_of(FD0 + NR_ATOMIC));
+		for (k = 0; k <= NR_ATOMIC; k++)
+			close(FD0 + k);
 	}
+	close(bystander);
 }
 
 /* ---- the log buffer ---- */
