@@ -123,8 +123,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     };
     if !args.quiet {
         say(format!(
-            "ckpt: restore: {} fds restored, {} external kept ({} bytes of image); exec {}",
+            "ckpt: restore: {} {} restored, {} external kept ({} bytes of image); exec {}",
             stats.nr_fds,
+            if stats.nr_fds == 1 { "fd" } else { "fds" },
             stats.nr_external,
             stats.bytes,
             argv[0].to_string_lossy()
