@@ -549,6 +549,7 @@ static const struct rt_file rt_files[] = {
 	{ 208, "subdir", O_RDONLY | O_DIRECTORY, 0, 0 },
 	{ 209, "data", O_RDONLY | O_NOATIME, 1, 0 },
 	{ 210, "log", O_RDWR | O_SYNC, 2, 0 },
+	{ 211, "sparse", O_RDONLY | O_DIRECT | O_DSYNC, 4096, 0 },
 };
 #define NR_RT (int)(sizeof(rt_files) / sizeof(rt_files[0]))
 
@@ -624,6 +625,8 @@ TEST_F_TIMEOUT(restart, round_trip, 120)
 	EXPECT_EQ(0, fcntl(200, F_GETFD));
 	EXPECT_EQ(O_NONBLOCK, fcntl(203, F_GETFL) & O_NONBLOCK);
 	EXPECT_EQ(O_NOATIME, fcntl(209, F_GETFL) & O_NOATIME);
+	EXPECT_EQ(O_DIRECT, fcntl(211, F_GETFL) & O_DIRECT);
+	EXPECT_EQ(O_SYNC, fcntl(210, F_GETFL) & O_SYNC);
 	EXPECT_EQ(O_WRONLY, fcntl(202, F_GETFL) & O_ACCMODE);
 	EXPECT_EQ(O_RDWR, fcntl(200, F_GETFL) & O_ACCMODE);
 
@@ -1131,8 +1134,10 @@ TEST_F_TIMEOUT(restart, fd_busy, 120)
 {
 	static struct fdsnap s0, s1;
 	char path[PATH_MAX], path2[PATH_MAX], diff[512], want[32];
+	struct timespec ts[2];
 	ino_t ino, ino2, got;
 	long long img_pos;
+	struct stat st;
 	struct ck c;
 	struct rs r;
 
@@ -1161,6 +1166,24 @@ TEST_F_TIMEOUT(restart, fd_busy, 120)
 	EXPECT_NE(NULL, strstr(r.log, want)) TH_LOG("log \"%s\"", r.log);
 	/* FD0 still /dev/null, FD0 + 1 not installed */
 	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+
+	/*
+	 * REPLACE_FDS, but FD0 + 1's file changed: the refusal comes after
+	 * FD0 was found busy, and FD0 must still be ours.
+	 */
+	ASSERT_EQ(0, stat(path2, &st));
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	ts[1].tv_sec += 100;
+	ASSERT_EQ(0, utimensat(AT_FDCWD, path2, ts, 0));
+	ASSERT_EQ(0, restart_and_snapshot(self, CKPT_RESTART_REPLACE_FDS, &r, &s1, &img_pos));
+	ASSERT_EQ(-1, r.rc) TH_LOG("accepted a changed file");
+	EXPECT_EQ(ESTALE, r.err) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ(FD0 + 1, r.a.err_fd);
+	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+	ts[1] = st.st_mtim;
+	ASSERT_EQ(0, utimensat(AT_FDCWD, path2, ts, 0));
 
 	ASSERT_EQ(0, restart_img(self, CKPT_RESTART_REPLACE_FDS, &r)) TH_LOG("%s", rdesc(&r));
 	EXPECT_EQ(2U, r.a.nr_fds);
@@ -1218,6 +1241,47 @@ TEST_F_TIMEOUT(restart, external_missing, 120)
 	/* untouched: the image's fd 300 was not close-on-exec, ours is */
 	EXPECT_EQ(FD_CLOEXEC, fcntl(300, F_GETFD));
 	EXPECT_TRUE(fd_open(FD0));
+}
+
+TEST_F_TIMEOUT(restart, fd_beyond_rlimit, 120)
+{
+	static struct fdsnap s0, s1;
+	char path[PATH_MAX], diff[512];
+	struct rlimit lim;
+	long long img_pos;
+	ino_t ino, got;
+	struct ck c;
+	struct rs r;
+
+	ASSERT_TRUE(raise_nofile(2048));
+	path_in(self, "data", path);
+	ASSERT_EQ(0, write_file(path, "hello world"));
+	ASSERT_EQ(FD0, open_at(path, O_RDONLY, FD0, 0));
+	ASSERT_EQ(1500, open_at(path, O_RDONLY, 1500, 4));
+	ASSERT_EQ(0, fstat_ino(1500, &ino));
+	ASSERT_EQ(0, checkpoint_self(self, NULL, 0, &c)) CKPT_OK(c);
+	close(FD0);
+	close(1500);
+
+	/* the restorer may not have fd 1500: refused, nothing installed */
+	lim.rlim_cur = 1024;
+	lim.rlim_max = 2048;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+	ASSERT_EQ(0, snapshot(&s0));
+	ASSERT_EQ(0, restart_and_snapshot(self, 0, &r, &s1, &img_pos));
+	ASSERT_EQ(-1, r.rc) TH_LOG("fd 1500 installed above RLIMIT_NOFILE 1024");
+	EXPECT_EQ(EMFILE, r.err) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ(1500, r.a.err_fd);
+	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+
+	/* the soft limit is what counts */
+	lim.rlim_cur = 2048;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, fstat_ino(1500, &got));
+	EXPECT_EQ(ino, got);
+	EXPECT_EQ(4, pos_of(1500));
 }
 
 /* ---- atomicity ---- */
