@@ -21,6 +21,13 @@
  * changed with CKPT_HOSTILE_SEED=<n>; CKPT_HOSTILE_PCT=<n> scales the number
  * of random attempts (default 100). Every violation names the seed, the
  * test, the iteration and the mutation, which is enough to replay it.
+ *
+ * Cost: under QEMU/TCG with KASAN an attempt is 20-100 ms of kernel time
+ * (decoding, the environment check, reopening files), so the test keeps
+ * everything else cheap: a chroot into its tmpfs (no path walk through the
+ * guest's 9p root), images batched in one file, one poll() to see the fd
+ * table, and the random loops split over two processes (the guest has two
+ * CPUs). Each test prints its images, outcomes and where the time went.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -695,7 +702,7 @@ static void run_restart(const uint8_t *b, size_t len, enum via via, __u64 flags,
  * errno it must be refused with that one, REFUSED any accepted refusal, ANY
  * either. Returns the outcome's errno (0 restored), or -1 if it ran badly.
  */
-/* Closes fds @lo..@hi, in as few syscalls as the gaps allow. */
+/* Closes the fds open in @now that are not the caller's, a close_range() per run of them. */
 static void close_new(const bool *now)
 {
 	int fd, lo;
