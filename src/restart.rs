@@ -276,6 +276,7 @@ impl<'a> Plan<'a> {
         let mut task_vector = None;
         let mut table: Option<(u64, FileTable<'a>)> = None;
         let mut files = KVVec::new();
+        let mut several_tasks = None;
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
             let (offset, len) = (record.offset as usize, record.header.len as usize);
@@ -297,16 +298,11 @@ impl<'a> Plan<'a> {
             match body {
                 Body::EnvVector(v) => env = Some((id, v)),
                 Body::Task(t) => {
+                    // Reported once the whole image verified: a corrupt image is corrupt first.
                     if task.is_some() {
-                        return Err(CkptError::new(
-                            EOPNOTSUPP,
-                            uapi::CKPT_REASON_BAD_IMAGE,
-                            -1,
-                            format_args!("images of several tasks cannot be restarted yet"),
-                        )
-                        .in_record(id));
+                        several_tasks.get_or_insert(id);
                     }
-                    task = Some((id, t));
+                    task.get_or_insert((id, t));
                 }
                 Body::TaskVector(tv) => task_vector = Some(tv.entries),
                 Body::FileTable(t) => {
@@ -325,6 +321,15 @@ impl<'a> Plan<'a> {
                 )?,
                 Body::Unknown(_) | Body::Terminator(_) => {}
             }
+        }
+        if let Some(id) = several_tasks {
+            return Err(CkptError::new(
+                EOPNOTSUPP,
+                uapi::CKPT_REASON_BAD_IMAGE,
+                -1,
+                format_args!("images of several tasks cannot be restarted yet"),
+            )
+            .in_record(id));
         }
         let (env_id, env) =
             env.ok_or_else(|| inconsistent(0, -1, format_args!("no environment")))?;
