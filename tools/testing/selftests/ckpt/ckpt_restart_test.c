@@ -885,6 +885,94 @@ TEST_F_TIMEOUT(restart, renamed_file, 120)
 	}
 }
 
+static int drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	sync();
+	/* 2: reclaim dentries and inodes */
+	ok = write(fd, "2", 1) == 1;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Restarts a file and, from a second image, a directory, both renamed into
+ * another directory and then evicted from the dcache and icache, so that
+ * restart cannot find them through a cached dentry: the ext file handle
+ * alone must find them (a directory reconnects through "..").
+ */
+TEST_F_TIMEOUT(restart, renamed_and_evicted, 120)
+{
+	char path[PATH_MAX], to[PATH_MAX], dpath[PATH_MAX], dto[PATH_MAX];
+	int dimg, more[1];
+	ino_t ino, dino, got;
+	struct ck c;
+	struct rs r;
+
+	path_in(self, "data", path);
+	ASSERT_EQ(0, write_file(path, "hello world"));
+	path_in(self, "dir", dpath);
+	ASSERT_EQ(0, mkdir(dpath, 0755));
+	path_in(self, "sub", to);
+	ASSERT_EQ(0, mkdir(to, 0755));
+	path_in(self, "sub/moved", to);
+	path_in(self, "sub/dir-moved", dto);
+
+	/* the file's image in self->img, the directory's in another file */
+	ASSERT_EQ(FD0, open_at(path, O_RDWR, FD0, 3));
+	ASSERT_EQ(0, fstat_ino(FD0, &ino));
+	ASSERT_EQ(0, checkpoint_self(self, NULL, 0, &c)) CKPT_OK(c);
+	close(FD0);
+	path_in(self, "dir-image", dto);
+	dimg = open(dto, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	ASSERT_GE(dimg, 0);
+	more[0] = dimg;
+	ASSERT_EQ(FD0 + 1, open_at(dpath, O_RDONLY | O_DIRECTORY, FD0 + 1, 0));
+	ASSERT_EQ(0, fstat_ino(FD0 + 1, &dino));
+	ASSERT_EQ(0, checkpoint_into(self, dimg, more, 1, &c)) CKPT_OK(c);
+	close(FD0 + 1);
+	path_in(self, "sub/dir-moved", dto);
+
+	ASSERT_EQ(0, rename(path, to));
+	ASSERT_EQ(0, rename(dpath, dto));
+	ASSERT_EQ(0, drop_caches());
+
+	restart_img(self, 0, &r);
+	if (variant->ext) {
+		/*
+		 * The handle of a regular file carries no parent: decoded, it
+		 * is a disconnected dentry. The inode exists all the same, and
+		 * "wherever it was renamed to" is what restart promises.
+		 */
+		EXPECT_EQ(0, r.rc) TH_LOG("renamed file, evicted: %s", rdesc(&r));
+		if (!r.rc) {
+			ASSERT_EQ(0, fstat_ino(FD0, &got));
+			EXPECT_EQ(ino, got);
+			EXPECT_EQ(3, pos_of(FD0));
+		}
+	} else {
+		EXPECT_EQ(-1, r.rc);
+		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
+	}
+
+	ASSERT_EQ(0, lseek(dimg, 0, SEEK_SET));
+	do_restart(self->dev, dimg, 0, &r);
+	if (variant->ext) {
+		EXPECT_EQ(0, r.rc) TH_LOG("renamed directory, evicted: %s", rdesc(&r));
+		if (!r.rc) {
+			ASSERT_EQ(0, fstat_ino(FD0 + 1, &got));
+			EXPECT_EQ(dino, got);
+		}
+	} else {
+		EXPECT_EQ(-1, r.rc);
+		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
+	}
+}
+
 /* A refusal because of the file at @fd: no fd installed, errno and reason as expected. */
 static bool refused_replaced(const struct rs *r, bool ext)
 {
