@@ -7,6 +7,7 @@
  * kernel's rust-analyzer support does not take glue.rs for a crate root.)
  */
 
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/err.h>
@@ -345,14 +346,21 @@ static int ckpt_glue_connected(void *context, struct dentry *dentry)
 	return !(dentry->d_flags & DCACHE_DISCONNECTED);
 }
 
+static int ckpt_glue_any_dentry(void *context, struct dentry *dentry)
+{
+	return 1;
+}
+
 /*
  * Find the inode of the exportfs handle @handle (@len bytes, type @type) on
- * the file system mounted at @mnt->mnt, as a connected dentry of that mount,
- * referenced into @out. -ESTALE if the inode is gone (or its generation
- * differs), -EINVAL for a handle the file system does not accept.
+ * the file system mounted at @mnt->mnt, referenced into @out: a connected
+ * dentry of that mount, or with @any possibly a disconnected one (a file
+ * whose dentry left the dcache and whose handle names no parent). -ESTALE
+ * if the inode is gone (or its generation differs), -EINVAL for a handle
+ * the file system does not accept.
  */
 int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
-			struct path *out)
+			bool any, struct path *out)
 {
 	u32 fid[MAX_HANDLE_SZ / 4];
 	struct dentry *dentry;
@@ -361,12 +369,31 @@ int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int
 		return -EINVAL;
 	memcpy(fid, handle, len);	/* aligned for the file system's decoder */
 	dentry = exportfs_decode_fh_raw(mnt->mnt, (struct fid *)fid, len / 4, type, 0,
-					ckpt_glue_connected, NULL);
+					any ? ckpt_glue_any_dentry : ckpt_glue_connected, NULL);
 	if (IS_ERR_OR_NULL(dentry))
 		return dentry ? PTR_ERR(dentry) : -ESTALE;
 	out->mnt = mntget(mnt->mnt);
 	out->dentry = dentry;
 	return 0;
+}
+
+/*
+ * Whether the caller may open a file found by handle alone, without a path
+ * walk to it: what open_by_handle_at(2) asks (CAP_DAC_READ_SEARCH).
+ */
+bool ckpt_glue_may_open_by_handle(void)
+{
+	return capable(CAP_DAC_READ_SEARCH);
+}
+
+/*
+ * Open @path itself with the caller's credentials, as open_by_handle_at(2)
+ * does: may_open() and the file's own permission checks apply, no directory
+ * is searched.
+ */
+struct file *ckpt_glue_open_path(const struct path *path, int flags)
+{
+	return file_open_root(path, "", flags, 0);
 }
 
 /* The caller's root directory, referenced. */

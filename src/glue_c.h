@@ -65,7 +65,9 @@ bool ckpt_glue_file_readable(struct file *file);
 int ckpt_glue_lookup(const char *name, struct path *out);
 struct file *ckpt_glue_open(const char *name, int flags);
 int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
-			struct path *out);
+			bool any, struct path *out);
+bool ckpt_glue_may_open_by_handle(void);
+struct file *ckpt_glue_open_path(const struct path *path, int flags);
 void ckpt_glue_current_root(struct path *root);
 loff_t ckpt_glue_llseek(struct file *file, loff_t pos);
 void ckpt_glue_set_restored_flags(struct file *file, unsigned int flags, unsigned int mask,

@@ -30,7 +30,7 @@ use crate::{
         IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
     uapi::{self, ckpt_restart},
-    vfs::{Input, KPath, NewFile},
+    vfs::{self, Input, KPath, NewFile},
 };
 
 /// Largest read from the input at once.
@@ -617,44 +617,30 @@ fn reopen(rec: &FileRecord<'_>, root: &KPath, names: &mut [u8], flags: u64) -> C
 
     // Where the file is now: its recorded path if that still names it, else (ext) wherever
     // its file handle says. Checked before opening, so that nothing else is ever opened.
-    let name: &CStr = match KPath::lookup(recorded) {
-        Ok(p) => {
+    let ext_handle = match f.variant {
+        FileVariant::Ext {
+            handle,
+            handle_type,
+            ..
+        }
+        | FileVariant::ExtDirectory {
+            handle,
+            handle_type,
+            ..
+        } => Some((handle, handle_type)),
+        _ => None,
+    };
+    let found = match (KPath::lookup(recorded), ext_handle) {
+        (Ok(p), handle) => {
             let facts = p.facts().map_err(|e| lookup_error(rec, e))?;
-            match (identity(f, &facts), f.variant) {
-                (Ok(()), _) => recorded,
-                (
-                    Err(_),
-                    FileVariant::Ext {
-                        handle,
-                        handle_type,
-                        ..
-                    },
-                )
-                | (
-                    Err(_),
-                    FileVariant::ExtDirectory {
-                        handle,
-                        handle_type,
-                        ..
-                    },
-                ) => locate_by_handle(rec, handle, handle_type, root, found_buf)?,
-                (Err(why), _) => return Err(replaced(rec, why)),
+            match (identity(f, &facts), handle) {
+                (Ok(()), _) => Found::Name(recorded),
+                (Err(_), Some((h, t))) => locate_by_handle(rec, h, t, root, found_buf)?,
+                (Err(why), None) => return Err(replaced(rec, why)),
             }
         }
-        Err(e) if e == ENOENT => match f.variant {
-            FileVariant::Ext {
-                handle,
-                handle_type,
-                ..
-            }
-            | FileVariant::ExtDirectory {
-                handle,
-                handle_type,
-                ..
-            } => locate_by_handle(rec, handle, handle_type, root, found_buf)?,
-            _ => return Err(lookup_error(rec, e)),
-        },
-        Err(e) => return Err(lookup_error(rec, e)),
+        (Err(e), Some((h, t))) if e == ENOENT => locate_by_handle(rec, h, t, root, found_buf)?,
+        (Err(e), _) => return Err(lookup_error(rec, e)),
     };
 
     let is_dir = f.mode & bindings::S_IFMT == bindings::S_IFDIR;
@@ -667,7 +653,11 @@ fn reopen(rec: &FileRecord<'_>, root: &KPath, names: &mut [u8], flags: u64) -> C
     if is_dir {
         open_flags |= bindings::O_DIRECTORY;
     }
-    let file = NewFile::open(name, open_flags).map_err(|e| open_error(rec, e))?;
+    let file = match &found {
+        Found::Name(name) => NewFile::open(name, open_flags),
+        Found::Dentry(path) => NewFile::open_path(path, open_flags),
+    }
+    .map_err(|e| open_error(rec, e))?;
 
     // Check again what was opened: the path may have changed since the lookup.
     let facts = file.facts().map_err(|e| open_error(rec, e))?;
@@ -708,15 +698,25 @@ fn reopen(rec: &FileRecord<'_>, root: &KPath, names: &mut [u8], flags: u64) -> C
     Ok(file)
 }
 
+/// Where restart found a file.
+enum Found<'b> {
+    /// A path, opened as `open(2)` would (every directory on the way searched).
+    Name(&'b CStr),
+    /// A dentry found by file handle that no path reaches (it left the dcache, and ext
+    /// handles name no parent): opened as `open_by_handle_at(2)` would.
+    Dentry(KPath),
+}
+
 /// Finds an ext file by its handle, on the file system mounted at the nearest existing
-/// ancestor of its recorded path; returns its current path (into `buf`).
+/// ancestor of its recorded path: its current path (written into `buf`) if a path reaches
+/// it, else, for a caller who may open files by handle, the dentry itself.
 fn locate_by_handle<'b>(
     rec: &FileRecord<'_>,
     handle: &[u8],
     handle_type: u32,
     root: &KPath,
     buf: &'b mut [u8],
-) -> CkptResult<&'b CStr> {
+) -> CkptResult<Found<'b>> {
     let f = &rec.file;
     let missing = |e: Error| {
         file_error(
@@ -741,14 +741,34 @@ fn locate_by_handle<'b>(
             return Err(missing(ENOENT));
         }
     };
-    let found = mount
-        .decode_handle(handle, handle_type)
-        .map_err(|e| missing(if e == EINVAL { ESTALE } else { e }))?;
-    let facts = found.facts().map_err(missing)?;
-    if facts.unlinked != 0 {
-        return Err(missing(ESTALE));
-    }
-    identity(f, &facts).map_err(|why| replaced(rec, why))?;
+    let check = |found: &KPath| -> CkptResult {
+        let facts = found.facts().map_err(missing)?;
+        if facts.unlinked != 0 {
+            return Err(missing(ESTALE));
+        }
+        identity(f, &facts).map_err(|why| replaced(rec, why))
+    };
+    let stale = |e: Error| if e == EINVAL { ESTALE } else { e };
+    let Ok(found) = mount.decode_handle(handle, handle_type, false) else {
+        // No connected dentry: the inode may still exist, with no path to it in the dcache.
+        let found = mount
+            .decode_handle(handle, handle_type, true)
+            .map_err(|e| missing(stale(e)))?;
+        check(&found)?;
+        if !vfs::may_open_by_handle() {
+            return Err(file_error(
+                rec,
+                EACCES,
+                uapi::CKPT_REASON_FILE_ACCESS,
+                format_args!(
+                    "found by file handle, but no path reaches it; opening it by handle \
+                     needs CAP_DAC_READ_SEARCH"
+                ),
+            ));
+        }
+        return Ok(Found::Dentry(found));
+    };
+    check(&found)?;
     let len = found
         .name_under(root, &mut buf[..PATH_MAX])
         .map_err(|e| {
@@ -762,7 +782,8 @@ fn locate_by_handle<'b>(
         .len();
     // `name_under` wrote the path at the start of `buf`: NUL-terminate it in place.
     buf[len] = 0;
-    CStr::from_bytes_with_nul(&buf[..=len]).map_err(|_| EINVAL.into())
+    let name = CStr::from_bytes_with_nul(&buf[..=len]).map_err(|_| EINVAL)?;
+    Ok(Found::Name(name))
 }
 
 /// Which identity field differs, if any.

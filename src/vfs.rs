@@ -24,8 +24,11 @@ extern "C" {
         handle: *const u8,
         len: i32,
         ty: i32,
+        any: bool,
         out: *mut bindings::path,
     ) -> i32;
+    fn ckpt_glue_may_open_by_handle() -> bool;
+    fn ckpt_glue_open_path(path: *const bindings::path, flags: i32) -> *mut bindings::file;
     fn ckpt_glue_current_root(root: *mut bindings::path);
     fn ckpt_glue_path_put(path: *mut bindings::path);
     fn ckpt_glue_path_facts(path: *const bindings::path, facts: *mut FileFacts) -> i32;
@@ -116,8 +119,9 @@ impl KPath {
     }
 
     /// Finds the inode of an exportfs handle on the file system mounted where `self` is,
-    /// as a path of that mount. `ESTALE`: the inode no longer exists.
-    pub(crate) fn decode_handle(&self, handle: &[u8], handle_type: u32) -> Result<Self> {
+    /// as a path of that mount: a connected dentry, or with `any` possibly a disconnected one
+    /// (which has no path to walk to it). `ESTALE`: the inode no longer exists.
+    pub(crate) fn decode_handle(&self, handle: &[u8], handle_type: u32, any: bool) -> Result<Self> {
         let len = i32::try_from(handle.len()).map_err(|_| EINVAL)?;
         let ty = i32::try_from(handle_type).map_err(|_| EINVAL)?;
         // SAFETY: All-zero bytes are a valid empty `struct path`.
@@ -125,7 +129,9 @@ impl KPath {
         // SAFETY: `self.path` is valid by the type invariant, `handle` is readable for `len`
         // bytes (the glue copies at most `MAX_HANDLE_SZ` after checking `len`), `path` is
         // writable.
-        from_ret(unsafe { ckpt_glue_decode_fh(&self.path, handle.as_ptr(), len, ty, &mut path) })?;
+        from_ret(unsafe {
+            ckpt_glue_decode_fh(&self.path, handle.as_ptr(), len, ty, any, &mut path)
+        })?;
         // INVARIANT: On success the glue took a reference on the mount and the dentry.
         Ok(Self { path })
     }
@@ -140,6 +146,13 @@ impl KPath {
         })?;
         buf.get(..len as usize).ok_or(EINVAL)
     }
+}
+
+/// Whether the caller may open a file found by handle alone, without a path walk to it
+/// (`CAP_DAC_READ_SEARCH`, as `open_by_handle_at(2)` requires).
+pub(crate) fn may_open_by_handle() -> bool {
+    // SAFETY: Checks the caller's capabilities only.
+    unsafe { ckpt_glue_may_open_by_handle() }
 }
 
 impl Drop for KPath {
@@ -165,6 +178,16 @@ impl NewFile {
         // SAFETY: `name` is NUL-terminated.
         let file = from_err_ptr(unsafe { ckpt_glue_open(name.as_char_ptr(), flags) })?;
         // INVARIANT: `filp_open` returned a new reference.
+        Ok(Self { file })
+    }
+
+    /// Opens `path` itself with the caller's credentials, as `open_by_handle_at(2)` does: the
+    /// file's own permission checks apply, no directory is searched.
+    pub(crate) fn open_path(path: &KPath, flags: u32) -> Result<Self> {
+        let flags = i32::try_from(flags).map_err(|_| EINVAL)?;
+        // SAFETY: `path.path` is valid by `KPath`'s invariant.
+        let file = from_err_ptr(unsafe { ckpt_glue_open_path(&path.path, flags) })?;
+        // INVARIANT: `file_open_root` returned a new reference.
         Ok(Self { file })
     }
 
