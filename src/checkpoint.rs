@@ -15,14 +15,16 @@ use kernel::{
 
 use crate::{
     env::{HostEnv, TaskEnv},
-    error::{self, CkptError, CkptResult},
+    error::{self, CkptError, CkptResult, Report},
     files::{self, Kind, Scratch},
-    glue::{self, FsContext, OpenFile, Output, Target},
+    glue::{OpenFile, Target},
     image::{
         self, Arch, EncodeError, Encoder, FdEntry, File, FileVariant, Header, Timestamp, Utsname,
         FD_FLAG_CLOEXEC, PATH_MAX,
     },
+    reason::Reason,
     uapi::{self, ckpt_checkpoint},
+    vfs::{self, Access, CallerFile, FsContext},
 };
 
 /// Bytes buffered before a write to the output file.
@@ -32,24 +34,21 @@ const OUTPUT_CHUNK: usize = 64 * 1024;
 pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
     let mut args: ckpt_checkpoint =
         uapi::read_ext(arg, user_size, uapi::CKPT_CHECKPOINT_SIZE_VER0 as usize)?;
-    let outcome = checkpoint(&args);
-    args.err_fd = -1;
-    args.reason = uapi::CKPT_REASON_NONE;
-    match outcome {
-        Ok(stats) => {
-            args.bytes = stats.bytes;
-            args.records = stats.records;
-            uapi::write_ext(arg, user_size, &args)
-        }
-        Err(CkptFailure { error, stats }) => {
-            args.bytes = stats.bytes;
-            args.records = stats.records;
-            args.err_fd = error.fd;
-            args.reason = error.reason;
-            error::copy_to_log(args.log_buf, args.log_size, error.message())?;
-            uapi::write_ext(arg, user_size, &args)?;
-            Err(error.errno)
-        }
+    let mut stats = Stats::default();
+    let outcome = checkpoint(&args, &mut stats);
+    args.bytes = stats.bytes;
+    args.records = stats.records;
+    error::report(arg, user_size, &mut args, outcome)
+}
+
+impl Report for ckpt_checkpoint {
+    fn log(&self) -> (u64, u32) {
+        (self.log_buf, self.log_size)
+    }
+
+    fn set_error(&mut self, error: Option<&CkptError>) {
+        self.err_fd = error.map_or(-1, |e| e.fd);
+        self.reason = error.map_or(Reason::None, |e| e.reason) as u32;
     }
 }
 
@@ -60,60 +59,32 @@ struct Stats {
     records: u64,
 }
 
-/// A failed checkpoint and how far it got.
-struct CkptFailure {
-    error: CkptError,
-    stats: Stats,
-}
-
-fn checkpoint(args: &ckpt_checkpoint) -> core::result::Result<Stats, CkptFailure> {
-    let fail = |error| CkptFailure {
-        error,
-        stats: Stats::default(),
-    };
+fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
     if args.flags != 0 {
-        return Err(fail(bad_argument(format_args!(
+        return Err(CkptError::bad_argument(format_args!(
             "unknown flags {:#x}",
             args.flags
-        ))));
+        )));
     }
-    let external = read_external_fds(args).map_err(fail)?;
-    let output = Output::from_fd(args.fd).map_err(|e| {
-        fail(CkptError::new(
-            e,
-            uapi::CKPT_REASON_BAD_ARGUMENT,
-            -1,
-            format_args!("output fd {}: not open for writing", args.fd),
-        ))
+    let external = read_external_fds(args)?;
+    let output = CallerFile::from_fd(args.fd, Access::Write).map_err(|_| {
+        CkptError::bad_fd(format_args!("output fd {}: not open for writing", args.fd))
     })?;
-    let target = Target::get(args.pid).map_err(|e| fail(target_error(e, args.pid)))?;
+    let target = Target::get(args.pid).map_err(|e| target_error(e, args.pid))?;
     if target.threads() != 1 {
-        return Err(fail(CkptError::new(
+        return Err(CkptError::target(
             EBUSY,
-            uapi::CKPT_REASON_TARGET,
-            -1,
             format_args!(
                 "pid {}: multi-threaded processes are not supported yet",
                 args.pid
             ),
-        )));
+        ));
     }
 
-    let mut sink = ImageSink::new(output).map_err(|e| fail(e.into()))?;
-    let mut records = 0;
-    let result = write_image(&target, &external, &mut sink, &mut records);
-    let stats = Stats {
-        bytes: sink.bytes,
-        records,
-    };
-    match result {
-        Ok(()) => Ok(stats),
-        Err(error) => Err(CkptFailure { error, stats }),
-    }
-}
-
-fn bad_argument(args: core::fmt::Arguments<'_>) -> CkptError {
-    CkptError::new(EINVAL, uapi::CKPT_REASON_BAD_ARGUMENT, -1, args)
+    let mut sink = ImageSink::new(output)?;
+    let result = write_image(&target, &external, &mut sink, &mut stats.records);
+    stats.bytes = sink.bytes;
+    result
 }
 
 fn target_error(e: Error, pid: i32) -> CkptError {
@@ -124,21 +95,16 @@ fn target_error(e: Error, pid: i32) -> CkptError {
     } else if e == EBUSY {
         "traced by the caller but not stopped"
     } else {
-        "cannot be checkpointed"
+        return CkptError::bad_argument(format_args!("pid {pid}: not a process id"));
     };
-    CkptError::new(
-        e,
-        uapi::CKPT_REASON_TARGET,
-        -1,
-        format_args!("pid {pid}: {why}"),
-    )
+    CkptError::target(e, format_args!("pid {pid}: {why}"))
 }
 
 /// The fds the caller declared external, sorted.
 fn read_external_fds(args: &ckpt_checkpoint) -> CkptResult<KVec<u32>> {
     let n = args.nr_external_fds as usize;
     if n > uapi::CKPT_MAX_EXTERNAL_FDS as usize {
-        return Err(bad_argument(format_args!(
+        return Err(CkptError::bad_argument(format_args!(
             "{n} external fds (at most {})",
             uapi::CKPT_MAX_EXTERNAL_FDS
         )));
@@ -152,7 +118,7 @@ fn read_external_fds(args: &ckpt_checkpoint) -> CkptResult<KVec<u32>> {
     for _ in 0..n {
         let fd: i32 = reader.read()?;
         let fd = u32::try_from(fd)
-            .map_err(|_| bad_argument(format_args!("external fd {fd} is negative")))?;
+            .map_err(|_| CkptError::bad_argument(format_args!("external fd {fd} is negative")))?;
         fds.push(fd, GFP_KERNEL)?;
     }
     fds.sort_unstable();
@@ -169,12 +135,13 @@ fn write_image(
     let host = HostEnv::snapshot()?;
     let task_env = TaskEnv::snapshot(target.task())?;
     let fs = target.fs().map_err(|e| {
-        CkptError::new(
-            e,
-            uapi::CKPT_REASON_PATH_UNREACHABLE,
-            -1,
-            format_args!("the task's root directory is not the caller's"),
-        )
+        if e == EXDEV {
+            CkptError::path_unreachable(format_args!(
+                "the task's root directory is not the caller's"
+            ))
+        } else {
+            CkptError::target(ESRCH, format_args!("the task is exiting (it has no fs)"))
+        }
     })?;
 
     let mut enc = Encoder::new(&mut *sink, &header(target)?).map_err(encode_error)?;
@@ -188,12 +155,13 @@ fn write_image(
     let mut paths = KVec::from_elem(0u8, 2 * PATH_MAX, GFP_KERNEL)?;
     let (cwd_buf, root_buf) = paths.split_at_mut(PATH_MAX);
     let cwd = fs.cwd(cwd_buf).map_err(|e| {
-        CkptError::new(
-            e,
-            uapi::CKPT_REASON_PATH_UNREACHABLE,
-            -1,
-            format_args!("the task's cwd is not reachable from its root"),
-        )
+        if e == ENAMETOOLONG {
+            CkptError::too_large(e, format_args!("the task's cwd is longer than PATH_MAX"))
+        } else {
+            CkptError::path_unreachable(format_args!(
+                "the task's cwd is not reachable from its root"
+            ))
+        }
     })?;
     let root_len = 1;
     root_buf[0] = b'/';
@@ -241,7 +209,7 @@ fn header(target: &Target) -> CkptResult<Header> {
         version: field(&uts.version)?,
         machine: field(&uts.machine)?,
     };
-    let (sec, nsec) = glue::real_time();
+    let (sec, nsec) = vfs::real_time();
     Ok(Header {
         arch: Arch::X86_64,
         page_size: kernel::page::PAGE_SIZE as u32,
@@ -278,12 +246,9 @@ fn write_files(
     }
     for &fd in external {
         if slots.binary_search_by_key(&fd, |s| s.file.fd).is_err() {
-            return Err(CkptError::fd(
-                EBADF,
-                uapi::CKPT_REASON_BAD_ARGUMENT,
-                fd,
-                format_args!("declared external but not open"),
-            ));
+            return Err(
+                CkptError::bad_fd(format_args!("declared external but not open")).at_fd(fd),
+            );
         }
     }
 
@@ -362,23 +327,21 @@ fn write_file(
     } else {
         let imp = files::lookup(fd, &facts)?;
         if facts.unlinked != 0 {
-            return Err(CkptError::fd(
-                EOPNOTSUPP,
-                uapi::CKPT_REASON_UNLINKED_FILE,
-                fd,
-                format_args!("unlinked file ({})", Kind(&facts)),
-            ));
+            return Err(
+                CkptError::unlinked_file(format_args!("unlinked file ({})", Kind(&facts)))
+                    .at_fd(fd),
+            );
         }
         let path = fs.file_path(file, path_buf).map_err(|e| {
-            let (reason, why) = if e == ENAMETOOLONG {
-                (uapi::CKPT_REASON_TOO_LARGE, "path longer than PATH_MAX")
+            let kind = Kind(&facts);
+            if e == ENAMETOOLONG {
+                CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
             } else {
-                (
-                    uapi::CKPT_REASON_PATH_UNREACHABLE,
-                    "path not reachable from the task's root",
-                )
-            };
-            CkptError::fd(e, reason, fd, format_args!("{}: {why}", Kind(&facts)))
+                CkptError::path_unreachable(format_args!(
+                    "{kind}: path not reachable from the task's root"
+                ))
+            }
+            .at_fd(fd)
         })?;
         (imp.name(), path, imp.variant(file, &facts, scratch)?)
     };
@@ -403,12 +366,11 @@ fn write_file(
         variant,
     };
     enc.write_file(id, &record).map_err(|e| match e {
-        EncodeError::Invalid(kind) => CkptError::fd(
+        EncodeError::Invalid(kind) => CkptError::too_large(
             E2BIG,
-            uapi::CKPT_REASON_TOO_LARGE,
-            fd,
             format_args!("{name}: does not fit the image format: {kind}"),
-        ),
+        )
+        .at_fd(fd),
         other => encode_error(other),
     })
 }
@@ -417,31 +379,24 @@ fn write_file(
 fn encode_error(e: EncodeError<CkptError>) -> CkptError {
     match e {
         EncodeError::Sink(e) => e,
-        EncodeError::Invalid(kind) => CkptError::new(
-            EINVAL,
-            uapi::CKPT_REASON_TOO_LARGE,
-            -1,
+        EncodeError::Invalid(kind) => CkptError::too_large(
+            E2BIG,
             format_args!("record does not fit the image format: {kind}"),
         ),
-        other => CkptError::new(
-            EIO,
-            uapi::CKPT_REASON_OUTPUT,
-            -1,
-            format_args!("image encoder: {other}"),
-        ),
+        other => CkptError::output(EIO, format_args!("image encoder: {other}")),
     }
 }
 
 /// The encoder's sink: buffers [`OUTPUT_CHUNK`] bytes, then writes them to the output file,
 /// looping over short writes. Counts bytes and records for the caller.
 struct ImageSink {
-    output: Output,
+    output: CallerFile,
     buf: KVec<u8>,
     bytes: u64,
 }
 
 impl ImageSink {
-    fn new(output: Output) -> Result<Self> {
+    fn new(output: CallerFile) -> Result<Self> {
         Ok(Self {
             output,
             buf: KVec::with_capacity(OUTPUT_CHUNK, GFP_KERNEL)?,
@@ -453,20 +408,16 @@ impl ImageSink {
     fn flush(&mut self) -> CkptResult {
         let mut done = 0;
         while done < self.buf.len() {
-            if glue::fatal_signal_pending() {
-                return Err(CkptError::new(
-                    EINTR,
-                    uapi::CKPT_REASON_INTERRUPTED,
-                    -1,
-                    format_args!("interrupted by a fatal signal after {} bytes", self.bytes),
-                ));
+            if vfs::fatal_signal_pending() {
+                return Err(CkptError::interrupted(format_args!(
+                    "interrupted by a fatal signal after {} bytes",
+                    self.bytes
+                )));
             }
             match self.output.write(&self.buf[done..]) {
                 Ok(0) => {
-                    return Err(CkptError::new(
+                    return Err(CkptError::output(
                         EIO,
-                        uapi::CKPT_REASON_OUTPUT,
-                        -1,
                         format_args!("the output accepted no data after {} bytes", self.bytes),
                     ))
                 }
@@ -477,10 +428,8 @@ impl ImageSink {
                 Err(e) => {
                     // A signal interrupted a sleeping write: the image is cut, do not restart.
                     let e = if e == ERESTARTSYS { EINTR } else { e };
-                    return Err(CkptError::new(
+                    return Err(CkptError::output(
                         e,
-                        uapi::CKPT_REASON_OUTPUT,
-                        -1,
                         format_args!("writing the image failed after {} bytes", self.bytes),
                     ));
                 }

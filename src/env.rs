@@ -9,55 +9,31 @@
 //! [`image::keys`] with the rule and criticality it assigns. `Documentation/ioctl-abi.rst` lists
 //! each entry and where its value comes from.
 //!
-//! Raw accesses are wrapped in small safe functions below: `boot_cpu_data` through the
-//! bindings, and what bindgen cannot express (static inlines, macros, structs it sees as
-//! opaque) through the C functions of `src/helpers.c`.
+//! Raw accesses are wrapped in small safe functions below: `boot_cpu_data`, `init_uts_ns` and
+//! exported functions through `kernel::bindings`, and what bindgen cannot express (static
+//! inlines, macros, structs it sees as opaque) through the C glue ([`crate::ffi`]).
 
-use core::ffi::c_long;
+use core::ptr::addr_of;
 
 use kernel::{
     alloc::AllocError,
     bindings,
-    ffi::{c_char, c_void},
     prelude::*,
     task::Task,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
+    ffi,
     image::{self, keys, EnvStop, EnvValue, EnvWriter},
     uapi::{self, ckpt_env},
+    vfs::NewFile,
 };
 
 /// Constants generated from the kernel configuration by `Kbuild`.
 #[allow(dead_code, clippy::all)]
 mod kconfig {
     include!("kconfig_generated.rs");
-}
-
-/// The functions of `src/helpers.c`.
-///
-/// Tasks are passed as `void *` (`struct task_struct *` on the C side): the pointers are opaque
-/// here, and bindgen's `task_struct` contains zero-sized opaque members Rust considers not
-/// FFI-safe.
-mod c {
-    use core::ffi::{c_int, c_long};
-    use kernel::ffi::{c_char, c_void};
-
-    unsafe extern "C" {
-        pub(super) fn ckpt_uts_release() -> *const c_char;
-        pub(super) fn ckpt_uts_version() -> *const c_char;
-        pub(super) fn ckpt_cpuid_count(leaf: u32, subleaf: u32, out: *mut u32);
-        pub(super) fn ckpt_xgetbv0() -> u64;
-        pub(super) fn ckpt_read_file(path: *const c_char, buf: *mut c_char, size: usize) -> c_long;
-        pub(super) fn ckpt_task_fpu(
-            task: *mut c_void,
-            user_xfeatures: *mut u64,
-            user_size: *mut u32,
-        ) -> c_int;
-        pub(super) fn ckpt_task_abis(task: *mut c_void) -> c_int;
-        pub(super) fn ckpt_task_vdso_mapped(task: *mut c_void) -> c_int;
-    }
 }
 
 /// `user_abis` bit: x86-64.
@@ -108,26 +84,28 @@ impl<const N: usize> Text<N> {
     }
 }
 
+/// The utsname of the initial UTS namespace.
+fn init_utsname() -> &'static ffi::new_utsname {
+    // SAFETY: `init_uts_ns` lives as long as the kernel. Only `release` and `version` are read
+    // through this reference, and they are never written after boot (see the glue).
+    unsafe { &*ffi::ckpt_glue_init_utsname() }
+}
+
 /// `utsname()->release` of the initial UTS namespace (`uname -r`).
 fn uts_release() -> Text<UTS_LEN> {
-    // SAFETY: `ckpt_uts_release` has no preconditions and returns a pointer to a NUL-terminated
-    // array of `init_uts_ns`, which lives as long as the kernel and is never written after boot.
-    let s = unsafe { CStr::from_char_ptr(c::ckpt_uts_release()) };
-    Text::new(s.to_bytes())
+    Text::new(crate::vfs::until_nul(&init_utsname().release))
 }
 
 /// `utsname()->version` of the initial UTS namespace (`uname -v`).
 fn uts_version() -> Text<UTS_LEN> {
-    // SAFETY: As in `uts_release`.
-    let s = unsafe { CStr::from_char_ptr(c::ckpt_uts_version()) };
-    Text::new(s.to_bytes())
+    Text::new(crate::vfs::until_nul(&init_utsname().version))
 }
 
 /// `CPUID(leaf, subleaf)` on this CPU: eax, ebx, ecx, edx.
 fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
     let mut out = [0u32; 4];
     // SAFETY: `out` has room for the four words the helper writes; CPUID has no side effects.
-    unsafe { c::ckpt_cpuid_count(leaf, subleaf, out.as_mut_ptr()) };
+    unsafe { ffi::ckpt_glue_cpuid_count(leaf, subleaf, out.as_mut_ptr()) };
     out
 }
 
@@ -138,9 +116,20 @@ fn xcr0(caps: &[u32; NCAPINTS]) -> Option<u64> {
     if word & (1 << (bit % 32)) == 0 {
         return None;
     }
+    let (lo, hi): (u32, u32);
     // SAFETY: CR4.OSXSAVE is set (the kernel sets `X86_FEATURE_OSXSAVE` only then), so XGETBV
-    // with ECX=0 is valid; it has no side effects.
-    Some(unsafe { c::ckpt_xgetbv0() })
+    // with ECX=0 (XCR0) is valid; it reads a register and has no side effects, as the kernel's
+    // `xgetbv()`.
+    unsafe {
+        core::arch::asm!(
+            "xgetbv",
+            in("ecx") 0u32,
+            out("eax") lo,
+            out("edx") hi,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    Some(u64::from(hi) << 32 | u64::from(lo))
 }
 
 /// The boot CPU's identification, as the kernel recorded it.
@@ -186,15 +175,21 @@ fn boot_cpu() -> BootCpu {
 // `NCAPINTS` words fit `x86_capability[]`.
 const _: () = assert!(NCAPINTS * 4 <= core::mem::size_of::<bindings::cpuinfo_x86__bindgen_ty_3>());
 
-/// Reads the file at `path` (procfs) into a new buffer, or `None` if it cannot be read.
+/// Reads the file at `path` (procfs, resolved in the caller's mount namespace) into a new
+/// buffer of at most `max` bytes, or `None` if it cannot be read (e.g. without procfs on
+/// `/proc`). Used for `/proc/cmdline` (`saved_command_line` is not exported to modules) and for
+/// sysctls whose variables are not exported.
 fn read_file(path: &CStr, max: usize) -> Option<KVec<u8>> {
+    let file = NewFile::open(path, bindings::O_RDONLY).ok()?;
     let mut buf = KVec::from_elem(0u8, max, GFP_KERNEL).ok()?;
-    // SAFETY: `path` is NUL-terminated; `buf` is valid for writes of `max` bytes and the helper
-    // writes at most that many.
-    let n: c_long =
-        unsafe { c::ckpt_read_file(path.as_char_ptr(), buf.as_mut_ptr().cast::<c_char>(), max) };
-    let n = usize::try_from(n).ok()?;
-    buf.truncate(n.min(max));
+    let (mut len, mut pos) = (0, 0);
+    while len < max {
+        match file.read_at(&mut buf[len..], &mut pos).ok()? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    buf.truncate(len);
     Some(buf)
 }
 
@@ -449,25 +444,19 @@ impl TaskEnv {
     /// (ptrace-stopped or frozen) or current, so that its saved registers and FPU state are
     /// stable. May sleep. `EINVAL` for a kernel thread, `ESRCH` if it has no mm.
     pub(crate) fn snapshot(task: &Task) -> Result<TaskEnv> {
-        let t = task.as_ptr().cast::<c_void>();
-        // SAFETY: `t` is a valid task for the lifetime of `task`; the helper reads its flags,
+        let t = task.as_ptr();
+        // SAFETY: `t` is a valid task for the lifetime of `task`; the glue reads its flags,
         // thread flags and saved user registers, which the caller keeps stable.
-        let abis = unsafe { c::ckpt_task_abis(t) };
+        let abis = unsafe { ffi::ckpt_glue_task_abis(t) };
         let user_abis = u32::try_from(abis).map_err(|_| Error::from_errno(abis))?;
-        // SAFETY: `t` is valid; the helper takes and drops its own reference on the mm.
-        let vdso = match unsafe { c::ckpt_task_vdso_mapped(t) } {
-            0 => false,
-            1 => true,
-            e => return Err(Error::from_errno(e)),
-        };
+        let vdso = vdso_mapped(task)?;
         let mut xsave_features = 0u64;
         let mut xsave_size = 0u32;
         // SAFETY: `t` is valid and stopped or current, so its `fpstate` is not replaced while
-        // the helper reads it; the out pointers are valid for writes.
-        let rc = unsafe { c::ckpt_task_fpu(t, &mut xsave_features, &mut xsave_size) };
-        if rc != 0 {
-            return Err(Error::from_errno(rc));
-        }
+        // the glue reads it; the out pointers are valid for writes.
+        kernel::error::to_result(unsafe {
+            ffi::ckpt_glue_task_fpu(t, &mut xsave_features, &mut xsave_size)
+        })?;
         Ok(TaskEnv {
             user_abis,
             vdso,
@@ -491,6 +480,21 @@ impl TaskEnv {
         }
         Ok(())
     }
+}
+
+/// Whether `task`'s mm has a vDSO mapped; `ESRCH` without an mm.
+fn vdso_mapped(task: &Task) -> Result<bool> {
+    // SAFETY: `task` is valid for the borrow; a non-null result holds an `mm_users` reference.
+    let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
+    if mm.is_null() {
+        return Err(ESRCH);
+    }
+    // SAFETY: `mm` is valid while we hold the reference; `context.vdso` is read once, as
+    // `READ_ONCE()`.
+    let vdso = unsafe { addr_of!((*mm).__bindgen_anon_1.context.vdso).read_volatile() };
+    // SAFETY: We own the reference `get_task_mm` took.
+    unsafe { bindings::mmput(mm) };
+    Ok(!vdso.is_null())
 }
 
 /// A sink appending to a kernel vector whose capacity was reserved beforehand.

@@ -3,39 +3,52 @@
 //! Installing restored files in the caller's fd table at given numbers: all or nothing.
 //!
 //! The kernel exports no "install at fd N" (`replace_fd()` is internal), only "reserve the
-//! lowest free fd" and "install at a reserved fd". So [`Reservation::new`] reserves *every*
-//! free fd up to the highest number the image needs: the ones the image needs become its slots,
-//! the others are placeholders released at the end. Reserved fds are invisible to user space
-//! (`fget()` sees nothing there) and cannot be taken by another thread, and reserving them grows
-//! the table up front, so once every slot is reserved, installing cannot fail. Dropping a
-//! reservation releases every fd it still holds: the table is then as before.
+//! lowest free fd" and "install at a reserved fd" ([`FileDescriptorReservation`]). So
+//! [`Reservation::new`] reserves *every* free fd up to the highest number the image needs: the
+//! ones the image needs become its slots, the others are placeholders released at the end.
+//! Reserved fds are invisible to user space (`fget()` sees nothing there) and cannot be taken
+//! by another thread, and reserving them grows the table up front, so once every slot is
+//! reserved, installing cannot fail. Dropping a reservation releases every fd it still holds:
+//! the table is then as before.
+//!
+//! Files a replacing restart takes out of the table are closed as `close(2)` would, but their
+//! last reference is dropped only when the caller returns to user space ([`DeferredClose`]),
+//! as Binder does: the ioctl's own file (`/dev/ckpt`) may be one of them, held by the ioctl
+//! syscall through a borrowed (`fdget()`) reference that only the fd table's keeps alive.
 
-use kernel::{bindings, prelude::*};
+use core::{mem::MaybeUninit, ptr::addr_of};
+
+use kernel::{
+    bindings,
+    fs::{file::FileDescriptorReservation, File},
+    prelude::*,
+    sync::aref::ARef,
+    task::Task,
+};
 
 use crate::vfs::NewFile;
 
-// Only pointers to kernel structs cross this boundary (see glue.rs).
-#[allow(improper_ctypes)]
-extern "C" {
-    fn ckpt_glue_nofile() -> core::ffi::c_ulong;
-    fn ckpt_glue_fd_is_open(fd: u32) -> bool;
-    fn ckpt_glue_reserve_fd(cloexec: bool) -> i32;
-    fn ckpt_glue_unreserve_fd(fd: u32);
-    fn ckpt_glue_install_fd(fd: u32, file: *mut bindings::file);
-    fn ckpt_glue_take_fd(fd: u32) -> *mut bindings::file;
-    fn ckpt_glue_close_taken(file: *mut bindings::file);
-}
-
-/// The caller's `RLIMIT_NOFILE` soft limit: fd numbers must be below it.
+/// The caller's `RLIMIT_NOFILE` soft limit (`rlimit()`): fd numbers must be below it.
 pub(crate) fn nofile_limit() -> u64 {
-    // SAFETY: Reads the caller's rlimit only.
-    unsafe { ckpt_glue_nofile() }
+    let task = Task::current_raw();
+    // SAFETY: `current` and its `signal` are valid while it runs; the limit is read once, as
+    // `READ_ONCE()` in `task_rlimit()`.
+    let cur = unsafe {
+        addr_of!((*(*task).signal).rlim[bindings::RLIMIT_NOFILE as usize].rlim_cur).read_volatile()
+    };
+    cur as u64
 }
 
-/// Whether the caller has a file at `fd`.
+/// Whether the caller has a file at `fd` (`O_PATH` ones included).
 pub(crate) fn is_open(fd: u32) -> bool {
-    // SAFETY: Looks up the caller's own table; takes and drops a reference.
-    unsafe { ckpt_glue_fd_is_open(fd) }
+    // SAFETY: Looks up the caller's own table; a non-null result is a reference we own.
+    let file = unsafe { bindings::fget_raw(fd) };
+    if file.is_null() {
+        return false;
+    }
+    // SAFETY: We own the reference `fget_raw` took.
+    unsafe { bindings::fput(file) };
+    true
 }
 
 /// One fd to fill: its number and close-on-exec flag.
@@ -45,20 +58,42 @@ pub(crate) struct Slot {
     pub(crate) cloexec: bool,
 }
 
-/// Fds reserved in the caller's table, not installed yet.
-///
-/// # Invariants
-///
-/// Every fd in `held` is reserved (by `get_unused_fd_flags`) and owned by this value: nobody
-/// else installs or releases it.
+/// `get_unused_fd_flags()` flags for a slot.
+fn fd_flags(cloexec: bool) -> u32 {
+    if cloexec {
+        bindings::O_CLOEXEC
+    } else {
+        0
+    }
+}
+
+/// Fds reserved in the caller's table, not installed yet, sorted by number.
 pub(crate) struct Reservation {
-    held: KVVec<u32>,
+    held: KVVec<FileDescriptorReservation>,
 }
 
 /// Why a reservation failed: the errno, and the fd that could not be reserved if one.
 pub(crate) struct ReserveError {
     pub(crate) errno: Error,
     pub(crate) fd: Option<u32>,
+}
+
+impl ReserveError {
+    fn at(fd: u32) -> impl FnOnce(Error) -> Self {
+        move |errno| Self {
+            errno,
+            fd: Some(fd),
+        }
+    }
+}
+
+impl From<kernel::alloc::AllocError> for ReserveError {
+    fn from(e: kernel::alloc::AllocError) -> Self {
+        Self {
+            errno: e.into(),
+            fd: None,
+        }
+    }
 }
 
 impl Reservation {
@@ -72,106 +107,71 @@ impl Reservation {
         };
         let mut stopped = None;
         loop {
-            // SAFETY: Reserves in the caller's own table; we own what it returns.
-            let ret = unsafe { ckpt_glue_reserve_fd(false) };
-            let Ok(fd) = u32::try_from(ret) else {
-                stopped = Some(Error::from_errno(ret));
-                break;
+            let r = match FileDescriptorReservation::get_unused_fd_flags(0) {
+                Ok(r) => r,
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
             };
+            let fd = r.reserved_fd();
             if fd > max {
-                // SAFETY: We reserved `fd` just above and own it.
-                unsafe { ckpt_glue_unreserve_fd(fd) };
-                break;
+                break; // dropping `r` releases it
             }
             let cloexec = slots
                 .binary_search_by_key(&fd, |s| s.fd)
                 .is_ok_and(|i| slots[i].cloexec);
-            if cloexec {
+            let r = if cloexec {
                 // The cloexec bit is set at reservation: take it again, it is still the lowest.
-                // SAFETY: We reserved `fd` just above and own it.
-                unsafe { ckpt_glue_unreserve_fd(fd) };
-                // SAFETY: As above.
-                let again = unsafe { ckpt_glue_reserve_fd(true) };
-                if again != ret {
-                    if let Ok(other) = u32::try_from(again) {
-                        // SAFETY: We own the fd the glue just reserved.
-                        unsafe { ckpt_glue_unreserve_fd(other) };
-                    }
-                    return Err(ReserveError {
-                        errno: EBUSY,
-                        fd: Some(fd),
-                    });
+                drop(r);
+                let again = FileDescriptorReservation::get_unused_fd_flags(fd_flags(true))
+                    .map_err(ReserveError::at(fd))?;
+                if again.reserved_fd() != fd {
+                    return Err(ReserveError::at(fd)(EBUSY));
                 }
-            }
-            // INVARIANT: `fd` is reserved and now owned by `me`.
-            if let Err(e) = me.held.push(fd, GFP_KERNEL) {
-                // SAFETY: We own `fd`; it is not in `held`, so drop will not release it again.
-                unsafe { ckpt_glue_unreserve_fd(fd) };
-                return Err(ReserveError {
-                    errno: e.into(),
-                    fd: None,
-                });
-            }
+                again
+            } else {
+                r
+            };
+            // Fds come out in increasing order, so `held` stays sorted.
+            me.held.push(r, GFP_KERNEL)?;
         }
-        // Fds come out in increasing order, so `held` is sorted.
         for s in slots {
             if occupied.binary_search(&s.fd).is_ok() || me.holds(s.fd) {
                 continue;
             }
-            return Err(ReserveError {
-                errno: stopped.unwrap_or(EBUSY),
-                fd: Some(s.fd),
-            });
+            return Err(ReserveError::at(s.fd)(stopped.unwrap_or(EBUSY)));
         }
         Ok(me)
     }
 
+    fn position(&self, fd: u32) -> Result<usize, usize> {
+        self.held.binary_search_by_key(&fd, |r| r.reserved_fd())
+    }
+
     fn holds(&self, fd: u32) -> bool {
-        self.held.binary_search(&fd).is_ok()
+        self.position(fd).is_ok()
     }
 
     /// Reserves exactly `fd`, which must be free, by reserving upwards from the lowest free fd
     /// and releasing the extras.
     fn reserve_exact(&mut self, fd: u32, cloexec: bool) -> Result {
-        let mut extra: KVVec<u32> = KVVec::new();
-        let result = loop {
-            // SAFETY: Reserves in the caller's own table; we own what it returns.
-            let ret = unsafe { ckpt_glue_reserve_fd(cloexec) };
-            let Ok(got) = u32::try_from(ret) else {
-                break Err(Error::from_errno(ret));
-            };
+        let mut extra: KVVec<FileDescriptorReservation> = KVVec::new();
+        loop {
+            let r = FileDescriptorReservation::get_unused_fd_flags(fd_flags(cloexec))?;
+            let got = r.reserved_fd();
             if got == fd {
-                break self.insert_held(fd);
+                let at = self.position(fd).unwrap_or_else(|i| i);
+                self.held.reserve(1, GFP_KERNEL)?;
+                // Capacity was reserved just above: this cannot fail.
+                return self.held.insert_within_capacity(at, r).map_err(|_| ENOMEM);
             }
             if got > fd {
-                // SAFETY: We own `got`.
-                unsafe { ckpt_glue_unreserve_fd(got) };
-                break Err(EBUSY);
+                return Err(EBUSY);
             }
-            if let Err(e) = extra.push(got, GFP_KERNEL) {
-                // SAFETY: We own `got`.
-                unsafe { ckpt_glue_unreserve_fd(got) };
-                break Err(e.into());
-            }
-        };
-        for &e in extra.iter() {
-            // SAFETY: We reserved these above and own them.
-            unsafe { ckpt_glue_unreserve_fd(e) };
+            extra.push(r, GFP_KERNEL)?;
         }
-        result
-    }
-
-    /// Records a reserved fd in `held`, keeping it sorted; releases it if memory runs out.
-    fn insert_held(&mut self, fd: u32) -> Result {
-        let at = self.held.binary_search(&fd).unwrap_or_else(|i| i);
-        if let Err(e) = self.held.push(fd, GFP_KERNEL) {
-            // SAFETY: We own `fd`; it is not in `held`.
-            unsafe { ckpt_glue_unreserve_fd(fd) };
-            return Err(e.into());
-        }
-        // INVARIANT: `fd` is reserved and owned by `self`.
-        self.held[at..].rotate_right(1);
-        Ok(())
+        // `extra` releases the fds below `fd` when dropped.
     }
 
     /// Installs `files[i]` at `slots[i]` for every slot. Slots in `occupied` are first emptied:
@@ -184,70 +184,124 @@ impl Reservation {
         files: &[&NewFile],
         occupied: &[u32],
     ) -> Result<(), ReserveError> {
-        let mut taken: KVVec<TakenFile> = KVVec::new();
-        taken
-            .reserve(occupied.len(), GFP_KERNEL)
-            .map_err(|e| ReserveError {
-                errno: e.into(),
-                fd: None,
-            })?;
+        let mut closer = DeferredClose::new(occupied.len())?;
         for &fd in occupied {
             let cloexec = slots
                 .binary_search_by_key(&fd, |s| s.fd)
                 .is_ok_and(|i| slots[i].cloexec);
-            // SAFETY: Takes the caller's own file at `fd` out of its table, referenced.
-            let old = unsafe { ckpt_glue_take_fd(fd) };
-            if let Some(old) = core::ptr::NonNull::new(old) {
-                // INVARIANT: `take_fd` handed us the table's reference.
-                // Capacity was reserved above: this push does not allocate.
-                let _ = taken.push(TakenFile(old), GFP_KERNEL);
-            }
+            closer.take(fd);
             self.reserve_exact(fd, cloexec)
-                .map_err(|errno| ReserveError {
-                    errno,
-                    fd: Some(fd),
-                })?;
+                .map_err(ReserveError::at(fd))?;
         }
         if let Some(s) = slots.iter().find(|s| !self.holds(s.fd)) {
-            return Err(ReserveError {
-                errno: EBUSY,
-                fd: Some(s.fd),
-            });
+            return Err(ReserveError::at(s.fd)(EBUSY));
         }
-        for (slot, file) in slots.iter().zip(files) {
-            // SAFETY: `slot.fd` is reserved and owned by us (type invariant, checked above);
-            // the file is valid (`NewFile` holds a reference) and the glue takes one for the
-            // table.
-            unsafe { ckpt_glue_install_fd(slot.fd, file.as_ptr()) };
+        for r in self.held.drain_all() {
+            match slots.binary_search_by_key(&r.reserved_fd(), |s| s.fd) {
+                Ok(i) => r.fd_install(files[i].file().clone()),
+                Err(_) => drop(r), // a placeholder: released
+            }
         }
-        // The installed fds now belong to the table: keep owning only the placeholders.
-        self.held
-            .retain(|fd| slots.binary_search_by_key(&*fd, |s| s.fd).is_err());
-        // `taken` closes the replaced files, `self` releases the placeholders.
-        drop(taken);
         Ok(())
     }
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        for &fd in self.held.iter() {
-            // SAFETY: By the type invariant we own every reserved fd in `held`.
-            unsafe { ckpt_glue_unreserve_fd(fd) };
-        }
+/// Files taken out of the caller's fd table, closed as `close(2)` would when this is dropped,
+/// with one reference each kept until the caller returns to user space (a task work), the way
+/// Binder's `DeferredFdCloser` does.
+struct DeferredClose {
+    /// `None` once handed to the task work queue.
+    inner: Option<KBox<DeferredCloseInner>>,
+}
+
+/// The task work and what it releases; `twork` comes first so that a pointer to it is a
+/// pointer to the whole.
+#[repr(C)]
+struct DeferredCloseInner {
+    twork: MaybeUninit<bindings::callback_head>,
+    /// The fd table's references of the files taken out.
+    files: KVVec<ARef<File>>,
+}
+
+impl DeferredClose {
+    /// Room for `n` files, allocated up front: taking files out cannot fail afterwards.
+    fn new(n: usize) -> Result<Self, kernel::alloc::AllocError> {
+        let inner = DeferredCloseInner {
+            twork: MaybeUninit::uninit(),
+            files: KVVec::with_capacity(n, GFP_KERNEL)?,
+        };
+        Ok(Self {
+            inner: Some(KBox::new(inner, GFP_KERNEL)?),
+        })
+    }
+
+    /// Takes the caller's file at `fd` out of its table (nothing if `fd` is not open).
+    fn take(&mut self, fd: u32) {
+        let Some(inner) = self.inner.as_mut() else {
+            return;
+        };
+        // SAFETY: Removes `fd` from the caller's own table; a non-null result is the table's
+        // reference, now ours.
+        let Some(file) = core::ptr::NonNull::new(unsafe { bindings::file_close_fd(fd) }) else {
+            return;
+        };
+        // SAFETY: We own that reference. `File`'s invariant holds: `fdget_pos()` skips the
+        // position lock only for a file no one else references, and the caller's thread is in
+        // this ioctl, not in such a call.
+        let file = unsafe { ARef::from_raw(file.cast::<File>()) };
+        // `new` reserved room for every fd that can be taken: this does not fail.
+        let _ = inner.files.push_within_capacity(file);
+    }
+
+    /// The task work: drops the references kept.
+    ///
+    /// # Safety
+    ///
+    /// `head` is the `twork` of a `DeferredCloseInner` leaked from a `KBox` and handed to
+    /// `task_work_add()`, which passes ownership of the box back here.
+    unsafe extern "C" fn run(head: *mut bindings::callback_head) {
+        // SAFETY: By the function's contract we own the box; `twork` is its first field.
+        drop(unsafe { KBox::from_raw(head.cast::<DeferredCloseInner>()) });
     }
 }
 
-/// A file taken out of the caller's table by a replacing restart, closed on drop.
-///
-/// # Invariants
-///
-/// The pointer is a valid file whose fd-table reference this value owns.
-struct TakenFile(core::ptr::NonNull<bindings::file>);
-
-impl Drop for TakenFile {
+impl Drop for DeferredClose {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant we own the reference the fd table held.
-        unsafe { ckpt_glue_close_taken(self.0.as_ptr()) };
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        if inner.files.is_empty() {
+            return;
+        }
+        let current = Task::current_raw();
+        for file in inner.files.iter() {
+            // SAFETY: `filp_close()` flushes the file, removes the caller's POSIX locks on it
+            // and consumes the second reference taken here; `current->files` is the table the
+            // file was taken from. The table's reference stays in `files`.
+            unsafe {
+                bindings::filp_close(
+                    ARef::into_raw(file.clone()).as_ptr().cast(),
+                    (*current).files.cast(),
+                )
+            };
+        }
+        let inner = KBox::into_raw(inner);
+        // SAFETY: `inner` is a valid, exclusively owned allocation; `twork` is its first field.
+        unsafe { bindings::init_task_work(inner.cast(), Some(Self::run)) };
+        // SAFETY: Hands the box to the caller's task work queue: on success it owns it until
+        // `run`, which runs on this thread right before it returns to user space, after the
+        // ioctl syscall dropped its borrowed reference to the device's file.
+        let ret = unsafe {
+            bindings::task_work_add(
+                current,
+                inner.cast(),
+                bindings::task_work_notify_mode_TWA_RESUME,
+            )
+        };
+        if ret != 0 {
+            // No task work (the task is exiting): drop the references now.
+            // SAFETY: The queue refused the box: it is still ours.
+            drop(unsafe { KBox::from_raw(inner) });
+        }
     }
 }

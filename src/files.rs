@@ -18,9 +18,9 @@ use kernel::{bindings, prelude::*};
 
 use crate::{
     error::{CkptError, CkptResult, Message},
-    glue::{FileFacts, OpenFile},
+    glue::OpenFile,
     image::{DirCookieMode, ExternalFdKind, FileVariant},
-    uapi,
+    vfs::FileFacts,
 };
 
 /// `EXT4_SUPER_MAGIC`: ext2, ext3 and ext4 (all served by the ext4 driver here).
@@ -74,12 +74,11 @@ pub(crate) fn lookup(fd: u32, facts: &FileFacts) -> CkptResult<&'static dyn File
         .copied()
         .find(|i| i.claims(facts))
         .ok_or_else(|| {
-            CkptError::fd(
-                EOPNOTSUPP,
-                uapi::CKPT_REASON_UNSUPPORTED_FILE,
-                fd,
-                format_args!("{}: no checkpoint implementation", Kind(facts)),
-            )
+            CkptError::unsupported_file(format_args!(
+                "{}: no checkpoint implementation",
+                Kind(facts)
+            ))
+            .at_fd(fd)
         })
 }
 
@@ -113,12 +112,16 @@ fn ext_handle<'s>(
     scratch: &'s mut Scratch,
 ) -> CkptResult<(u32, u32, &'s [u8])> {
     let (handle_type, handle) = file.file_handle(scratch).map_err(|e| {
-        CkptError::fd(
-            e,
-            uapi::CKPT_REASON_TOO_LARGE,
-            file.fd,
-            format_args!("{}: cannot encode a file handle", Kind(facts)),
-        )
+        let kind = Kind(facts);
+        if e == EOVERFLOW {
+            CkptError::too_large(
+                E2BIG,
+                format_args!("{kind}: file handle larger than the image format allows"),
+            )
+        } else {
+            CkptError::other(e, format_args!("{kind}: cannot encode a file handle"))
+        }
+        .at_fd(file.fd)
     })?;
     Ok((facts.generation, handle_type, handle))
 }
@@ -165,7 +168,7 @@ impl FileCheckpoint for ExtFile {
 /// ext4 gives 32-bit hash cookies to `FMODE_32BITHASH` opens (and to 32-bit callers),
 /// 64-bit ones otherwise; the task vector records whether the task is 32-bit.
 fn dir_cookie(facts: &FileFacts) -> DirCookieMode {
-    if facts.hash32 != 0 && facts.hash64 == 0 {
+    if facts.hash32_only() {
         DirCookieMode::Hash32
     } else {
         DirCookieMode::Hash64
@@ -258,7 +261,7 @@ impl fmt::Display for Kind<'_> {
         fstype.push_bytes(facts.fstype());
         let fstype = core::str::from_utf8(fstype.as_bytes()).unwrap_or("?");
 
-        if facts.o_path != 0 {
+        if facts.o_path() {
             return f.write_str("O_PATH descriptor");
         }
         match facts.s_magic {

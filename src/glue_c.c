@@ -1,46 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ckpt: C glue for what the kernel crate does not wrap and bindgen cannot
- * see (static inlines, macros, locking rules spelled in C). Each function is
- * small, takes and returns plain data, and is wrapped by a safe Rust API in
- * src/glue.rs; nothing else calls it. (Named glue_c, not glue, so that the
- * kernel's rust-analyzer support does not take glue.rs for a crate root.)
+ * ckpt: the C glue, only what Rust cannot reach; each function says why
+ * first. Rust sees it through src/ffi.rs (generated from glue_c.h) and safe
+ * wrappers (src/glue.rs, vfs.rs, env.rs), which also document what each
+ * returns. Named glue_c so that rust-analyzer does not take glue.rs for a
+ * crate root.
  */
 
-#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
-#include <linux/err.h>
 #include <linux/exportfs.h>
-#include <linux/fcntl.h>
 #include <linux/fdtable.h>
-#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
-#include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
-#include <linux/path.h>
-#include <linux/pid.h>
+#include <linux/nsproxy.h>
 #include <linux/ptrace.h>
-#include <linux/resource.h>
-#include <linux/rcupdate.h>
-#include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
-#include <linux/stat.h>
-#include <linux/string.h>
-#include <linux/uidgid.h>
+#include <linux/sched/task_stack.h>
+#include <linux/utsname.h>
+
+#include <asm/cpuid/api.h>
+#include <asm/fpu/types.h>
 
 #include "glue_c.h"
 
+/* The values glue_c.h gives Rust for the FMODE_* bits. */
+static_assert((__force u32)FMODE_READ == CKPT_FMODE_READ);
+static_assert((__force u32)FMODE_WRITE == CKPT_FMODE_WRITE);
+static_assert((__force u32)FMODE_32BITHASH == CKPT_FMODE_32BITHASH);
+static_assert((__force u32)FMODE_64BITHASH == CKPT_FMODE_64BITHASH);
+static_assert((__force u32)FMODE_PATH == CKPT_FMODE_PATH);
+static_assert((__force u32)FMODE_ATOMIC_POS == CKPT_FMODE_ATOMIC_POS);
+static_assert((__force u32)FMODE_STREAM == CKPT_FMODE_STREAM);
+
 /*
- * The task to checkpoint, referenced. pid 0 is the caller. Any other task
- * must be traced by the caller (it passed ptrace's access checks, LSMs and
- * Yama included, when it attached) and stopped in a ptrace stop, so that it
- * cannot run, and so change, while it is being checkpointed.
+ * C: pid lookup and t->parent under RCU, task_is_traced() is a macro. Any
+ * task but the caller must be traced by it (ptrace's access checks, LSMs and
+ * Yama passed when it attached) and in a ptrace stop (it cannot change).
  */
-struct task_struct *ckpt_glue_get_target(pid_t nr)
+struct task_struct *ckpt_glue_get_target(int nr)
 {
 	struct task_struct *t;
 	int err = 0;
@@ -67,12 +68,10 @@ struct task_struct *ckpt_glue_get_target(pid_t nr)
 	return err ? ERR_PTR(err) : t;
 }
 
-/* Threads sharing the fd table could change it under us. */
-int ckpt_glue_task_threads(struct task_struct *t)
-{
-	return get_nr_threads(t);
-}
-
+/*
+ * C: t->real_parent is RCU-protected, from_kuid_munged() is a static inline
+ * without CONFIG_USER_NS, comm is read under task_lock().
+ */
 void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids)
 {
 	struct user_namespace *ns = current_user_ns();
@@ -100,7 +99,7 @@ void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids)
 	task_unlock(t);
 }
 
-/* The utsname of the task's UTS namespace. */
+/* C: t->nsproxy is protected by task_lock(). The task's UTS namespace's utsname. */
 int ckpt_glue_task_uts(struct task_struct *t, struct new_utsname *out)
 {
 	int err = -ESRCH;
@@ -114,16 +113,9 @@ int ckpt_glue_task_uts(struct task_struct *t, struct new_utsname *out)
 	return err;
 }
 
-/*
- * The task's cwd and root, referenced. Fails with -EXDEV if the task's root
- * is not the caller's: paths are then not expressible the way restart will
- * resolve them.
- */
+/* C: t->fs is under task_lock(), get_fs_root()/get_fs_pwd() are static inlines. */
 int ckpt_glue_task_fs(struct task_struct *t, struct path *root, struct path *pwd)
 {
-	struct path my_root;
-	int err = 0;
-
 	task_lock(t);
 	if (!t->fs) {
 		task_unlock(t);
@@ -132,82 +124,35 @@ int ckpt_glue_task_fs(struct task_struct *t, struct path *root, struct path *pwd
 	get_fs_root(t->fs, root);
 	get_fs_pwd(t->fs, pwd);
 	task_unlock(t);
+	return 0;
+}
 
-	get_fs_root(current->fs, &my_root);
-	if (!path_equal(root, &my_root))
-		err = -EXDEV;
-	path_put(&my_root);
-	if (err) {
-		path_put(root);
-		path_put(pwd);
+/* C: close_on_exec() reads the fdtable under RCU, t->files is under task_lock(). */
+int ckpt_glue_fd_cloexec(struct task_struct *t, unsigned int fd)
+{
+	int cloexec = 0;
+
+	task_lock(t);
+	if (t->files) {
+		rcu_read_lock();
+		cloexec = fd < files_fdtable(t->files)->max_fds && close_on_exec(fd, t->files);
+		rcu_read_unlock();
 	}
-	return err;
+	task_unlock(t);
+	return cloexec;
 }
 
-void ckpt_glue_path_put(struct path *path)
-{
-	path_put(path);
-}
-
-/*
- * The path of @path as seen from @root, into @buf (not NUL-terminated).
- * Returns its length, -EXDEV if it is not under @root, -ENAMETOOLONG.
- */
-int ckpt_glue_path_string(const struct path *path, const struct path *root,
-			  char *buf, int size)
-{
-	char *p;
-	int len;
-
-	if (!path_is_under((struct path *)path, (struct path *)root))
-		return -EXDEV;
-	p = d_path(path, buf, size);
-	if (IS_ERR(p))
-		return PTR_ERR(p);
-	len = buf + size - 1 - p;	/* d_path writes a NUL at the end */
-	memmove(buf, p, len);
-	return len;
-}
-
-/* The next open file of @t at or after *@fd, referenced, or NULL. */
-struct file *ckpt_glue_next_file(struct task_struct *t, unsigned int *fd, bool *cloexec)
-{
-	struct file *file = fget_task_next(t, fd);
-
-	*cloexec = false;
-	if (file) {
-		task_lock(t);
-		if (t->files) {
-			rcu_read_lock();
-			*cloexec = close_on_exec(*fd, t->files);
-			rcu_read_unlock();
-		}
-		task_unlock(t);
-	}
-	return file;
-}
-
-void ckpt_glue_fput(struct file *file)
-{
-	fput(file);
-}
-
-const struct path *ckpt_glue_file_path(struct file *file)
-{
-	return &file->f_path;
-}
-
-/* What both an open file and a looked-up path tell of their inode. */
-static int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_file_facts *facts)
+/* C: d_inode(), d_unlinked(), huge_encode_dev(), MAJOR(), MINOR() are inlines, macros. */
+int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_inode_facts *facts)
 {
 	struct inode *inode = d_inode(path->dentry);
 	struct super_block *sb = path->dentry->d_sb;
 	struct kstat st;
 	int err;
 
+	memset(facts, 0, sizeof(*facts));
 	facts->s_magic = sb->s_magic;
 	strscpy(facts->fstype, sb->s_type->name, sizeof(facts->fstype));
-	/* for messages: "[eventfd]", "null", "pipe:" ... (%pd is rename-safe) */
 	snprintf(facts->name, sizeof(facts->name), "%pd", path->dentry);
 	facts->unlinked = d_unlinked(path->dentry) || (inode && inode->i_nlink == 0);
 	facts->can_encode_fh = sb->s_export_op && sb->s_export_op->encode_fh;
@@ -232,34 +177,12 @@ static int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_file_
 	return 0;
 }
 
-int ckpt_glue_file_facts(struct file *file, struct ckpt_glue_file_facts *facts)
-{
-	memset(facts, 0, sizeof(*facts));
-	facts->f_flags = file->f_flags;
-	facts->f_mode = (__force u32)file->f_mode;
-	facts->pos = file->f_pos;
-	facts->o_path = !!(file->f_mode & FMODE_PATH);
-	facts->hash64 = !!(file->f_mode & FMODE_64BITHASH);
-	facts->hash32 = !!(file->f_mode & FMODE_32BITHASH);
-	return ckpt_glue_inode_facts(&file->f_path, facts);
-}
-
-int ckpt_glue_path_facts(const struct path *path, struct ckpt_glue_file_facts *facts)
-{
-	memset(facts, 0, sizeof(*facts));
-	return ckpt_glue_inode_facts(path, facts);
-}
-
-/*
- * An exportfs handle for @file's inode: its bytes into @buf (at most *@len
- * bytes), the handle type as return value (> 0), or a negative errno.
- */
-int ckpt_glue_encode_fh(struct file *file, void *buf, int *len)
+/* C: <linux/exportfs.h> is not in the kernel crate's bindings. Returns the type (> 0). */
+int ckpt_glue_encode_fh(struct dentry *dentry, void *buf, int *len)
 {
 	int words = *len / 4;
-	int type;
+	int type = exportfs_encode_fh(dentry, buf, &words, 0);
 
-	type = exportfs_encode_fh(file->f_path.dentry, buf, &words, 0);
 	if (type == FILEID_INVALID || words * 4 > *len)
 		return -EOVERFLOW;
 	if (type < 0)
@@ -268,76 +191,16 @@ int ckpt_glue_encode_fh(struct file *file, void *buf, int *len)
 	return type;
 }
 
-/*
- * Write @count bytes at the file's position (none for streams), as write(2)
- * would. Sleeps; returns bytes written or a negative errno.
- */
-ssize_t ckpt_glue_write(struct file *file, const void *buf, size_t count)
-{
-	loff_t pos = 0, *ppos = (file->f_mode & FMODE_STREAM) ? NULL : &pos;
-	ssize_t ret;
-
-	if (ppos)
-		pos = file->f_pos;
-	ret = kernel_write(file, buf, count, ppos);
-	if (ppos && ret > 0)
-		file->f_pos = pos;
-	return ret;
-}
-
-bool ckpt_glue_fatal_signal_pending(void)
+/* C: fatal_signal_pending() is a static inline. */
+int ckpt_glue_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
 }
 
-void ckpt_glue_real_time(s64 *sec, u32 *nsec)
-{
-	struct timespec64 ts;
-
-	ktime_get_real_ts64(&ts);
-	*sec = ts.tv_sec;
-	*nsec = ts.tv_nsec;
-}
-
-/* ---- restart ---- */
-
-/*
- * Read up to @count bytes at the file's position (none for streams), as
- * read(2) would. Sleeps; returns bytes read (0 at end of file) or -errno.
- */
-ssize_t ckpt_glue_read(struct file *file, void *buf, size_t count)
-{
-	loff_t pos = 0, *ppos = (file->f_mode & FMODE_STREAM) ? NULL : &pos;
-	ssize_t ret;
-
-	if (ppos)
-		pos = file->f_pos;
-	ret = kernel_read(file, buf, count, ppos);
-	if (ppos && ret > 0)
-		file->f_pos = pos;
-	return ret;
-}
-
-/* Whether @file was opened for reading. */
-bool ckpt_glue_file_readable(struct file *file)
-{
-	return file->f_mode & FMODE_READ;
-}
-
-/*
- * Look @name up as open(2) would from the caller (its root and cwd), without
- * following a symbolic link in the last component, and with the caller's
- * credentials for search permission. Referenced into @out.
- */
+/* C: <linux/namei.h> is not in the kernel crate's bindings. As open(2) with O_NOFOLLOW. */
 int ckpt_glue_lookup(const char *name, struct path *out)
 {
 	return kern_path(name, 0, out);
-}
-
-/* Open @name with the caller's credentials, as open(2) with @flags would. */
-struct file *ckpt_glue_open(const char *name, int flags)
-{
-	return filp_open(name, flags, 0);
 }
 
 /* Only connected dentries have a path to open them by. */
@@ -352,15 +215,11 @@ static int ckpt_glue_any_dentry(void *context, struct dentry *dentry)
 }
 
 /*
- * Find the inode of the exportfs handle @handle (@len bytes, type @type) on
- * the file system mounted at @mnt->mnt, referenced into @out: a connected
- * dentry of that mount, or with @any possibly a disconnected one (a file
- * whose dentry left the dcache and whose handle names no parent). -ESTALE
- * if the inode is gone (or its generation differs), -EINVAL for a handle
- * the file system does not accept.
+ * C: <linux/exportfs.h> is not in the kernel crate's bindings. A connected
+ * dentry of @mnt's mount, or with @any possibly a disconnected one.
  */
 int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
-			bool any, struct path *out)
+			int any, struct path *out)
 {
 	u32 fid[MAX_HANDLE_SZ / 4];
 	struct dentry *dentry;
@@ -377,99 +236,53 @@ int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int
 	return 0;
 }
 
-/*
- * Whether the caller may open a file found by handle alone, without a path
- * walk to it: what open_by_handle_at(2) asks (CAP_DAC_READ_SEARCH).
- */
-bool ckpt_glue_may_open_by_handle(void)
+/* C: struct uts_namespace is opaque to the kernel crate's bindings. */
+const struct new_utsname *ckpt_glue_init_utsname(void)
 {
-	return capable(CAP_DAC_READ_SEARCH);
+	return &init_uts_ns.name;
+}
+
+/* C: cpuid_count() is a static inline (paravirt-aware). out[0..4] = eax, ebx, ecx, edx. */
+void ckpt_glue_cpuid_count(u32 leaf, u32 subleaf, u32 *out)
+{
+	cpuid_count(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
 }
 
 /*
- * Open @path itself with the caller's credentials, as open_by_handle_at(2)
- * does: may_open() and the file's own permission checks apply, no directory
- * is searched.
+ * C: x86_task_fpu() is a macro, struct fpstate is opaque to bindgen. The task
+ * is stopped or current: only the task itself replaces its fpstate.
  */
-struct file *ckpt_glue_open_path(const struct path *path, int flags)
+int ckpt_glue_task_fpu(struct task_struct *task, u64 *user_xfeatures, u32 *user_size)
 {
-	return file_open_root(path, "", flags, 0);
-}
+	struct fpstate *fps;
+	struct fpu *fpu;
 
-/* The caller's root directory, referenced. */
-void ckpt_glue_current_root(struct path *root)
-{
-	get_fs_root(current->fs, root);
-}
-
-/* Reposition a freshly opened file, as lseek(fd, pos, SEEK_SET) would. */
-loff_t ckpt_glue_llseek(struct file *file, loff_t pos)
-{
-	return vfs_llseek(file, pos, SEEK_SET);
+	if (task->flags & (PF_KTHREAD | PF_USER_WORKER))
+		return -EINVAL;
+	fpu = x86_task_fpu(task);
+	fps = fpu ? READ_ONCE(fpu->fpstate) : NULL;
+	if (!fps)
+		return -EINVAL;
+	*user_xfeatures = fps->user_xfeatures;
+	*user_size = fps->user_size;
+	return 0;
 }
 
 /*
- * The file status flags restart restores after open: the @mask bits of
- * f_flags become those of @flags (O_NONBLOCK: files are opened with it so
- * that nothing blocks in open; O_NOFOLLOW and O_DIRECTORY: opened with them
- * for safety, kept only if recorded) and, for directories on ext2/3/4, the
- * width of the hash cookies f_pos holds (32 or 64), as nfsd sets it. The
- * file is not installed yet: nobody else sees it.
+ * C: test_tsk_thread_flag(), user_64bit_mode(), task_pt_regs() are inlines
+ * and macros. user_abis bits: 0 x86-64, 1 ia32, 2 x32. TIF_ADDR32 marks both
+ * compat ABIs; x32 code runs in 64-bit mode, ia32 code does not; a 64-bit
+ * process in a 32-bit code segment needs both x86-64 and ia32.
  */
-void ckpt_glue_set_restored_flags(struct file *file, unsigned int flags, unsigned int mask,
-				  int hash_bits)
+int ckpt_glue_task_abis(struct task_struct *task)
 {
-	spin_lock(&file->f_lock);
-	file->f_flags = (file->f_flags & ~mask) | (flags & mask);
-	spin_unlock(&file->f_lock);
-	if (hash_bits == 32)
-		file->f_mode = (file->f_mode & ~FMODE_64BITHASH) | FMODE_32BITHASH;
-	else if (hash_bits == 64)
-		file->f_mode = (file->f_mode & ~FMODE_32BITHASH) | FMODE_64BITHASH;
-}
+	bool addr32, mode64;
 
-/* The caller's RLIMIT_NOFILE (soft): fd numbers must stay below it. */
-unsigned long ckpt_glue_nofile(void)
-{
-	return rlimit(RLIMIT_NOFILE);
-}
-
-/* Whether the caller has a file installed at @fd. */
-bool ckpt_glue_fd_is_open(unsigned int fd)
-{
-	struct file *file = fget_raw(fd);
-
-	if (!file)
-		return false;
-	fput(file);
-	return true;
-}
-
-/* Reserve the caller's lowest free fd (not visible until installed). */
-int ckpt_glue_reserve_fd(bool cloexec)
-{
-	return get_unused_fd_flags(cloexec ? O_CLOEXEC : 0);
-}
-
-void ckpt_glue_unreserve_fd(unsigned int fd)
-{
-	put_unused_fd(fd);
-}
-
-/* Install @file (a reference is taken for the fd table) at the reserved @fd. */
-void ckpt_glue_install_fd(unsigned int fd, struct file *file)
-{
-	fd_install(fd, get_file(file));
-}
-
-/* Remove the caller's file at @fd from its table and return it (referenced). */
-struct file *ckpt_glue_take_fd(unsigned int fd)
-{
-	return file_close_fd(fd);
-}
-
-/* Close a file taken out of the caller's table, as close(2) would. */
-void ckpt_glue_close_taken(struct file *file)
-{
-	filp_close(file, current->files);
+	if (task->flags & (PF_KTHREAD | PF_USER_WORKER))
+		return -EINVAL;
+	addr32 = test_tsk_thread_flag(task, TIF_ADDR32);
+	mode64 = user_64bit_mode(task_pt_regs(task));
+	if (addr32)
+		return mode64 ? 1 << 2 : 1 << 1;
+	return mode64 ? 1 << 0 : (1 << 0) | (1 << 1);
 }

@@ -1,83 +1,67 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ckpt: the C glue's interface (src/glue_c.c). src/glue.rs mirrors these
- * declarations; the structs hold only fixed-size fields and both sides
- * assert their sizes.
+ * ckpt: the C glue's interface (src/glue_c.c). Kbuild runs bindgen on it
+ * (src/ffi.rs), with the UAPI include paths only: kernel structs are just
+ * declared (Rust uses kernel::bindings' types), fields use __u32 and co.
  */
 #ifndef CKPT_GLUE_C_H
 #define CKPT_GLUE_C_H
 
 #include <linux/types.h>
-#include <linux/utsname.h>
+#include <linux/utsname.h>	/* struct new_utsname (UAPI) */
 
+struct dentry;
 struct file;
-struct new_utsname;
 struct path;
 struct task_struct;
 
+/* A task's pids (caller's pid namespace), ids (caller's user namespace), comm. */
 struct ckpt_glue_ids {
-	s32 pid, tgid, ppid;
-	u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	__s32 pid, tgid, ppid;
+	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
 	char comm[16];
-	u32 reserved;
 };
 
-struct ckpt_glue_file_facts {
-	u64 dev, ino, rdev;
-	s64 size, pos;
-	s64 mtime_sec, ctime_sec;
-	u32 mtime_nsec, ctime_nsec;
-	u32 mode, f_flags, f_mode, generation;
-	u32 rdev_major, rdev_minor;
-	u64 s_magic;
+/* What both an open file and a looked-up path tell of their inode. */
+struct ckpt_glue_inode_facts {
+	__u64 dev, ino, rdev, s_magic;
+	__s64 size, mtime_sec, ctime_sec;
+	__u32 mtime_nsec, ctime_nsec, mode, generation, rdev_major, rdev_minor;
 	char fstype[32];
-	char name[48];
-	u8 unlinked, o_path, hash32, hash64, can_encode_fh;
-	u8 reserved[3];
+	char name[48];		/* for messages: "[eventfd]", "null", "pipe:" */
+	__u8 unlinked, can_encode_fh;
 };
 
-static_assert(sizeof(struct ckpt_glue_ids) == 64);
-/* src/glue.rs mirrors struct new_utsname as UtsName */
-static_assert(sizeof(struct new_utsname) == 390);
-static_assert(sizeof(struct ckpt_glue_file_facts) == 184);
+/* f_mode bits Rust tests: bindgen cannot evaluate FMODE_*'s __force casts. */
+enum ckpt_glue_fmode {
+	CKPT_FMODE_READ = 1 << 0,
+	CKPT_FMODE_WRITE = 1 << 1,
+	CKPT_FMODE_32BITHASH = 1 << 9,
+	CKPT_FMODE_64BITHASH = 1 << 10,
+	CKPT_FMODE_PATH = 1 << 14,
+	CKPT_FMODE_ATOMIC_POS = 1 << 15,
+	CKPT_FMODE_STREAM = 1 << 21,
+};
 
-struct task_struct *ckpt_glue_get_target(pid_t nr);
-int ckpt_glue_task_threads(struct task_struct *t);
+/* checkpoint (src/glue.rs) */
+struct task_struct *ckpt_glue_get_target(int nr);
 void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids);
 int ckpt_glue_task_uts(struct task_struct *t, struct new_utsname *out);
 int ckpt_glue_task_fs(struct task_struct *t, struct path *root, struct path *pwd);
-void ckpt_glue_path_put(struct path *path);
-int ckpt_glue_path_string(const struct path *path, const struct path *root,
-			  char *buf, int size);
-struct file *ckpt_glue_next_file(struct task_struct *t, unsigned int *fd, bool *cloexec);
-void ckpt_glue_fput(struct file *file);
-const struct path *ckpt_glue_file_path(struct file *file);
-int ckpt_glue_file_facts(struct file *file, struct ckpt_glue_file_facts *facts);
-int ckpt_glue_path_facts(const struct path *path, struct ckpt_glue_file_facts *facts);
-int ckpt_glue_encode_fh(struct file *file, void *buf, int *len);
-ssize_t ckpt_glue_write(struct file *file, const void *buf, size_t count);
-bool ckpt_glue_fatal_signal_pending(void);
-void ckpt_glue_real_time(s64 *sec, u32 *nsec);
+int ckpt_glue_fd_cloexec(struct task_struct *t, unsigned int fd);
+int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_inode_facts *facts);
+int ckpt_glue_encode_fh(struct dentry *dentry, void *buf, int *len);
+int ckpt_glue_fatal_signal_pending(void);
 
-/* restart */
-ssize_t ckpt_glue_read(struct file *file, void *buf, size_t count);
-bool ckpt_glue_file_readable(struct file *file);
+/* restart (src/vfs.rs) */
 int ckpt_glue_lookup(const char *name, struct path *out);
-struct file *ckpt_glue_open(const char *name, int flags);
 int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
-			bool any, struct path *out);
-bool ckpt_glue_may_open_by_handle(void);
-struct file *ckpt_glue_open_path(const struct path *path, int flags);
-void ckpt_glue_current_root(struct path *root);
-loff_t ckpt_glue_llseek(struct file *file, loff_t pos);
-void ckpt_glue_set_restored_flags(struct file *file, unsigned int flags, unsigned int mask,
-				  int hash_bits);
-unsigned long ckpt_glue_nofile(void);
-bool ckpt_glue_fd_is_open(unsigned int fd);
-int ckpt_glue_reserve_fd(bool cloexec);
-void ckpt_glue_unreserve_fd(unsigned int fd);
-void ckpt_glue_install_fd(unsigned int fd, struct file *file);
-struct file *ckpt_glue_take_fd(unsigned int fd);
-void ckpt_glue_close_taken(struct file *file);
+			int any, struct path *out);
+
+/* environment vectors (src/env.rs) */
+const struct new_utsname *ckpt_glue_init_utsname(void);
+void ckpt_glue_cpuid_count(__u32 leaf, __u32 subleaf, __u32 *out);
+int ckpt_glue_task_fpu(struct task_struct *task, __u64 *user_xfeatures, __u32 *user_size);
+int ckpt_glue_task_abis(struct task_struct *task);
 
 #endif /* CKPT_GLUE_C_H */

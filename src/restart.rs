@@ -21,16 +21,16 @@ use kernel::{bindings, prelude::*};
 
 use crate::{
     env,
-    error::{self, CkptError, CkptResult, Message},
+    error::{self, CkptError, CkptResult, Message, Report},
     fdtable::{self, Reservation, Slot},
-    glue::FileFacts,
     image::{
         self, check_env, Arch, Body, DecodeError, Decoder, DirCookieMode, EnvVector, File,
         FileTable, FileVariant, FormatError, RecordHeader, RecordType, Task, HEADER_LEN,
         IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
+    reason::Reason,
     uapi::{self, ckpt_restart},
-    vfs::{self, Input, KPath, NewFile},
+    vfs::{self, Access, CallerFile, FsContext, InodeFacts, KPath, NewFile},
 };
 
 /// Largest read from the input at once.
@@ -68,23 +68,24 @@ pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
     let mut args: ckpt_restart =
         uapi::read_ext(arg, user_size, uapi::CKPT_RESTART_SIZE_VER0 as usize)?;
     let mut out = Outcome::default();
-    let result = restart(&args, &mut out);
+    let outcome = restart(&args, &mut out);
     args.bytes = out.bytes;
     args.nr_fds = out.nr_fds;
     args.nr_external = out.nr_external;
-    args.err_fd = -1;
-    args.err_record = 0;
-    args.reason = uapi::CKPT_REASON_NONE;
-    match result {
-        Ok(()) => uapi::write_ext(arg, user_size, &args),
-        Err(e) => {
-            args.nr_fds = 0;
-            args.err_fd = e.fd;
-            args.err_record = e.record;
-            args.reason = e.reason;
-            error::copy_to_log(args.log_buf, args.log_size, e.message())?;
-            uapi::write_ext(arg, user_size, &args)?;
-            Err(e.errno)
+    error::report(arg, user_size, &mut args, outcome)
+}
+
+impl Report for ckpt_restart {
+    fn log(&self) -> (u64, u32) {
+        (self.log_buf, self.log_size)
+    }
+
+    fn set_error(&mut self, error: Option<&CkptError>) {
+        self.err_fd = error.map_or(-1, |e| e.fd);
+        self.err_record = error.map_or(0, |e| e.record);
+        self.reason = error.map_or(Reason::None, |e| e.reason) as u32;
+        if error.is_some() {
+            self.nr_fds = 0;
         }
     }
 }
@@ -99,20 +100,13 @@ struct Outcome {
 
 fn restart(args: &ckpt_restart, out: &mut Outcome) -> CkptResult {
     if args.flags & !u64::from(uapi::CKPT_RESTART_FLAGS_ALL) != 0 {
-        return Err(CkptError::new(
-            EINVAL,
-            uapi::CKPT_REASON_BAD_ARGUMENT,
-            -1,
-            format_args!("unknown flags {:#x}", args.flags),
-        ));
+        return Err(CkptError::bad_argument(format_args!(
+            "unknown flags {:#x}",
+            args.flags
+        )));
     }
-    let input = Input::from_fd(args.fd).map_err(|e| {
-        CkptError::new(
-            e,
-            uapi::CKPT_REASON_BAD_ARGUMENT,
-            -1,
-            format_args!("image fd {}: not open for reading", args.fd),
-        )
+    let input = CallerFile::from_fd(args.fd, Access::Read).map_err(|_| {
+        CkptError::bad_fd(format_args!("image fd {}: not open for reading", args.fd))
     })?;
     let (image, max_payload) = read_image(&input, out)?;
     let mut plan = Plan::parse(&image, max_payload)?;
@@ -128,7 +122,7 @@ fn restart(args: &ckpt_restart, out: &mut Outcome) -> CkptResult {
 
 /// Reads one image, up to its terminator, into memory. Returns it and its longest record
 /// payload (the decoder's scratch size). Only the framing is looked at here.
-fn read_image(input: &Input, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)> {
+fn read_image(input: &CallerFile, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)> {
     let mut image = KVVec::new();
     read_more(input, &mut image, IMMUTABLE_HEADER_LEN, out)?;
     // An unknown version may frame records differently: refuse it before reading on.
@@ -140,16 +134,11 @@ fn read_image(input: &Input, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)
         })
     })?;
     if version != image::VERSION {
-        return Err(CkptError::new(
-            ENOEXEC,
-            uapi::CKPT_REASON_IMAGE_VERSION,
-            -1,
-            format_args!(
-                "image format version {version} is not supported (this module reads version \
+        return Err(CkptError::image_version(format_args!(
+            "image format version {version} is not supported (this module reads version \
                  {}); `ckpt convert` may convert it",
-                image::VERSION
-            ),
-        ));
+            image::VERSION
+        )));
     }
     read_more(input, &mut image, HEADER_LEN - IMMUTABLE_HEADER_LEN, out)?;
     let mut max_payload = 0;
@@ -173,25 +162,26 @@ fn read_image(input: &Input, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)
 }
 
 /// Appends exactly `len` more bytes of the input to `image`.
-fn read_more(input: &Input, image: &mut KVVec<u8>, len: usize, out: &mut Outcome) -> CkptResult {
+fn read_more(
+    input: &CallerFile,
+    image: &mut KVVec<u8>,
+    len: usize,
+    out: &mut Outcome,
+) -> CkptResult {
     let max = uapi::CKPT_RESTART_MAX_IMAGE as usize;
-    let end = image.len().checked_add(len).ok_or(EFBIG)?;
+    let end = image.len().saturating_add(len);
     if end > max {
-        return Err(CkptError::new(
+        return Err(CkptError::too_large(
             EFBIG,
-            uapi::CKPT_REASON_TOO_LARGE,
-            -1,
             format_args!("the image exceeds {max} bytes"),
         ));
     }
     while image.len() < end {
-        if crate::glue::fatal_signal_pending() {
-            return Err(CkptError::new(
-                EINTR,
-                uapi::CKPT_REASON_INTERRUPTED,
-                -1,
-                format_args!("interrupted by a fatal signal after {} bytes", image.len()),
-            ));
+        if vfs::fatal_signal_pending() {
+            return Err(CkptError::interrupted(format_args!(
+                "interrupted by a fatal signal after {} bytes",
+                image.len()
+            )));
         }
         let filled = image.len();
         let want = (end - filled).min(READ_CHUNK);
@@ -213,10 +203,8 @@ fn read_more(input: &Input, image: &mut KVVec<u8>, len: usize, out: &mut Outcome
                 // A signal interrupted a sleeping read: part of a pipe's data is consumed,
                 // so the call must not be restarted.
                 let e = if e == ERESTARTSYS { EINTR } else { e };
-                return Err(CkptError::new(
+                return Err(CkptError::input(
                     e,
-                    uapi::CKPT_REASON_INPUT,
-                    -1,
                     format_args!("reading the image failed after {filled} bytes"),
                 ));
             }
@@ -226,21 +214,16 @@ fn read_more(input: &Input, image: &mut KVVec<u8>, len: usize, out: &mut Outcome
 }
 
 fn bad_image(e: FormatError) -> CkptError {
-    let err = CkptError::new(
-        EBADMSG,
-        uapi::CKPT_REASON_BAD_IMAGE,
-        -1,
-        format_args!("malformed image: {e}"),
-    );
+    let err = CkptError::bad_image(format_args!("malformed image: {e}"));
     match e.record {
         Some(r) => err.in_record(r.id),
         None => err,
     }
 }
 
-/// A malformed-image error about record `id` (and the image fd `fd`, or -1).
-fn inconsistent(id: u64, fd: i32, args: core::fmt::Arguments<'_>) -> CkptError {
-    CkptError::new(EBADMSG, uapi::CKPT_REASON_BAD_IMAGE, fd, args).in_record(id)
+/// A malformed-image error about record `id`.
+fn inconsistent(id: u64, args: core::fmt::Arguments<'_>) -> CkptError {
+    CkptError::bad_image(args).in_record(id)
 }
 
 // ---- phase 2: validate ----
@@ -307,7 +290,7 @@ impl<'a> Plan<'a> {
                 Body::TaskVector(tv) => task_vector = Some(tv.entries),
                 Body::FileTable(t) => {
                     if table.is_some() {
-                        return Err(inconsistent(id, -1, format_args!("second file table")));
+                        return Err(inconsistent(id, format_args!("second file table")));
                     }
                     table = Some((id, t));
                 }
@@ -323,24 +306,19 @@ impl<'a> Plan<'a> {
             }
         }
         if let Some(id) = several_tasks {
-            return Err(CkptError::new(
-                EOPNOTSUPP,
-                uapi::CKPT_REASON_BAD_IMAGE,
-                -1,
-                format_args!("images of several tasks cannot be restarted yet"),
-            )
+            return Err(CkptError::unsupported_image(format_args!(
+                "images of several tasks cannot be restarted yet"
+            ))
             .in_record(id));
         }
-        let (env_id, env) =
-            env.ok_or_else(|| inconsistent(0, -1, format_args!("no environment")))?;
+        let (env_id, env) = env.ok_or_else(|| inconsistent(0, format_args!("no environment")))?;
         let (task_id, task) =
-            task.ok_or_else(|| inconsistent(0, -1, format_args!("no task record")))?;
+            task.ok_or_else(|| inconsistent(0, format_args!("no task record")))?;
         let (table_id, table) =
-            table.ok_or_else(|| inconsistent(task_id, -1, format_args!("no file table")))?;
+            table.ok_or_else(|| inconsistent(task_id, format_args!("no file table")))?;
         if task.file_table != table_id {
             return Err(inconsistent(
                 task_id,
-                -1,
                 format_args!("the task refers to file table {}", task.file_table),
             ));
         }
@@ -362,25 +340,21 @@ impl<'a> Plan<'a> {
         let limit = fdtable::nofile_limit();
         let mut fds = KVVec::with_capacity(self.table.len() as usize, GFP_KERNEL)?;
         for e in self.table.iter() {
-            let fd = i32::try_from(e.fd).unwrap_or(i32::MAX);
             if u64::from(e.fd) >= limit {
-                return Err(CkptError::fd(
+                return Err(CkptError::too_large(
                     EMFILE,
-                    uapi::CKPT_REASON_TOO_LARGE,
-                    e.fd,
                     format_args!("not below RLIMIT_NOFILE ({limit})"),
                 )
+                .at_fd(e.fd)
                 .in_record(self.table_id));
             }
             let index = self
                 .files
                 .binary_search_by_key(&e.file, |f| f.id)
                 .map_err(|_| {
-                    inconsistent(
-                        self.table_id,
-                        fd,
-                        format_args!("fd {fd}: record {} is not a file", e.file),
-                    )
+                    CkptError::bad_image(format_args!("record {} is not a file", e.file))
+                        .at_fd(e.fd)
+                        .in_record(self.table_id)
                 })?;
             fds.push(
                 FdUse {
@@ -407,7 +381,6 @@ impl<'a> Plan<'a> {
         if let Some(rec) = self.files.iter().find(|r| r.first_fd == u32::MAX) {
             return Err(inconsistent(
                 rec.id,
-                -1,
                 format_args!("file record {} is not in the file table", rec.id),
             ));
         }
@@ -421,22 +394,18 @@ impl<'a> Plan<'a> {
             let open = fdtable::is_open(fd);
             if matches!(rec.file.variant, FileVariant::External { .. }) {
                 if !open {
-                    return Err(CkptError::fd(
-                        EBADF,
-                        uapi::CKPT_REASON_EXTERNAL_MISSING,
-                        fd,
-                        format_args!("external fd is not open in the restoring process"),
-                    )
+                    return Err(CkptError::external_missing(format_args!(
+                        "external fd is not open in the restoring process"
+                    ))
+                    .at_fd(fd)
                     .in_record(rec.id));
                 }
                 external += 1;
             } else if open && flags & u64::from(uapi::CKPT_RESTART_REPLACE_FDS) == 0 {
-                return Err(CkptError::fd(
-                    EBUSY,
-                    uapi::CKPT_REASON_FD_BUSY,
-                    fd,
-                    format_args!("already open in the restoring process"),
-                )
+                return Err(CkptError::fd_busy(format_args!(
+                    "already open in the restoring process"
+                ))
+                .at_fd(fd)
                 .in_record(rec.id));
             }
         }
@@ -455,12 +424,7 @@ fn decode_error(e: DecodeError<core::convert::Infallible>) -> CkptError {
         DecodeError::Format(f)
             if matches!(f.kind, image::FormatErrorKind::UnsupportedVersion(_)) =>
         {
-            CkptError::new(
-                ENOEXEC,
-                uapi::CKPT_REASON_IMAGE_VERSION,
-                -1,
-                format_args!("{}; `ckpt convert` may convert it", f.kind),
-            )
+            CkptError::image_version(format_args!("{}; `ckpt convert` may convert it", f.kind))
         }
         DecodeError::Format(f) => bad_image(f),
         DecodeError::Source(never) => match never {},
@@ -472,13 +436,9 @@ fn decode_error(e: DecodeError<core::convert::Infallible>) -> CkptError {
 fn check_file(rec: &FileRecord<'_>) -> CkptResult {
     image::check_restorable(&rec.file).map_err(|e| {
         let path = Printable(rec.file.path);
-        CkptError::fd(
-            EBADMSG,
-            uapi::CKPT_REASON_BAD_IMAGE,
-            rec.first_fd,
-            format_args!("{e}: {path}"),
-        )
-        .in_record(rec.id)
+        CkptError::bad_image(format_args!("{e}: {path}"))
+            .at_fd(rec.first_fd)
+            .in_record(rec.id)
     })
 }
 
@@ -507,15 +467,10 @@ impl core::fmt::Display for Printable<'_> {
 fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
     let page_size = kernel::page::PAGE_SIZE as u32;
     if plan.header.arch != Arch::X86_64 || plan.header.page_size != page_size {
-        return Err(CkptError::new(
-            ENOEXEC,
-            uapi::CKPT_REASON_ENV_MISMATCH,
-            -1,
-            format_args!(
-                "image of arch {} with {}-byte pages; this kernel is x86_64 with {page_size}",
-                plan.header.arch, plan.header.page_size
-            ),
-        ));
+        return Err(CkptError::env_mismatch(format_args!(
+            "image of arch {} with {}-byte pages; this kernel is x86_64 with {page_size}",
+            plan.header.arch, plan.header.page_size
+        )));
     }
     let host = env::host_payload()?;
     let host = EnvVector::parse(&host).map_err(|_| EIO)?;
@@ -552,17 +507,12 @@ fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
     if total.critical == 0 && (total.advisory == 0 || accept_advisory) {
         return Ok(());
     }
-    Err(CkptError::new(
-        ENOEXEC,
-        uapi::CKPT_REASON_ENV_MISMATCH,
-        -1,
-        format_args!(
-            "environment mismatch ({} critical, {} advisory): {}",
-            total.critical,
-            total.advisory,
-            core::str::from_utf8(message.as_bytes()).unwrap_or("?")
-        ),
-    )
+    Err(CkptError::env_mismatch(format_args!(
+        "environment mismatch ({} critical, {} advisory): {}",
+        total.critical,
+        total.advisory,
+        core::str::from_utf8(message.as_bytes()).unwrap_or("?")
+    ))
     .in_record(first_record))
 }
 
@@ -571,7 +521,7 @@ fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
 impl Plan<'_> {
     /// Opens every file record but the external ones (`None` there), in record order.
     fn reopen(&self, _fds: &[FdUse], flags: u64) -> CkptResult<KVVec<Option<NewFile>>> {
-        let root = KPath::current_root();
+        let root = FsContext::current()?.root;
         let mut names = KVec::from_elem(0u8, 2 * (PATH_MAX + 1), GFP_KERNEL)?;
         let mut files = KVVec::with_capacity(self.files.len(), GFP_KERNEL)?;
         for rec in self.files.iter() {
@@ -585,20 +535,16 @@ impl Plan<'_> {
     }
 }
 
-/// An error about the file of `rec`.
+/// An error about the file of `rec`, made by `error` (a [`CkptError`] constructor) from a
+/// message that starts with the recorded path; blamed on its lowest fd and its record.
 fn file_error(
     rec: &FileRecord<'_>,
-    errno: Error,
-    reason: u32,
+    error: impl FnOnce(core::fmt::Arguments<'_>) -> CkptError,
     args: core::fmt::Arguments<'_>,
 ) -> CkptError {
-    CkptError::fd(
-        errno,
-        reason,
-        rec.first_fd,
-        format_args!("{}: {args}", Printable(rec.file.path)),
-    )
-    .in_record(rec.id)
+    error(format_args!("{}: {args}", Printable(rec.file.path)))
+        .at_fd(rec.first_fd)
+        .in_record(rec.id)
 }
 
 /// Writes `bytes` and a NUL into `buf` and returns it as a C string.
@@ -680,17 +626,15 @@ fn reopen(rec: &FileRecord<'_>, root: &KPath, names: &mut [u8], flags: u64) -> C
             Ok(pos) => {
                 return Err(file_error(
                     rec,
-                    EINVAL,
-                    uapi::CKPT_REASON_BAD_IMAGE,
+                    CkptError::bad_position,
                     format_args!("position {} restored as {pos}", f.pos),
                 ))
             }
             Err(e) => {
                 return Err(file_error(
                     rec,
-                    e,
-                    uapi::CKPT_REASON_BAD_IMAGE,
-                    format_args!("cannot restore position {}", f.pos),
+                    CkptError::bad_position,
+                    format_args!("cannot restore position {} ({e:?})", f.pos),
                 ))
             }
         }
@@ -718,13 +662,19 @@ fn locate_by_handle<'b>(
     buf: &'b mut [u8],
 ) -> CkptResult<Found<'b>> {
     let f = &rec.file;
+    // ENOENT, ESTALE (and EINVAL: a handle the file system no longer accepts) say the file is
+    // gone; any other errno (ENOMEM...) says nothing about the file.
     let missing = |e: Error| {
-        file_error(
-            rec,
-            e,
-            uapi::CKPT_REASON_FILE_MISSING,
-            format_args!("no longer exists (neither at its path nor by file handle)"),
-        )
+        if e == ENOENT || e == ESTALE || e == EINVAL {
+            let e = if e == EINVAL { ESTALE } else { e };
+            file_error(
+                rec,
+                |a| CkptError::file_missing(e, a),
+                format_args!("no longer exists (neither at its path nor by file handle)"),
+            )
+        } else {
+            file_error(rec, |a| CkptError::other(e, a), format_args!("{e:?}"))
+        }
     };
     // The file system: the nearest ancestor of the path that exists and is on device `dev`.
     let mut prefix = f.path;
@@ -748,18 +698,16 @@ fn locate_by_handle<'b>(
         }
         identity(f, &facts).map_err(|why| replaced(rec, why))
     };
-    let stale = |e: Error| if e == EINVAL { ESTALE } else { e };
     let Ok(found) = mount.decode_handle(handle, handle_type, false) else {
         // No connected dentry: the inode may still exist, with no path to it in the dcache.
         let found = mount
             .decode_handle(handle, handle_type, true)
-            .map_err(|e| missing(stale(e)))?;
+            .map_err(missing)?;
         check(&found)?;
         if !vfs::may_open_by_handle() {
             return Err(file_error(
                 rec,
-                EACCES,
-                uapi::CKPT_REASON_FILE_ACCESS,
+                |a| CkptError::file_access(EACCES, a),
                 format_args!(
                     "found by file handle, but no path reaches it; opening it by handle \
                      needs CAP_DAC_READ_SEARCH"
@@ -774,8 +722,7 @@ fn locate_by_handle<'b>(
         .map_err(|e| {
             file_error(
                 rec,
-                e,
-                uapi::CKPT_REASON_FILE_ACCESS,
+                |a| CkptError::file_access(e, a),
                 format_args!("found by handle, but not reachable from the caller's root"),
             )
         })?
@@ -787,7 +734,7 @@ fn locate_by_handle<'b>(
 }
 
 /// Which identity field differs, if any.
-fn identity(f: &File<'_>, facts: &FileFacts) -> Result<(), &'static str> {
+fn identity(f: &File<'_>, facts: &InodeFacts) -> Result<(), &'static str> {
     if facts.mode & bindings::S_IFMT != f.mode & bindings::S_IFMT {
         return Err("file type");
     }
@@ -818,14 +765,13 @@ fn identity(f: &File<'_>, facts: &FileFacts) -> Result<(), &'static str> {
 fn replaced(rec: &FileRecord<'_>, why: &str) -> CkptError {
     file_error(
         rec,
-        ESTALE,
-        uapi::CKPT_REASON_FILE_REPLACED,
+        CkptError::file_replaced,
         format_args!("another file is there ({why} differs)"),
     )
 }
 
 /// Size and mtime must be as at checkpoint (ctime is not compared: rename and chmod change it).
-fn content(rec: &FileRecord<'_>, facts: &FileFacts) -> CkptResult {
+fn content(rec: &FileRecord<'_>, facts: &InodeFacts) -> CkptResult {
     let f = &rec.file;
     if matches!(f.variant, FileVariant::CharDevice { .. }) {
         return Ok(());
@@ -833,16 +779,14 @@ fn content(rec: &FileRecord<'_>, facts: &FileFacts) -> CkptResult {
     if facts.size != f.size {
         return Err(file_error(
             rec,
-            ESTALE,
-            uapi::CKPT_REASON_FILE_CHANGED,
+            CkptError::file_changed,
             format_args!("size changed ({} -> {})", f.size, facts.size),
         ));
     }
     if facts.mtime_sec != f.mtime.sec || facts.mtime_nsec != f.mtime.nsec {
         return Err(file_error(
             rec,
-            ESTALE,
-            uapi::CKPT_REASON_FILE_CHANGED,
+            CkptError::file_changed,
             format_args!("modified since the checkpoint (mtime differs)"),
         ));
     }
@@ -853,15 +797,13 @@ fn lookup_error(rec: &FileRecord<'_>, e: Error) -> CkptError {
     if e == ENOENT {
         file_error(
             rec,
-            e,
-            uapi::CKPT_REASON_FILE_MISSING,
+            |a| CkptError::file_missing(e, a),
             format_args!("no such file"),
         )
     } else {
         file_error(
             rec,
-            e,
-            uapi::CKPT_REASON_FILE_ACCESS,
+            |a| CkptError::file_access(e, a),
             format_args!("lookup failed ({e:?})"),
         )
     }
@@ -876,8 +818,7 @@ fn open_error(rec: &FileRecord<'_>, e: Error) -> CkptError {
     }
     file_error(
         rec,
-        e,
-        uapi::CKPT_REASON_FILE_ACCESS,
+        |a| CkptError::file_access(e, a),
         format_args!("cannot open ({e:?})"),
     )
 }
@@ -905,16 +846,16 @@ fn install(
         chosen.push(file, GFP_KERNEL)?;
     }
     let fail = |e: fdtable::ReserveError| {
-        let (reason, why) = if e.errno == EBUSY {
-            (uapi::CKPT_REASON_FD_BUSY, "taken while restarting")
+        let error = if e.errno == EBUSY {
+            CkptError::fd_busy(format_args!("taken while restarting"))
         } else if e.errno == EMFILE {
-            (uapi::CKPT_REASON_TOO_LARGE, "not below RLIMIT_NOFILE")
+            CkptError::too_large(EMFILE, format_args!("not below RLIMIT_NOFILE"))
         } else {
-            (uapi::CKPT_REASON_NONE, "cannot be reserved")
+            CkptError::other(e.errno, format_args!("cannot be reserved in the fd table"))
         };
         match e.fd {
-            Some(fd) => CkptError::fd(e.errno, reason, fd, format_args!("{why}")),
-            None => CkptError::new(e.errno, reason, -1, format_args!("fd table: {why}")),
+            Some(fd) => error.at_fd(fd),
+            None => error,
         }
         .in_record(plan.table_id)
     };
