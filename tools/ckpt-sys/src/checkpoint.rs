@@ -2,9 +2,9 @@
 
 //! `CKPT_IOC_CHECKPOINT`: checkpoint a task into a file descriptor.
 
-use std::{fmt, io, os::fd::AsRawFd, os::fd::BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::{abi, ioc, log_message, reason_name, Device, IOC_READ_WRITE};
+use crate::{abi, ioc, Device, IoctlError, IOC_READ_WRITE};
 
 /// `CKPT_IOC_CHECKPOINT`.
 pub const CKPT_IOC_CHECKPOINT: u32 = ioc(
@@ -26,40 +26,6 @@ pub struct CheckpointStats {
     pub records: u64,
 }
 
-/// Why a checkpoint failed, as the kernel reports it.
-#[derive(Debug)]
-pub struct CheckpointError {
-    /// The errno of the ioctl.
-    pub errno: io::Error,
-    /// `enum ckpt_reason`.
-    pub reason: u32,
-    /// The target's fd at fault, if any.
-    pub fd: Option<i32>,
-    /// The kernel's one-line message (may be empty).
-    pub message: String,
-    /// How far it got.
-    pub stats: CheckpointStats,
-}
-
-impl CheckpointError {
-    /// The symbolic name of [`Self::reason`].
-    pub fn reason_name(&self) -> &'static str {
-        reason_name(self.reason)
-    }
-}
-
-impl fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.is_empty() {
-            write!(f, "{}", self.errno)
-        } else {
-            write!(f, "{} ({})", self.message, self.errno)
-        }
-    }
-}
-
-impl std::error::Error for CheckpointError {}
-
 impl Device {
     /// Checkpoints `pid` (0: the caller) into `out`. `external` lists the target's fds that
     /// the restorer will supply itself.
@@ -68,7 +34,7 @@ impl Device {
         out: BorrowedFd<'_>,
         pid: i32,
         external: &[i32],
-    ) -> Result<CheckpointStats, CheckpointError> {
+    ) -> Result<CheckpointStats, IoctlError<CheckpointStats>> {
         let mut log = vec![0u8; LOG_SIZE];
         let mut args = abi::ckpt_checkpoint {
             fd: out.as_raw_fd(),
@@ -93,14 +59,13 @@ impl Device {
             records: args.records,
         };
         if rc < 0 {
-            let errno = io::Error::last_os_error();
-            return Err(CheckpointError {
-                errno,
-                reason: args.reason,
-                fd: (args.err_fd >= 0).then_some(args.err_fd),
-                message: log_message(&log),
+            return Err(IoctlError::from_kernel(
+                args.reason,
+                args.err_fd,
+                0,
+                &log,
                 stats,
-            });
+            ));
         }
         Ok(stats)
     }

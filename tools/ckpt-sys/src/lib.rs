@@ -17,11 +17,16 @@ use std::{
 };
 
 mod checkpoint;
+mod error;
 pub mod fd;
+#[path = "../../../src/reason.rs"]
+mod reason;
 mod restart;
 
-pub use checkpoint::{CheckpointError, CheckpointStats, CKPT_IOC_CHECKPOINT};
-pub use restart::{RestartError, RestartFlags, RestartStats, CKPT_IOC_RESTART};
+pub use checkpoint::{CheckpointStats, CKPT_IOC_CHECKPOINT};
+pub use error::{reason_name, IoctlError};
+pub use reason::{errno, Errnos, Reason};
+pub use restart::{RestartFlags, RestartStats, CKPT_IOC_RESTART};
 
 /// The generated ABI: structs and constants of `include/uapi/linux/ckpt.h`.
 #[allow(non_camel_case_types, non_upper_case_globals, dead_code, clippy::all)]
@@ -66,38 +71,6 @@ pub struct Version {
     pub image_max: u32,
     /// The module's version string.
     pub module: String,
-}
-
-/// The name of a `CKPT_REASON_*` code (`enum ckpt_reason`), as the CLI prints it.
-pub fn reason_name(reason: u32) -> &'static str {
-    match reason {
-        abi::CKPT_REASON_NONE => "none",
-        abi::CKPT_REASON_BAD_ARGUMENT => "bad_argument",
-        abi::CKPT_REASON_TARGET => "target",
-        abi::CKPT_REASON_UNSUPPORTED_FILE => "unsupported_file",
-        abi::CKPT_REASON_UNLINKED_FILE => "unlinked_file",
-        abi::CKPT_REASON_PATH_UNREACHABLE => "path_unreachable",
-        abi::CKPT_REASON_TOO_LARGE => "too_large",
-        abi::CKPT_REASON_OUTPUT => "output",
-        abi::CKPT_REASON_INTERRUPTED => "interrupted",
-        abi::CKPT_REASON_BAD_IMAGE => "bad_image",
-        abi::CKPT_REASON_IMAGE_VERSION => "image_version",
-        abi::CKPT_REASON_ENV_MISMATCH => "env_mismatch",
-        abi::CKPT_REASON_FILE_MISSING => "file_missing",
-        abi::CKPT_REASON_FILE_REPLACED => "file_replaced",
-        abi::CKPT_REASON_FILE_CHANGED => "file_changed",
-        abi::CKPT_REASON_FILE_ACCESS => "file_access",
-        abi::CKPT_REASON_FD_BUSY => "fd_busy",
-        abi::CKPT_REASON_EXTERNAL_MISSING => "external_missing",
-        abi::CKPT_REASON_INPUT => "input",
-        _ => "unknown",
-    }
-}
-
-/// The NUL-terminated message the kernel left in a log buffer (empty if none).
-fn log_message(log: &[u8]) -> String {
-    let len = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-    String::from_utf8_lossy(&log[..len]).into_owned()
 }
 
 /// An open `/dev/ckpt`.
@@ -254,13 +227,6 @@ mod tests {
         }
         assert_eq!(reason_name(abi::CKPT_REASON_INPUT + 1), "unknown");
         assert_eq!(reason_name(abi::CKPT_REASON_FD_BUSY), "fd_busy");
-    }
-
-    #[test]
-    fn log_message_stops_at_the_nul() {
-        assert_eq!(log_message(b"fd 3: gone\0junk"), "fd 3: gone");
-        assert_eq!(log_message(b"\0\0"), "");
-        assert_eq!(log_message(b"no nul"), "no nul");
     }
 
     #[test]

@@ -3,12 +3,11 @@
 //! `CKPT_IOC_RESTART`: restore an image's file table into the calling process.
 
 use std::{
-    fmt, io,
     ops::BitOr,
     os::fd::{AsRawFd, BorrowedFd},
 };
 
-use crate::{abi, ioc, log_message, reason_name, Device, IOC_READ_WRITE};
+use crate::{abi, ioc, Device, IoctlError, IOC_READ_WRITE};
 
 /// `CKPT_IOC_RESTART`.
 pub const CKPT_IOC_RESTART: u32 = ioc(
@@ -65,42 +64,6 @@ pub struct RestartStats {
     pub nr_external: u32,
 }
 
-/// Why a restart failed, as the kernel reports it. The caller's fd table is as before.
-#[derive(Debug)]
-pub struct RestartError {
-    /// The errno of the ioctl.
-    pub errno: io::Error,
-    /// `enum ckpt_reason`.
-    pub reason: u32,
-    /// The image's fd number at fault, if any.
-    pub fd: Option<i32>,
-    /// The object id of the image record at fault, if any.
-    pub record: Option<u64>,
-    /// The kernel's message (may be empty).
-    pub message: String,
-    /// How far it got.
-    pub stats: RestartStats,
-}
-
-impl RestartError {
-    /// The symbolic name of [`Self::reason`].
-    pub fn reason_name(&self) -> &'static str {
-        reason_name(self.reason)
-    }
-}
-
-impl fmt::Display for RestartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.is_empty() {
-            write!(f, "{}", self.errno)
-        } else {
-            write!(f, "{} ({})", self.message, self.errno)
-        }
-    }
-}
-
-impl std::error::Error for RestartError {}
-
 impl Device {
     /// Restores the file table of the image read from `image` into the calling process: every
     /// file of the image is installed at its fd number, or, on failure, nothing changes.
@@ -112,7 +75,7 @@ impl Device {
         &self,
         image: BorrowedFd<'_>,
         flags: RestartFlags,
-    ) -> Result<RestartStats, RestartError> {
+    ) -> Result<RestartStats, IoctlError<RestartStats>> {
         let mut log = vec![0u8; LOG_SIZE];
         let mut args = abi::ckpt_restart {
             flags: flags.0,
@@ -138,15 +101,13 @@ impl Device {
             nr_external: args.nr_external,
         };
         if rc < 0 {
-            let errno = io::Error::last_os_error();
-            return Err(RestartError {
-                errno,
-                reason: args.reason,
-                fd: (args.err_fd >= 0).then_some(args.err_fd),
-                record: (args.err_record != 0).then_some(args.err_record),
-                message: log_message(&log),
+            return Err(IoctlError::from_kernel(
+                args.reason,
+                args.err_fd,
+                args.err_record,
+                &log,
                 stats,
-            });
+            ));
         }
         Ok(stats)
     }
