@@ -84,21 +84,20 @@ impl<const N: usize> Text<N> {
     }
 }
 
-/// The utsname of the initial UTS namespace.
-fn init_utsname() -> &'static ffi::new_utsname {
-    // SAFETY: `init_uts_ns` lives as long as the kernel. Only `release` and `version` are read
-    // through this reference, and they are never written after boot (see the glue).
-    unsafe { &*ffi::ckpt_glue_init_utsname() }
-}
-
 /// `utsname()->release` of the initial UTS namespace (`uname -r`).
 fn uts_release() -> Text<UTS_LEN> {
-    Text::new(crate::vfs::until_nul(&init_utsname().release))
+    // SAFETY: The glue returns `&init_uts_ns.name`, which lives as long as the kernel. Its
+    // `release` and `version` are set at build time and never written afterwards (only
+    // nodename and domainname are, under `uts_sem`), so only they are borrowed.
+    let field = unsafe { &*addr_of!((*ffi::ckpt_glue_init_utsname()).release) };
+    Text::new(crate::vfs::until_nul(field))
 }
 
 /// `utsname()->version` of the initial UTS namespace (`uname -v`).
 fn uts_version() -> Text<UTS_LEN> {
-    Text::new(crate::vfs::until_nul(&init_utsname().version))
+    // SAFETY: As in `uts_release`.
+    let field = unsafe { &*addr_of!((*ffi::ckpt_glue_init_utsname()).version) };
+    Text::new(crate::vfs::until_nul(field))
 }
 
 /// `CPUID(leaf, subleaf)` on this CPU: eax, ebx, ecx, edx.
