@@ -14,6 +14,7 @@
 //! [`check_restorable`] (what restart accepts of a file record before opening it).
 
 mod check;
+pub mod cpu_names;
 mod crc32c;
 mod decoder;
 mod encoder;
@@ -28,7 +29,10 @@ mod task;
 mod terminator;
 mod wire;
 
-pub use self::check::{check_env, CheckSummary, Mismatch, MismatchReason};
+pub use self::check::{
+    bit_name, check_env, has_bit_names, Advice, BitDiff, CheckSummary, EnvReport, FeatureBit,
+    Mismatch, MismatchReason, MismatchText, ReportText, Scope,
+};
 pub use self::crc32c::Crc32c;
 pub use self::decoder::{parse_body, Body, Decoder, Record, Source};
 pub use self::encoder::{
