@@ -371,7 +371,9 @@ impl fmt::Display for MismatchText<'_, '_> {
                 write!(f, "{b}")?;
             }
             let rest = total.saturating_sub(self.max_names);
-            if rest > 0 {
+            if rest == total {
+                write!(f, "{total} bits")?;
+            } else if rest > 0 {
                 write!(f, " and {rest} more")?;
             }
             return Ok(());
