@@ -12,7 +12,7 @@
 //! the running kernel's `/proc/cpuinfo` and boot log.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ckpt_image::cpu_names::{SOURCE_RELEASE, X86_CAP_FLAGS, X86_CAP_WORDS, XFEATURES};
 use ckpt_image::{bit_name, keys};
@@ -40,7 +40,7 @@ fn kernel_source() -> Option<PathBuf> {
     found
 }
 
-fn read(src: &PathBuf, path: &str) -> String {
+fn read(src: &Path, path: &str) -> String {
     std::fs::read_to_string(src.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
