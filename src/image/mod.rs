@@ -10,7 +10,9 @@
 //!
 //! Entry points: [`Encoder`] (writing, with [`EnvWriter`] for vectors), [`Decoder`] (reading
 //! from a [`Source`]), [`parse_body`] and [`EnvVector::parse`] (pure-slice parsers), and
-//! [`check_env`] (the compatibility checker restart and `ckpt check` share), and
+//! [`check_env`] (the compatibility checker restart and `ckpt check` share) with
+//! [`EnvReport`] (its mismatches in words, CPU features by the kernel's names from
+//! [`cpu_names`]), and
 //! [`check_restorable`] (what restart accepts of a file record before opening it).
 
 mod check;
