@@ -21,11 +21,11 @@ use kernel::{bindings, prelude::*};
 
 use crate::{
     env,
-    error::{self, CkptError, CkptResult, Message, Report},
+    error::{self, CkptError, CkptResult, Report},
     fdtable::{self, Reservation, Slot},
     image::{
-        self, check_env, Arch, Body, DecodeError, Decoder, DirCookieMode, EnvVector, File,
-        FileTable, FileVariant, FormatError, RecordHeader, RecordType, Task, HEADER_LEN,
+        self, Arch, Body, DecodeError, Decoder, DirCookieMode, EnvReport, EnvVector, File,
+        FileTable, FileVariant, FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN,
         IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
     reason::Reason,
@@ -35,6 +35,10 @@ use crate::{
 
 /// Largest read from the input at once.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Features named per environment mismatch in a refusal (the message holds 1024 bytes);
+/// `ckpt check` names them all.
+const NAMES_IN_MESSAGE: usize = 16;
 
 // The codec's policy (`image::check_restorable`) spells the open flags with x86-64 values.
 const _: () = assert!(
@@ -474,46 +478,31 @@ fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
     }
     let host = env::host_payload()?;
     let host = EnvVector::parse(&host).map_err(|_| EIO)?;
-    let mut message = KBox::new(Message::new(), GFP_KERNEL)?;
-    let mut first_record = 0;
-    let mut report = |scope: &str, id: u64, m: &image::Mismatch<'_>| {
-        if first_record == 0 {
-            first_record = id;
-        }
-        if !message.as_bytes().is_empty() {
-            let _ = message.write_str("; ");
-        }
-        let severity = if m.critical { "" } else { " (advisory)" };
-        let _ = match image::keys::lookup(m.key) {
-            Some(k) => write!(message, "{scope}{}: {}{severity}", k.name, m.reason),
-            None => write!(message, "{scope}key {:#x}: {}{severity}", m.key, m.reason),
-        };
-        if m.reason == image::MismatchReason::NotSubset {
-            // Name the bits: for CPU capability words, which feature is missing.
-            for i in 0..m.image.word_count() {
-                let host = m.host.map_or(0, |h| h.word(i));
-                let missing = m.image.word(i) & !host;
-                if missing != 0 {
-                    let _ = write!(message, " [word {i}: {missing:#x}]");
-                }
-            }
-        }
-    };
-    let mut total = check_env(&plan.env, &host, |m| report("", plan.env_id, m));
-    if let Some(tv) = &plan.task_vector {
-        total.add(&check_env(tv, &host, |m| report("task ", plan.task_id, m)));
-    }
+    // The words `ckpt check` prints too: critical first, features by name, one line of advice.
+    let scopes = [
+        Scope {
+            label: "",
+            image: plan.env,
+        },
+        Scope {
+            label: "task",
+            image: plan.task_vector.unwrap_or(EnvVector::empty()),
+        },
+    ];
+    let report = EnvReport::new(&scopes, host);
+    let total = report.summary();
     let accept_advisory = flags & u64::from(uapi::CKPT_RESTART_ACCEPT_ADVISORY) != 0;
     if total.critical == 0 && (total.advisory == 0 || accept_advisory) {
         return Ok(());
     }
-    Err(CkptError::env_mismatch(format_args!(
-        "environment mismatch ({} critical, {} advisory): {}",
-        total.critical,
-        total.advisory,
-        core::str::from_utf8(message.as_bytes()).unwrap_or("?")
-    ))
-    .in_record(first_record))
+    let record = match report.first_scope() {
+        Some(1) => plan.task_id,
+        _ => plan.env_id,
+    };
+    Err(
+        CkptError::env_mismatch(format_args!("{}", report.line(NAMES_IN_MESSAGE)))
+            .in_record(record),
+    )
 }
 
 // ---- phase 4: reopen ----

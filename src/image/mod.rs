@@ -10,10 +10,13 @@
 //!
 //! Entry points: [`Encoder`] (writing, with [`EnvWriter`] for vectors), [`Decoder`] (reading
 //! from a [`Source`]), [`parse_body`] and [`EnvVector::parse`] (pure-slice parsers), and
-//! [`check_env`] (the compatibility checker restart and `ckpt check` share), and
+//! [`check_env`] (the compatibility checker restart and `ckpt check` share) with
+//! [`EnvReport`] (its mismatches in words, CPU features by the kernel's names from
+//! [`cpu_names`]), and
 //! [`check_restorable`] (what restart accepts of a file record before opening it).
 
 mod check;
+pub mod cpu_names;
 mod crc32c;
 mod decoder;
 mod encoder;
@@ -28,7 +31,10 @@ mod task;
 mod terminator;
 mod wire;
 
-pub use self::check::{check_env, CheckSummary, Mismatch, MismatchReason};
+pub use self::check::{
+    bit_name, check_env, has_bit_names, Advice, BitDiff, CheckSummary, EnvReport, FeatureBit,
+    Mismatch, MismatchReason, MismatchText, ReportText, Scope,
+};
 pub use self::crc32c::Crc32c;
 pub use self::decoder::{parse_body, Body, Decoder, Record, Source};
 pub use self::encoder::{

@@ -105,7 +105,36 @@ pub fn fuzz_check(data: &[u8]) {
         if let Some(h) = m.host {
             assert_eq!(h.key, m.key);
         }
+        // The bits a subset mismatch names are set in the image and clear on the host.
+        let mut named = 0usize;
+        for b in m.missing_bits() {
+            let word = b.word as usize;
+            let mask = 1u64 << b.bit;
+            assert!(m.image.word(word) & mask != 0, "{b:?}");
+            assert!(m.host.map_or(0, |h| h.word(word)) & mask == 0, "{b:?}");
+            named += 1;
+        }
+        assert_eq!(named > 0, m.reason == crate::MismatchReason::NotSubset);
     });
+    // The words for the mismatches: the counts they start with are the checker's.
+    let scopes = [crate::Scope {
+        label: "task",
+        image,
+    }];
+    let report = crate::EnvReport::new(&scopes, host);
+    assert_eq!(report.summary(), summary);
+    let text = alloc::format!("{}", report.line(16));
+    let lines = alloc::format!("{}", report.lines());
+    if critical + advisory == 0 {
+        assert!(text.is_empty() && lines.is_empty());
+    } else {
+        let head =
+            alloc::format!("environment mismatch ({critical} critical, {advisory} advisory)");
+        assert!(
+            text.starts_with(&head) && lines.starts_with(&head),
+            "{text}"
+        );
+    }
     assert_eq!((summary.critical, summary.advisory), (critical, advisory));
     assert!(summary.checked >= critical + advisory);
     // A vector always satisfies itself, except for rules and types nobody can decide.

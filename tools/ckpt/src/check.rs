@@ -1,29 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `ckpt check`: may an image restart on a given environment? Prints every mismatch.
-//! The environment is this machine's (`CKPT_IOC_ENV`) unless `--env` or `--env-image` names one.
+//! `ckpt check`: may an image restart on a given environment? Prints every mismatch in the
+//! words restart's refusal uses (the codec's `EnvReport`): critical ones first, CPU and xsave
+//! features by the kernel's names, one line of advice. `--json` prints the same with the raw
+//! values and the missing bits. The environment is this machine's (`CKPT_IOC_ENV`) unless
+//! `--env` (e.g. another machine's `ckpt env --json`) or `--env-image` names one.
 //! Exit 0: compatible; 1: incompatible (a critical mismatch); 2: unreadable input; 3: the host
 //! environment was asked of `/dev/ckpt`, which is missing or refused.
 
 use std::path::PathBuf;
 
-use ckpt_image::{check_env, Body, CheckSummary, EnvVector, Mismatch};
+use ckpt_image::{keys, Body, EnvReport, EnvVector, Mismatch, Scope};
+use serde_json::{json, Value};
 
 use crate::input::{self, LoadedImage};
 use crate::json::EnvJson;
-use crate::{convert, display, Failure, EXIT_INCOMPATIBLE, EXIT_OK};
+use crate::{convert, Failure, EXIT_INCOMPATIBLE, EXIT_OK};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Image file, or `-` for standard input.
     image: String,
-    /// The host environment as JSON: the `environment` member of `ckpt show --json`, or what
-    /// `ckpt env --json` prints. Default: this machine's, from /dev/ckpt.
+    /// The host environment as JSON: what `ckpt env --json` prints (on the machine the image
+    /// may move to), or the `environment` member of `ckpt show --json`. Default: this
+    /// machine's, from /dev/ckpt.
     #[arg(long, value_name = "ENV.json")]
     env: Option<PathBuf>,
     /// Take the host environment from another image's environment vector.
     #[arg(long, value_name = "IMAGE", conflicts_with = "env")]
     env_image: Option<String>,
+    /// Print the verdict and every mismatch as JSON: raw values plus the missing bits' names.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -37,43 +45,96 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let host = EnvVector::parse(&host)
         .map_err(|e| Failure::unreadable(format!("{source}: {}", e.kind)))?;
 
-    let mut total = CheckSummary::default();
-    let report = |scope: &str, m: &Mismatch<'_>| println!("{}", describe(scope, m));
     let Some(Body::EnvVector(env)) = image.environment().map(|r| r.body()) else {
         return Err(Failure::unreadable(format!(
             "{}: no environment vector",
             args.image
         )));
     };
-    total.add(&check_env(&env, &host, |m| report("environment", m)));
-
+    // Scopes as restart has them: the environment vector (no label), then each task vector.
+    let mut tasks = Vec::new();
     let mut last_task = None;
     for r in &image.records {
         match r.body() {
             Body::Task(t) => last_task = Some((r.header.id, t.pid)),
             Body::TaskVector(tv) => {
-                let scope = match last_task {
+                let label = match last_task {
                     Some((id, pid)) if id == tv.task => format!("task {id} (pid {pid})"),
                     _ => format!("task {}", tv.task),
                 };
-                total.add(&check_env(&tv.entries, &host, |m| report(&scope, m)));
+                tasks.push((label, tv.entries));
             }
             _ => {}
         }
     }
-    let verdict = if total.is_compatible() {
-        "compatible"
+    let mut scopes = vec![Scope {
+        label: "",
+        image: env,
+    }];
+    scopes.extend(tasks.iter().map(|(label, image)| Scope {
+        label,
+        image: *image,
+    }));
+    let report = EnvReport::new(&scopes, host);
+    let total = report.summary();
+    if args.json {
+        println!("{}", to_json(&report));
     } else {
-        "incompatible"
-    };
-    println!(
-        "{verdict}: {} critical, {} advisory mismatches in {} checked entries",
-        total.critical, total.advisory, total.checked
-    );
+        print!("{}", report.lines());
+        let verdict = if total.is_compatible() {
+            "compatible"
+        } else {
+            "incompatible"
+        };
+        println!(
+            "{verdict}: {} critical, {} advisory mismatches in {} checked entries",
+            total.critical, total.advisory, total.checked
+        );
+    }
     Ok(if total.is_compatible() {
         EXIT_OK
     } else {
         EXIT_INCOMPATIBLE
+    })
+}
+
+/// The report as JSON: totals, each mismatch (critical ones first) with its words, the raw
+/// values and the bits the host lacks, and the advice.
+fn to_json(report: &EnvReport<'_, '_>) -> String {
+    let mut mismatches = Vec::new();
+    for critical in [true, false] {
+        report.for_each(critical, |scope, m| {
+            mismatches.push(mismatch_json(scope, m))
+        });
+    }
+    let total = report.summary();
+    let out = json!({
+        "compatible": total.is_compatible(),
+        "checked": total.checked,
+        "critical": total.critical,
+        "advisory": total.advisory,
+        "mismatches": mismatches,
+        "advice": report.advice().map(|a| a.to_string()),
+    });
+    serde_json::to_string_pretty(&out).unwrap_or_default()
+}
+
+fn mismatch_json(scope: &str, m: &Mismatch<'_>) -> Value {
+    let missing: Vec<Value> = m
+        .missing_bits()
+        .map(|b| json!({ "word": b.word, "bit": b.bit, "name": b.name() }))
+        .collect();
+    json!({
+        "scope": if scope.is_empty() { "environment" } else { scope },
+        "key": m.key,
+        "name": keys::lookup(m.key).map(|k| k.name),
+        "rule": m.rule.to_string(),
+        "critical": m.critical,
+        "reason": m.reason.to_string(),
+        "text": m.text(usize::MAX).to_string(),
+        "image": convert::value_to_json(&m.image),
+        "host": m.host.as_ref().map(convert::value_to_json),
+        "missing": missing,
     })
 }
 
@@ -103,19 +164,4 @@ fn host_payload(args: &Args) -> Result<Vec<u8>, Failure> {
     let env: EnvJson = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
     let entries = convert::entries_from_json(&env.entries).map_err(fail)?;
     convert::env_payload(&entries).map_err(fail)
-}
-
-fn describe(scope: &str, m: &Mismatch<'_>) -> String {
-    let severity = if m.critical { "critical" } else { "advisory" };
-    let host = match &m.host {
-        Some(h) => display::value(h),
-        None => "absent".to_owned(),
-    };
-    format!(
-        "{severity}: {scope}: {} rule {}: {} (image {}, host {host})",
-        display::key(m.key),
-        m.rule,
-        m.reason,
-        display::value(&m.image),
-    )
 }

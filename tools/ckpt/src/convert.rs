@@ -91,6 +91,7 @@ fn entry_to_json(e: &EnvEntry<'_>) -> EntryJson {
         // Only worth showing when bits beyond "critical" are set.
         flags: (e.flags & !ENV_FLAG_CRITICAL != 0).then_some(e.flags),
         value: value_to_json(e),
+        names: None,
     }
 }
 

@@ -2,11 +2,12 @@
 
 //! `ckpt env`: the running kernel's environment vector (`CKPT_IOC_ENV`), the vector images are
 //! checked against. `--json` prints an environment file for `ckpt check --env`: the
-//! `environment` member of the `ckpt show --json` schema, `{"entries": [ENTRY, ...]}`.
+//! `environment` member of the `ckpt show --json` schema, `{"entries": [ENTRY, ...]}`, where
+//! bitmap entries also list the names of their set bits (`"names": ["fpu", ...]`).
 
 use std::io::Write;
 
-use ckpt_image::EnvVector;
+use ckpt_image::{has_bit_names, BitDiff, EnvVector};
 use ckpt_sys::Device;
 
 use crate::json::EnvJson;
@@ -36,10 +37,14 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         ))
     })?;
     if args.json {
-        let env = EnvJson {
-            id: None,
-            entries: convert::entries_to_json(&vector),
-        };
+        let mut entries = convert::entries_to_json(&vector);
+        for (json, entry) in entries.iter_mut().zip(vector.iter()) {
+            if has_bit_names(entry.key) {
+                let names = BitDiff::new(entry, None).filter_map(|b| b.name());
+                json.names = Some(names.map(str::to_owned).collect());
+            }
+        }
+        let env = EnvJson { id: None, entries };
         let json =
             serde_json::to_string_pretty(&env).map_err(|e| Failure::unreadable(e.to_string()))?;
         println!("{json}");

@@ -84,6 +84,10 @@ pub struct EntryJson {
     pub flags: Option<u16>,
     /// Encoding depends on `type`; see the module comment.
     pub value: Value,
+    /// Output only (`ckpt env --json`): the kernel's names of the set bits that have one
+    /// (CPU features as in /proc/cpuinfo, xsave components); `value` keeps every bit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
 }
 
 /// A record other than the environment vector and the terminator.

@@ -184,21 +184,62 @@ fn check_decides_and_lists_every_mismatch() {
 
     let o = ckpt(&["check", &path("full.img"), "--env", &other]);
     assert_eq!(o.status.code(), Some(1));
-    let text = stdout(&o);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 8, "{text}");
+    // host-other.json lacks word 1 bits 28..30 of x86_capability: per cpufeatures.h bit 29 is
+    // "lm", bit 30 "3dnowext", bit 28 has no name.
     assert_eq!(
-        lines[0],
-        "critical: environment: cpu_vendor (0x00010001) rule equal: values differ \
-         (image \"GenuineIntel\", host \"AuthenticAMD\")"
+        stdout(&o),
+        "environment mismatch (6 critical, 1 advisory)\n\
+         critical (restart is refused):\n\
+         \x20 cpu_vendor: values differ (image \"GenuineIntel\", host \"AuthenticAMD\")\n\
+         \x20 x86_capability: the host lacks lm, 3dnowext, word 1 bit 28\n\
+         \x20 xsave_size: image value exceeds host value (image 2696, host 800)\n\
+         \x20 boot_vsyscall: missing on host\n\
+         \x20 task 30 (pid 100) xsave_size: image value exceeds host value (image 832, host 800)\n\
+         \x20 task 40 (pid 101) xsave_size: image value exceeds host value (image 832, host 800)\n\
+         advisory (restart is refused unless accepted):\n\
+         \x20 cpu_model: values differ (image 140, host 1)\n\
+         advice: restart on a host where these match the image, or checkpoint on one that \
+         matches the target\n\
+         incompatible: 6 critical, 1 advisory mismatches in 20 checked entries\n"
     );
-    assert!(lines[1].starts_with("advisory: environment: cpu_model"));
-    assert!(lines[4].contains("boot_vsyscall (0x00030003) rule equal: missing on host"));
-    assert!(lines[5].starts_with("critical: task 30 (pid 100): xsave_size"));
+}
+
+#[test]
+fn check_json_keeps_raw_values_and_names_missing_bits() {
+    let (_, other) = host_envs();
+    let o = ckpt(&["check", &path("full.img"), "--env", &other, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["compatible"], false);
     assert_eq!(
-        lines[7],
-        "incompatible: 6 critical, 1 advisory mismatches in 20 checked entries"
+        (v["critical"].as_u64(), v["advisory"].as_u64()),
+        (Some(6), Some(1))
     );
+    let m = &v["mismatches"];
+    assert_eq!(m.as_array().unwrap().len(), 7);
+    assert_eq!(m[6]["name"], "cpu_model"); // advisory last
+    let caps = &m[1];
+    assert_eq!(caps["name"], "x86_capability");
+    assert_eq!(caps["scope"], "environment");
+    assert_eq!(caps["image"][1], "0x7ed8320b");
+    assert_eq!(caps["host"][1], "0x0ed8320b");
+    assert_eq!(
+        caps["missing"],
+        serde_json::json!([
+            {"word": 1, "bit": 28, "name": null},
+            {"word": 1, "bit": 29, "name": "lm"},
+            {"word": 1, "bit": 30, "name": "3dnowext"},
+        ])
+    );
+    assert_eq!(
+        caps["text"],
+        "x86_capability: the host lacks lm, 3dnowext, word 1 bit 28"
+    );
+    assert_eq!(m[4]["scope"], "task 30 (pid 100)");
+    assert!(v["advice"]
+        .as_str()
+        .unwrap()
+        .starts_with("restart on a host"));
 }
 
 #[test]
