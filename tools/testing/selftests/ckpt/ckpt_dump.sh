@@ -168,12 +168,12 @@ kill "$sleeper" 2>/dev/null
 wait "$sleeper" 2>/dev/null
 
 # Streaming: dump into a pipe read by ckpt show.
-if "$cli" dump --kill --output - -- "$py" -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)' \
-	2>/dev/null | "$cli" show - >"$work/stream.txt" 2>&1 &&
+if (set -o pipefail; "$cli" dump --kill --output - -- "$py" -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)' \
+	2>"$work/stream.err" | "$cli" show - >"$work/stream.txt" 2>&1) &&
 	grep -q terminator "$work/stream.txt"; then
 	pass "image streamed through a pipe and decoded"
 else
-	fail "streaming: $(tail -n 3 "$work/stream.txt")"
+	fail "streaming: $(tail -n 3 "$work/stream.err" "$work/stream.txt")"
 fi
 
 [ "$failures" = 0 ] || exit 1

@@ -90,7 +90,7 @@ EOF
 # "verified". Bash builtins where possible: forks are slow in the guest.
 verify=$work/verify.sh
 cat >"$verify" <<'EOF'
-bad=0
+bad=0 checked=0
 no() { echo "  mismatch: $*"; bad=1; }
 # fdinfo FD: pos, flags, mnt_id and ino of this shell's FD.
 fdinfo() {
@@ -113,9 +113,11 @@ while read -r what fd path want_pos want_flags want_mnt want_ino; do
 		[ "$flags" = "$want_flags" ] || no "fd $fd flags $flags, expected $want_flags"
 		[ "$mnt_id" = "$want_mnt" ] || no "fd $fd mnt_id $mnt_id, expected $want_mnt"
 		[ "$ino" = "$want_ino" ] || no "fd $fd ino $ino, expected $want_ino"
+		checked=$((checked + 1))
 		;;
 	absent)
 		[ -e "/proc/$$/fd/$fd" ] && no "fd $fd (close-on-exec) survived the exec"
+		checked=$((checked + 1))
 		;;
 	next)
 		# "next 7 TEXT 8": fd 7 reads on with TEXT, and fd 8, sharing
@@ -128,9 +130,13 @@ while read -r what fd path want_pos want_flags want_mnt want_ino; do
 		fdinfo "$other"
 		[ "$pos" = $((before + ${#path})) ] ||
 			no "fd $other pos $pos after reading ${#path} bytes of fd $fd at $before"
+		checked=$((checked + 1))
 		;;
+	*) no "unknown expectation line: $what $fd $path" ;;
 	esac
 done <"$1"
+# An empty or cut expectation verifies nothing: 3 fds, 1 absent, 1 shared offset.
+[ "$checked" = 5 ] || no "$checked of the 5 expectations in $1 checked"
 [ $bad = 0 ] && echo verified
 exit $bad
 EOF
@@ -192,7 +198,7 @@ restore_ok "ckptc restore 20 20<IMAGE" "$ckptc" restore 20 20<"$img" bash "$veri
 
 # Streaming, with a second dump of the same program.
 expect2=$work/expect2
-out=$( (: | "$cli" dump --kill --output - -- "$py" "$holder" "$expect2" "$tfile" "$efile" |
+out=$( (set -o pipefail; : | "$cli" dump --kill --output - -- "$py" "$holder" "$expect2" "$tfile" "$efile" |
 	"$cli" restore --image - -- bash "$verify" "$expect2") 2>&1)
 if [ $? = 0 ] && [[ $out == *$'\n'verified ]]; then
 	pass "ckpt dump --output - | ckpt restore --image -: ${out//$'\n'/ }"
