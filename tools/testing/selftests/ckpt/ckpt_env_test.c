@@ -171,11 +171,13 @@ static char *cpuinfo(const char *name, char *out, size_t len)
 	if (!f)
 		return NULL;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, n) || (line[n] != '\t' && line[n] != ' ' && line[n] != ':'))
+		if (strncmp(line, name, n))
 			continue;
-		v = strchr(line, ':');
-		if (!v)
-			break;
+		v = line + n + strspn(line + n, " \t");
+		if (*v != ':') {	/* "model name" is not "model" */
+			v = NULL;
+			continue;
+		}
 		v += 1 + (v[1] == ' ');
 		v[strcspn(v, "\n")] = '\0';
 		snprintf(out, len, "%s", v);

@@ -14,6 +14,10 @@
 # CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
 set -u
 here=$(dirname "$(readlink -f "$0")")
+# The kernel's KTAP helpers: one "ok N"/"not ok N" line per check.
+ktap=${KSFT_DIR:-${KDIR:-/nonexistent}/source/tools/testing/selftests}/kselftest/ktap_helpers.sh
+[ -f "$ktap" ] || { echo "FAIL: no $ktap (set KSFT_DIR or KDIR)"; exit 1; }
+. "$ktap"
 cli=${CKPT_CLI:-$here/../../../target/release/ckpt}
 ckptc=$here/../../../ckptc/ckptc
 py=/usr/bin/python3
@@ -30,7 +34,6 @@ command -v mkfs.ext4 >/dev/null || { echo "FAIL: no mkfs.ext4"; exit 1; }
 exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 
 work=$(mktemp -d /tmp/ckpt-restore.XXXXXX)
-failures=0
 cleanup() {
 	umount "$work/ext4" 2>/dev/null
 	umount "$work" 2>/dev/null
@@ -44,13 +47,16 @@ if ! mkfs.ext4 -q -F "$work/ext4.fs" 32M >/dev/null 2>&1 ||
 	echo "FAIL: mkfs.ext4 or loop mount"
 	exit 1
 fi
+ktap_print_header
+ktap_set_plan 15
 
 fail() {
-	echo "not ok: $*"
-	failures=$((failures + 1))
+	local m="$*"
+	ktap_test_fail "${m//$'\n'/; }"
 }
 pass() {
-	echo "ok: $*"
+	local m="$*"
+	ktap_test_pass "${m//$'\n'/; }"
 }
 
 tfile=$work/tmpfs-file
@@ -247,4 +253,4 @@ else
 	fail "--ignore-content: $(echo "$out" | tr '\n' ' ')"
 fi
 
-[ "$failures" = 0 ] || exit 1
+ktap_finished
