@@ -49,7 +49,7 @@ fn check_seeds() -> Vec<(&'static str, Vec<u8>)> {
 
 fn replay(target: &str, seeds: Vec<(&'static str, Vec<u8>)>, run: fn(&[u8])) -> usize {
     let dir = corpus(target);
-    if std::env::var_os("CKPT_BLESS").is_some_and(|v| v == "1") {
+    if common::bless() {
         std::fs::create_dir_all(&dir).unwrap();
         for (name, bytes) in &seeds {
             std::fs::write(dir.join(name), bytes).unwrap();

@@ -36,7 +36,7 @@ fn golden() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn golden_vectors_are_unchanged() {
-    let bless = std::env::var_os("CKPT_BLESS").is_some_and(|v| v == "1");
+    let bless = common::bless();
     for (name, bytes) in golden() {
         let path = testdata(name);
         if bless {

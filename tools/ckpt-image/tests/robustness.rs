@@ -27,12 +27,6 @@ fn every_truncation_is_detected() {
     let img = full_image();
     for len in 0..img.len() {
         let e = decode_error(&img[..len]);
-        let expected = if len < 8 {
-            FormatErrorKind::Truncated
-        } else {
-            e.kind
-        };
-        assert_eq!(e.kind, expected, "prefix of {len} bytes");
         assert!(
             matches!(e.kind, FormatErrorKind::Truncated),
             "prefix of {len} bytes gave {e}"

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -28,6 +29,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 #define MAX_EXTERNAL 64
 
@@ -58,26 +60,6 @@ static int collect_external(pid_t pid, int *ext)
 	closedir(dp);
 	/* the opendir() fd itself was listed if it is one of these: it is not */
 	return n;
-}
-
-struct result {
-	int rc, err;
-	struct ckpt_checkpoint args;
-	char log[512];
-};
-
-static void checkpoint(int dev, int out, pid_t pid, const int *ext, int n, struct result *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->args.fd = out;
-	r->args.pid = pid;
-	r->args.external_fds = (__u64)(unsigned long)ext;
-	r->args.nr_external_fds = n;
-	r->args.log_buf = (__u64)(unsigned long)r->log;
-	r->args.log_size = sizeof(r->log);
-	errno = 0;
-	r->rc = ioctl(dev, CKPT_IOC_CHECKPOINT, &r->args);
-	r->err = errno;
 }
 
 FIXTURE(ckpt) {
@@ -118,35 +100,35 @@ FIXTURE_TEARDOWN(ckpt)
 TEST_F(ckpt, self_into_tmpfs_file)
 {
 	char magic[8];
-	struct result r;
+	struct ckpt_ck r;
 	struct stat st;
 
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
-	ASSERT_EQ(-1, r.args.err_fd);
-	ASSERT_EQ((__u32)CKPT_REASON_NONE, r.args.reason);
+	ASSERT_EQ(-1, r.a.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_NONE, r.a.reason);
 	/* env vector, files, file table, task, task vector, terminator */
-	ASSERT_GE(r.args.records, 6ULL);
+	ASSERT_GE(r.a.records, 6ULL);
 	ASSERT_EQ(0, fstat(self->out, &st));
-	ASSERT_EQ((__u64)st.st_size, r.args.bytes);
+	ASSERT_EQ((__u64)st.st_size, r.a.bytes);
 	ASSERT_EQ(8, pread(self->out, magic, 8, 0));
 	ASSERT_EQ(0, memcmp(magic, "LinuxC/R", 8));
 	/* written at the file's position, as write(2) would */
-	ASSERT_EQ((off_t)r.args.bytes, lseek(self->out, 0, SEEK_CUR));
+	ASSERT_EQ((off_t)r.a.bytes, lseek(self->out, 0, SEEK_CUR));
 }
 
 TEST_F(ckpt, deny_eventfd_names_fd_and_kind)
 {
 	int efd = eventfd(0, 0);
 	char want[32];
-	struct result r;
+	struct ckpt_ck r;
 
 	ASSERT_GE(efd, 0);
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(-1, r.rc);
 	ASSERT_EQ(EOPNOTSUPP, r.err);
-	ASSERT_EQ(efd, r.args.err_fd);
-	ASSERT_EQ((__u32)CKPT_REASON_UNSUPPORTED_FILE, r.args.reason);
+	ASSERT_EQ(efd, r.a.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_UNSUPPORTED_FILE, r.a.reason);
 	snprintf(want, sizeof(want), "fd %d: ", efd);
 	ASSERT_NE(NULL, strstr(r.log, want)) TH_LOG("log: %s", r.log);
 	ASSERT_NE(NULL, strstr(r.log, "[eventfd]")) TH_LOG("log: %s", r.log);
@@ -158,13 +140,13 @@ static void expect_denied(struct __test_metadata *_metadata, int dev, int out, c
 			  int n, int fd, const char *kind)
 {
 	char want[32];
-	struct result r;
+	struct ckpt_ck r;
 
-	checkpoint(dev, out, 0, ext, n, &r);
+	ckpt_checkpoint(dev, out, 0, ext, n, &r);
 	ASSERT_EQ(-1, r.rc);
 	ASSERT_EQ(EOPNOTSUPP, r.err);
-	ASSERT_EQ(fd, r.args.err_fd);
-	ASSERT_EQ((__u32)CKPT_REASON_UNSUPPORTED_FILE, r.args.reason);
+	ASSERT_EQ(fd, r.a.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_UNSUPPORTED_FILE, r.a.reason);
 	snprintf(want, sizeof(want), "fd %d: ", fd);
 	ASSERT_NE(NULL, strstr(r.log, want)) TH_LOG("log: %s", r.log);
 	ASSERT_NE(NULL, strstr(r.log, kind)) TH_LOG("log: %s (want %s)", r.log, kind);
@@ -202,21 +184,21 @@ TEST_F(ckpt, deny_stateful_char_device)
 
 TEST_F(ckpt, deny_pipe_unless_external)
 {
-	struct result r;
+	struct ckpt_ck r;
 	int p[2];
 
 	ASSERT_EQ(0, pipe(p));
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(-1, r.rc);
 	ASSERT_EQ(EOPNOTSUPP, r.err);
-	ASSERT_EQ(p[0], r.args.err_fd);
+	ASSERT_EQ(p[0], r.a.err_fd);
 	ASSERT_NE(NULL, strstr(r.log, "pipe")) TH_LOG("log: %s", r.log);
 
 	self->ext[self->next++] = p[0];
 	self->ext[self->next++] = p[1];
 	ASSERT_EQ(0, ftruncate(self->out, 0));
 	ASSERT_EQ(0, lseek(self->out, 0, SEEK_SET));
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
 	close(p[0]);
 	close(p[1]);
@@ -225,18 +207,18 @@ TEST_F(ckpt, deny_pipe_unless_external)
 TEST_F(ckpt, deny_unlinked_file)
 {
 	char path[160];
-	struct result r;
+	struct ckpt_ck r;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/gone", self->dir);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(0, unlink(path));
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(-1, r.rc);
 	ASSERT_EQ(EOPNOTSUPP, r.err);
-	ASSERT_EQ(fd, r.args.err_fd);
-	ASSERT_EQ((__u32)CKPT_REASON_UNLINKED_FILE, r.args.reason);
+	ASSERT_EQ(fd, r.a.err_fd);
+	ASSERT_EQ((__u32)CKPT_REASON_UNLINKED_FILE, r.a.reason);
 	ASSERT_NE(NULL, strstr(r.log, "unlinked")) TH_LOG("log: %s", r.log);
 	close(fd);
 }
@@ -244,7 +226,7 @@ TEST_F(ckpt, deny_unlinked_file)
 TEST_F(ckpt, tmpfs_file_and_dev_null_are_supported)
 {
 	char path[160];
-	struct result r;
+	struct ckpt_ck r;
 	int fd, null;
 
 	snprintf(path, sizeof(path), "%s/data", self->dir);
@@ -253,7 +235,7 @@ TEST_F(ckpt, tmpfs_file_and_dev_null_are_supported)
 	null = open("/dev/null", O_WRONLY);
 	ASSERT_GE(null, 0);
 	ASSERT_EQ(5, write(fd, "hello", 5));
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
 	close(fd);
 	close(null);
@@ -263,48 +245,48 @@ TEST_F(ckpt, argument_errors)
 {
 	int ro, too_many[CKPT_MAX_EXTERNAL_FDS + 1] = { 0 };
 	int not_open[] = { 999 };
-	struct result r;
+	struct ckpt_ck r;
 
-	checkpoint(self->dev, -1, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, -1, 0, self->ext, self->next, &r);
 	ASSERT_EQ(EBADF, r.err);
-	checkpoint(self->dev, 4242, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, 4242, 0, self->ext, self->next, &r);
 	ASSERT_EQ(EBADF, r.err);
 	ro = open(self->out_path, O_RDONLY);
 	ASSERT_GE(ro, 0);
 	self->ext[self->next++] = ro;
-	checkpoint(self->dev, ro, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, ro, 0, self->ext, self->next, &r);
 	ASSERT_EQ(EBADF, r.err);
-	ASSERT_EQ((__u32)CKPT_REASON_BAD_ARGUMENT, r.args.reason);
+	ASSERT_EQ((__u32)CKPT_REASON_BAD_ARGUMENT, r.a.reason);
 
-	checkpoint(self->dev, self->out, 0, too_many, CKPT_MAX_EXTERNAL_FDS + 1, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, too_many, CKPT_MAX_EXTERNAL_FDS + 1, &r);
 	ASSERT_EQ(EINVAL, r.err);
-	checkpoint(self->dev, self->out, 0, not_open, 1, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, not_open, 1, &r);
 	ASSERT_EQ(EBADF, r.err);
-	ASSERT_EQ(999, r.args.err_fd);
+	ASSERT_EQ(999, r.a.err_fd);
 
 	memset(&r, 0, sizeof(r));
-	r.args.fd = self->out;
-	r.args.flags = 1;
-	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.args));
+	r.a.fd = self->out;
+	r.a.flags = 1;
+	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.a));
 	ASSERT_EQ(EINVAL, errno);
 
 	/* a bad external_fds pointer */
 	memset(&r, 0, sizeof(r));
-	r.args.fd = self->out;
-	r.args.external_fds = 8;
-	r.args.nr_external_fds = 2;
-	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.args));
+	r.a.fd = self->out;
+	r.a.external_fds = 8;
+	r.a.nr_external_fds = 2;
+	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.a));
 	ASSERT_EQ(EFAULT, errno);
 	close(ro);
 }
 
 TEST_F(ckpt, no_such_process)
 {
-	struct result r;
+	struct ckpt_ck r;
 
-	checkpoint(self->dev, self->out, INT_MAX - 1, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, INT_MAX - 1, self->ext, self->next, &r);
 	ASSERT_EQ(ESRCH, r.err);
-	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.args.reason);
+	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.a.reason);
 }
 
 static pid_t spawn_sleeper(void)
@@ -320,13 +302,13 @@ static pid_t spawn_sleeper(void)
 
 TEST_F(ckpt, untraced_child_is_eperm)
 {
-	struct result r;
+	struct ckpt_ck r;
 	pid_t child = spawn_sleeper();
 
 	ASSERT_GT(child, 0);
-	checkpoint(self->dev, self->out, child, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, child, self->ext, self->next, &r);
 	ASSERT_EQ(EPERM, r.err);
-	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.args.reason);
+	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.a.reason);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 }
@@ -334,14 +316,14 @@ TEST_F(ckpt, untraced_child_is_eperm)
 TEST_F(ckpt, traced_child_running_is_ebusy_stopped_is_ok)
 {
 	int ext[MAX_EXTERNAL], n, status;
-	struct result r;
+	struct ckpt_ck r;
 	pid_t child = spawn_sleeper();
 
 	ASSERT_GT(child, 0);
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, child, 0, 0));
-	checkpoint(self->dev, self->out, child, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, child, self->ext, self->next, &r);
 	ASSERT_EQ(EBUSY, r.err);
-	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.args.reason);
+	ASSERT_EQ((__u32)CKPT_REASON_TARGET, r.a.reason);
 
 	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, child, 0, 0));
 	ASSERT_EQ(child, waitpid(child, &status, __WALL));
@@ -351,9 +333,9 @@ TEST_F(ckpt, traced_child_running_is_ebusy_stopped_is_ok)
 	/* the child inherited our image and device fds */
 	ext[n++] = self->out;
 	ext[n++] = self->dev;
-	checkpoint(self->dev, self->out, child, ext, n, &r);
+	ckpt_checkpoint(self->dev, self->out, child, ext, n, &r);
 	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
-	ASSERT_GE(r.args.records, 6ULL);
+	ASSERT_GE(r.a.records, 6ULL);
 
 	/* the target is unharmed: detach and it runs on */
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, child, 0, 0));
@@ -364,36 +346,45 @@ TEST_F(ckpt, traced_child_running_is_ebusy_stopped_is_ok)
 
 TEST_F(ckpt, into_a_pipe_with_a_slow_reader)
 {
-	unsigned long long total = 0;
+	const size_t cap = 4 << 20;
+	struct { size_t total; uint8_t b[]; } *seen;
 	int p[2], status;
-	struct result r;
+	struct ckpt_ck r;
+	const char *bad;
 	pid_t reader;
 
+	/* what the reader receives, for the parent to check byte by byte */
+	seen = mmap(NULL, sizeof(*seen) + cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, seen);
 	ASSERT_EQ(0, pipe(p));
 	/* a small pipe forces many blocking writes */
 	fcntl(p[1], F_SETPIPE_SZ, 4096);
 	reader = fork();
 	ASSERT_GE(reader, 0);
 	if (reader == 0) {
-		char buf[512];
 		ssize_t n;
 
 		close(p[1]);
-		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
-			total += n;
+		while ((n = read(p[0], seen->b + seen->total,
+				 seen->total + 512 <= cap ? 512 : cap - seen->total)) > 0) {
+			seen->total += n;
 			usleep(1000);
 		}
-		_exit(total % 251);
+		_exit(n < 0);
 	}
 	close(p[0]);
 	self->ext[self->next++] = p[1];
-	checkpoint(self->dev, p[1], 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, p[1], 0, self->ext, self->next, &r);
 	close(p[1]);
 	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
 	ASSERT_EQ(reader, waitpid(reader, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	/* the reader saw exactly the bytes reported (compared mod 251, an exit status) */
-	ASSERT_EQ((int)(r.args.bytes % 251), WEXITSTATUS(status));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* the reader saw exactly the bytes reported, and they are one whole image */
+	ASSERT_EQ(r.a.bytes, (__u64)seen->total);
+	bad = ckpt_image_whole(seen->b, seen->total);
+	ASSERT_EQ(NULL, bad) TH_LOG("the bytes read from the pipe: %s", bad);
+	munmap(seen, sizeof(*seen) + cap);
 }
 
 /* Runs @fn in a child that dropped to uid/gid 65534; returns its exit status. */
@@ -425,7 +416,7 @@ static int unpriv_self(void *arg)
 {
 	struct unpriv *u = arg;
 	int ext[MAX_EXTERNAL + 2], n, out;
-	struct result r;
+	struct ckpt_ck r;
 
 	out = open(u->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (out < 0)
@@ -433,7 +424,7 @@ static int unpriv_self(void *arg)
 	memcpy(ext, u->ext, u->n * sizeof(int));
 	n = u->n;
 	ext[n++] = out;
-	checkpoint(u->dev, out, 0, ext, n, &r);
+	ckpt_checkpoint(u->dev, out, 0, ext, n, &r);
 	return r.rc == 0 ? 0 : 11;
 }
 
@@ -441,13 +432,13 @@ static int unpriv_self(void *arg)
 static int unpriv_other(void *arg)
 {
 	struct unpriv *u = arg;
-	struct result r;
+	struct ckpt_ck r;
 	int out = open(u->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	if (out < 0)
 		return 10;
-	checkpoint(u->dev, out, u->root_child, u->ext, u->n, &r);
-	if (r.err != EPERM || r.args.reason != CKPT_REASON_TARGET)
+	ckpt_checkpoint(u->dev, out, u->root_child, u->ext, u->n, &r);
+	if (r.err != EPERM || r.a.reason != CKPT_REASON_TARGET)
 		return 12;
 	if (ptrace(PTRACE_SEIZE, u->root_child, 0, 0) == 0 || errno != EPERM)
 		return 13;
@@ -503,7 +494,7 @@ TEST_F(ckpt, unprivileged_caller_and_setuid_process)
 TEST_F_TIMEOUT(ckpt, ten_thousand_files, 600)
 {
 	struct rlimit lim = { 11000, 11000 };
-	struct result r;
+	struct ckpt_ck r;
 	char path[160];
 	int i, first = -1, fd;
 
@@ -516,9 +507,9 @@ TEST_F_TIMEOUT(ckpt, ten_thousand_files, 600)
 		if (first < 0)
 			first = fd;
 	}
-	checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
+	ckpt_checkpoint(self->dev, self->out, 0, self->ext, self->next, &r);
 	ASSERT_EQ(0, r.rc) TH_LOG("errno %d: %s", r.err, r.log);
-	ASSERT_GE(r.args.records, 10000ULL + 5);
+	ASSERT_GE(r.a.records, 10000ULL + 5);
 	for (fd = first; fd < first + 10000; fd++)
 		close(fd);
 }

@@ -12,11 +12,16 @@
 set -u
 ksft_skip=4
 here=$(dirname "$(readlink -f "$0")")
+# The kernel's KTAP helpers: one "ok N"/"not ok N" line per check.
+ktap=${KSFT_DIR:-${KDIR:-/nonexistent}/source/tools/testing/selftests}/kselftest/ktap_helpers.sh
+[ -f "$ktap" ] || { echo "FAIL: no $ktap (set KSFT_DIR or KDIR)"; exit 1; }
+. "$ktap"
 cli=${CKPT_CLI:-$here/../../../target/release/ckpt}
 py=/usr/bin/python3
 
 [ -x "$cli" ] || { echo "SKIP: no ckpt CLI at $cli"; exit $ksft_skip; }
 [ -x "$py" ] || { echo "SKIP: no $py"; exit $ksft_skip; }
+command -v jq >/dev/null || { echo "FAIL: jq is needed (tools/testing/setup-host)"; exit 1; }
 command -v mkfs.ext4 >/dev/null || { echo "SKIP: no mkfs.ext4"; exit $ksft_skip; }
 
 # The kselftest runner leaves pipes open on fds 3 and 4; the programs dumped
@@ -24,7 +29,6 @@ command -v mkfs.ext4 >/dev/null || { echo "SKIP: no mkfs.ext4"; exit $ksft_skip;
 exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 
 work=$(mktemp -d /tmp/ckpt-dump.XXXXXX)
-failures=0
 cleanup() {
 	for m in "$work"/mnt-*; do umount "$m" 2>/dev/null; done
 	umount "$work" 2>/dev/null
@@ -32,13 +36,16 @@ cleanup() {
 }
 trap cleanup EXIT
 mount -t tmpfs -o size=256m tmpfs "$work" || { echo "FAIL: mount tmpfs"; exit 1; }
+ktap_print_header
+ktap_set_plan 7
 
 fail() {
-	echo "not ok: $*"
-	failures=$((failures + 1))
+	local m="$*"
+	ktap_test_fail "${m//$'\n'/; }"
 }
 pass() {
-	echo "ok: $*"
+	local m="$*"
+	ktap_test_pass "${m//$'\n'/; }"
 }
 
 # The target: opens the files named in its arguments as "fd:path:flags[:pos]",
@@ -64,43 +71,36 @@ os.kill(os.getpid(), signal.SIGSTOP)
 EOF
 
 # check_image IMAGE FSTYPE: assert the decoded image of a target run with the
-# file set below.
+# file set below; prints what is wrong, fails if anything is.
 check_image() {
-	"$cli" show --json "$1" >"$1.json" || { fail "$2: ckpt show --json"; return; }
-	"$py" - "$1.json" "$2" <<'EOF'
-import json, sys
-img = json.load(open(sys.argv[1]))
-fstype = sys.argv[2]
-records = img["records"]
-files = {r["id"]: r for r in records if r["type"] == "file"}
-table = next(r for r in records if r["type"] == "file_table")["entries"]
-task = next(r for r in records if r["type"] == "task")
-by_fd = {e["fd"]: e for e in table}
-def f(fd): return files[by_fd[fd]["file"]]
-errors = []
-def want(cond, what):
-    if not cond: errors.append(what)
-ext = fstype.startswith("ext")
-want(f(3)["kind"] == ("ext" if ext else "regular"), f"fd 3 kind {f(3)['kind']}")
-want(f(3)["pos"] == 5, f"fd 3 pos {f(3)['pos']}")
-want(f(3)["path"].endswith("/data"), f"fd 3 path {f(3)['path']}")
-want(f(3)["size"] == 11, f"fd 3 size {f(3)['size']}")
-if ext:
-    want("generation" in f(3) and len(f(3)["handle"]) > 0, "fd 3 handle")
-want(by_fd[100]["file"] == by_fd[3]["file"], "fd 100 shares fd 3's file")
-want(by_fd[100]["cloexec"] and not by_fd[3]["cloexec"], "cloexec flags")
-want(f(4)["f_flags"] & 0o2000, f"fd 4 O_APPEND {f(4)['f_flags']:#o}")
-want(f(5)["kind"] == ("ext_directory" if ext else "directory"), f"fd 5 kind {f(5)['kind']}")
-if ext:
-    want(f(5)["cookie"] == "hash64", f"fd 5 cookie {f(5).get('cookie')}")
-want(f(6)["kind"] == "char_device" and f(6)["path"] == "/dev/null", f"fd 6 {f(6)}")
-want(f(7)["f_flags"] & 0o4000, f"fd 7 O_NONBLOCK {f(7)['f_flags']:#o}")
-want(f(8)["pos"] == 5 * 2**30, f"fd 8 pos {f(8)['pos']} (sparse file, > 4 GiB)")
-want(task["comm"].startswith("python"), f"task comm {task['comm']}")
-want(img.get("environment") is not None, "environment vector")
-if errors:
-    print("\n".join(errors)); sys.exit(1)
-EOF
+	local errors
+	"$cli" show --json "$1" >"$1.json" || { echo "ckpt show --json failed"; return 1; }
+	errors=$(jq -r --arg fs "$2" '
+		($fs | startswith("ext")) as $ext
+		| [.records[] | select(.type == "file")] as $files
+		| ([.records[] | select(.type == "file_table")][0].entries) as $table
+		| ([.records[] | select(.type == "task")][0]) as $task
+		| (reduce $table[] as $e ({}; .[$e.fd | tostring] = $e)) as $by
+		| def f($fd): $by[$fd | tostring].file as $id | [$files[] | select(.id == $id)][0];
+		  def bit($v; $b): (($v / $b) | floor) % 2 == 1;
+		[
+		  [f(3).kind == (if $ext then "ext" else "regular" end), "fd 3 kind \(f(3).kind)"],
+		  [f(3).pos == 5, "fd 3 pos \(f(3).pos)"],
+		  [f(3).path | endswith("/data"), "fd 3 path \(f(3).path)"],
+		  [f(3).size == 11, "fd 3 size \(f(3).size)"],
+		  [($ext | not) or (f(3) | has("generation") and (.handle | length) > 0), "fd 3 handle"],
+		  [$by["100"].file == $by["3"].file, "fd 100 shares fd 3 file"],
+		  [$by["100"].cloexec and ($by["3"].cloexec | not), "cloexec flags"],
+		  [bit(f(4).f_flags; 1024), "fd 4 O_APPEND \(f(4).f_flags)"],
+		  [f(5).kind == (if $ext then "ext_directory" else "directory" end), "fd 5 kind \(f(5).kind)"],
+		  [($ext | not) or f(5).cookie == "hash64", "fd 5 cookie \(f(5).cookie)"],
+		  [f(6).kind == "char_device" and f(6).path == "/dev/null", "fd 6 \(f(6))"],
+		  [bit(f(7).f_flags; 2048), "fd 7 O_NONBLOCK \(f(7).f_flags)"],
+		  [f(8).pos == 5 * 1073741824, "fd 8 pos \(f(8).pos) (sparse file, > 4 GiB)"],
+		  [$task.comm | startswith("python"), "task comm \($task.comm)"],
+		  [.environment != null, "environment vector"]
+		] | .[] | select(.[0] | not) | .[1]' "$1.json") || { echo "jq failed on $1.json"; return 1; }
+	[ -z "$errors" ] || { echo "$errors"; return 1; }
 }
 
 # run_target DIR FSTYPE: make the files, dump the target, check the image.
@@ -168,12 +168,12 @@ kill "$sleeper" 2>/dev/null
 wait "$sleeper" 2>/dev/null
 
 # Streaming: dump into a pipe read by ckpt show.
-if "$cli" dump --kill --output - -- "$py" -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)' \
-	2>/dev/null | "$cli" show - >"$work/stream.txt" 2>&1 &&
+if (set -o pipefail; "$cli" dump --kill --output - -- "$py" -c 'import os, signal; os.kill(os.getpid(), signal.SIGSTOP)' \
+	2>"$work/stream.err" | "$cli" show - >"$work/stream.txt" 2>&1) &&
 	grep -q terminator "$work/stream.txt"; then
 	pass "image streamed through a pipe and decoded"
 else
-	fail "streaming: $(tail -n 3 "$work/stream.txt")"
+	fail "streaming: $(tail -n 3 "$work/stream.err" "$work/stream.txt")"
 fi
 
-[ "$failures" = 0 ] || exit 1
+ktap_finished

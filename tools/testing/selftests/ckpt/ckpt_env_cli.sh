@@ -20,7 +20,7 @@ testdata=$tools/testdata
 fail() { echo "FAIL: $*"; exit 1; }
 
 [ -x "$cli" ] || { echo "SKIP: no ckpt CLI at $cli (make tools)"; exit $ksft_skip; }
-command -v jq >/dev/null || { echo "SKIP: jq is needed"; exit $ksft_skip; }
+command -v jq >/dev/null || fail "jq is needed (tools/testing/setup-host installs it)"
 [ -c /dev/ckpt ] || fail "/dev/ckpt missing"
 
 tmp=$(mktemp -d)

@@ -6,13 +6,16 @@
  * the payload (Documentation/image-format.rst, "Environment vector") to see
  * that it is well formed and deterministic.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <linux/ckpt.h>
@@ -28,6 +31,14 @@
 /* Entry: __le32 key, u8 type, u8 rule, __le16 flags, __le32 len, value. */
 #define ENTRY_HEADER_LEN	12
 #define KEY_ARCH		0x00000001u
+#define KEY_PAGE_SIZE		0x00000002u
+#define KEY_KERNEL_RELEASE	0x00000003u
+#define KEY_KERNEL_VERSION	0x00000004u
+#define KEY_CPU_FAMILY		0x00010002u
+#define KEY_CPU_MODEL		0x00010003u
+#define KEY_CPU_STEPPING	0x00010004u
+#define KEY_XSAVE_FEATURES	0x00010011u
+#define KEY_XSAVE_SIZE		0x00010012u
 #define KEY_CPU_VENDOR		0x00010001u
 #define KEY_X86_CAPABILITY	0x00010010u
 #define TYPE_BITMAP32		5
@@ -133,6 +144,165 @@ TEST_F(env, deterministic)
 	ASSERT_EQ(0, memcmp(a, b, len1));
 	free(a);
 	free(b);
+}
+
+/* The value of @key in the vector @buf (@len bytes), its length in @vlen; NULL if absent. */
+static const uint8_t *env_find(const uint8_t *buf, uint32_t len, uint32_t key, uint32_t *vlen)
+{
+	uint32_t count = le32(buf), off = PAYLOAD_HEADER_LEN, i;
+
+	for (i = 0; i < count && off + ENTRY_HEADER_LEN <= len; i++) {
+		*vlen = le32(buf + off + 8);
+		if (le32(buf + off) == key)
+			return off + ENTRY_HEADER_LEN + *vlen <= len ? buf + off + ENTRY_HEADER_LEN : NULL;
+		off += ENTRY_HEADER_LEN + *vlen;
+	}
+	return NULL;
+}
+
+/* The value of "@name<tabs>: value" in /proc/cpuinfo (the first CPU's), or NULL. */
+static char *cpuinfo(const char *name, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	static char line[8192];
+	size_t n = strlen(name);
+	char *v = NULL;
+
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n))
+			continue;
+		v = line + n + strspn(line + n, " \t");
+		if (*v != ':') {	/* "model name" is not "model" */
+			v = NULL;
+			continue;
+		}
+		v += 1 + (v[1] == ' ');
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(out, len, "%s", v);
+		v = out;
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+static bool has_flag(const char *flags, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = flags;
+
+	while ((p = strstr(p, name))) {
+		if ((p == flags || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static uint64_t xgetbv0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return lo | (uint64_t)hi << 32;
+}
+
+/*
+ * The vector against what user space sees of the same machine, not against
+ * the ioctl itself: uname(2), sysconf, /proc/cpuinfo (vendor, family, model,
+ * stepping, and the named flags of capability words 0 and 4, which it prints
+ * from the same x86_capability bits), CPUID and XGETBV.
+ */
+TEST_F(env, agrees_with_uname_cpuinfo_and_cpuid)
+{
+	/* names of the CPUID.1:EDX (word 0) and CPUID.1:ECX (word 4) bits /proc/cpuinfo prints */
+	static const char *const word0[32] = {
+		"fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce", "cx8", "apic", NULL, "sep",
+		"mtrr", "pge", "mca", "cmov", "pat", "pse36", "pn", "clflush", NULL, "dts", "acpi",
+		"mmx", "fxsr", "sse", "sse2", "ss", "ht", "tm", "ia64", "pbe" };
+	static const char *const word4[32] = {
+		"pni", "pclmulqdq", "dtes64", "monitor", "ds_cpl", "vmx", "smx", "est", "tm2",
+		"ssse3", "cid", "sdbg", "fma", "cx16", "xtpr", "pdcm", NULL, "pcid", "dca", "sse4_1",
+		"sse4_2", "x2apic", "movbe", "popcnt", "tsc_deadline_timer", "aes", "xsave", NULL,
+		"avx", "f16c", "rdrand", "hypervisor" };
+	uint32_t len, vlen, a, b, c, d, w0, w4;
+	static char flags[8192];
+	const uint8_t *v;
+	char text[256];
+	struct utsname u;
+	uint8_t *buf = env_fetch(_metadata, self->fd, &len);
+	int bit;
+
+	ASSERT_EQ(0, uname(&u));
+	v = env_find(buf, len, KEY_KERNEL_RELEASE, &vlen);
+	ASSERT_NE(NULL, v);
+	ASSERT_EQ(strlen(u.release), vlen);
+	ASSERT_EQ(0, memcmp(v, u.release, vlen));
+	v = env_find(buf, len, KEY_KERNEL_VERSION, &vlen);
+	ASSERT_NE(NULL, v);
+	ASSERT_EQ(strlen(u.version), vlen);
+	ASSERT_EQ(0, memcmp(v, u.version, vlen));
+	v = env_find(buf, len, KEY_PAGE_SIZE, &vlen);
+	ASSERT_TRUE(v && vlen == 4);
+	ASSERT_EQ((uint32_t)sysconf(_SC_PAGESIZE), le32(v));
+
+	ASSERT_NE(NULL, cpuinfo("vendor_id", text, sizeof(text)));
+	v = env_find(buf, len, KEY_CPU_VENDOR, &vlen);
+	ASSERT_NE(NULL, v);
+	ASSERT_EQ(strlen(text), vlen);
+	ASSERT_EQ(0, memcmp(v, text, vlen)) TH_LOG("cpu_vendor vs /proc/cpuinfo %s", text);
+	{
+		static const struct { const char *name; uint32_t key; } ids[] = {
+			{ "cpu family", KEY_CPU_FAMILY }, { "model", KEY_CPU_MODEL },
+			{ "stepping", KEY_CPU_STEPPING } };
+
+		for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+			ASSERT_NE(NULL, cpuinfo(ids[i].name, text, sizeof(text)));
+			v = env_find(buf, len, ids[i].key, &vlen);
+			ASSERT_TRUE(v && vlen == 4);
+			ASSERT_EQ(strtoul(text, NULL, 10), le32(v)) {
+				TH_LOG("%s: /proc/cpuinfo %s", ids[i].name, text);
+			}
+		}
+	}
+
+	ASSERT_NE(NULL, cpuinfo("flags", flags, sizeof(flags)));
+	v = env_find(buf, len, KEY_X86_CAPABILITY, &vlen);
+	ASSERT_TRUE(v && vlen >= 5 * 4);
+	w0 = le32(v);
+	w4 = le32(v + 16);
+	for (bit = 0; bit < 32; bit++) {
+		if (word0[bit]) {
+			ASSERT_EQ(!!(w0 & 1U << bit), has_flag(flags, word0[bit]))
+				TH_LOG("word 0 bit %d (%s) vs /proc/cpuinfo", bit, word0[bit]);
+		}
+		if (word4[bit]) {
+			ASSERT_EQ(!!(w4 & 1U << bit), has_flag(flags, word4[bit]))
+				TH_LOG("word 4 bit %d (%s) vs /proc/cpuinfo", bit, word4[bit]);
+		}
+	}
+	/* the kernel may clear CPUID bits it does not use, never add any */
+	ASSERT_TRUE(__get_cpuid(1, &a, &b, &c, &d));
+	ASSERT_EQ(0U, w0 & ~d) TH_LOG("word 0 %#x, CPUID.1:EDX %#x", w0, d);
+	ASSERT_EQ(0U, w4 & ~c) TH_LOG("word 4 %#x, CPUID.1:ECX %#x", w4, c);
+
+	/* XCR0 and the XSAVE area size, as user space reads them */
+	v = env_find(buf, len, KEY_XSAVE_FEATURES, &vlen);
+	ASSERT_TRUE(v && vlen == 8);
+	if (c & bit_OSXSAVE) {
+		uint64_t xcr0 = xgetbv0();
+
+		ASSERT_EQ(xcr0, le32(v) | (uint64_t)le32(v + 4) << 32);
+		__cpuid_count(0xd, 0, a, b, c, d);
+		v = env_find(buf, len, KEY_XSAVE_SIZE, &vlen);
+		ASSERT_TRUE(v && vlen == 4);
+		ASSERT_EQ(b, le32(v)) TH_LOG("CPUID.(0xd,0).EBX vs xsave_size");
+	} else {
+		ASSERT_EQ(3ULL, le32(v) | (uint64_t)le32(v + 4) << 32);
+	}
+	free(buf);
 }
 
 TEST_F(env, larger_buffer_ok_tail_untouched)

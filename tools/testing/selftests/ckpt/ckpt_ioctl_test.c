@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/ckpt.h>
@@ -109,17 +110,51 @@ TEST_F(dev, larger_struct_zero_tail_ok)
 		uint8_t tail[200];
 	} big;
 
-	memset(&big, 0, sizeof(big));
-	memset(big.tail, 0x5a, sizeof(big.tail));
+	/*
+	 * The fields the module writes are poisoned, the 100 tail bytes passed
+	 * must be zero on input (else E2BIG), the rest is poisoned too.
+	 */
+	memset(&big, 0xa5, sizeof(big));
+	big.v.flags = 0;
 	memset(big.tail, 0, 100);
-	/* only the first 100 tail bytes are passed: they are zero */
+	memset(big.tail + 100, 0x5a, 100);
 	ASSERT_EQ(0, ioctl(self->fd, CKPT_IOC_VERSION_SIZED(sizeof(big.v) + 100), &big));
 	assert_sane_version(_metadata, &big.v);
-	/* the kernel zeroes what it does not know and touches nothing beyond */
+	/* the tail is still zero and nothing beyond the passed size is touched */
 	for (int i = 0; i < 100; i++)
 		ASSERT_EQ(0, big.tail[i]);
-	for (int i = 100; i < 200; i++)
-		ASSERT_EQ(0x5a, big.tail[i]);
+	for (int i = 100; i < 200; i++) {
+		ASSERT_EQ(0x5a, big.tail[i]) TH_LOG("byte %d past the struct written", i);
+	}
+}
+
+/*
+ * "On output the module zeroes the rest of the user's struct": the input tail
+ * must already be zero, so its value cannot tell whether it was written. A
+ * read-only page can: the tail is read (it is zero), then written back, which
+ * faults. A module that did not write the tail would succeed here.
+ */
+TEST_F(dev, larger_struct_tail_is_written_back)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct ckpt_version *v;
+	uint8_t *map;
+
+	map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	memset(map, 0, 2 * page);
+	/* the struct ends where the second page begins; its 64-byte tail is on that page */
+	v = (struct ckpt_version *)(map + page - sizeof(*v));
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_READ));
+	errno = 0;
+	ASSERT_EQ(-1, ioctl(self->fd, CKPT_IOC_VERSION_SIZED(sizeof(*v) + 64), v))
+		TH_LOG("the module did not write the struct's tail back");
+	ASSERT_EQ(EFAULT, errno);
+	/* and with the tail writable, the same call succeeds */
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_READ | PROT_WRITE));
+	ASSERT_EQ(0, ioctl(self->fd, CKPT_IOC_VERSION_SIZED(sizeof(*v) + 64), v));
+	assert_sane_version(_metadata, v);
+	munmap(map, 2 * page);
 }
 
 TEST_F(dev, larger_struct_nonzero_tail_e2big)

@@ -36,6 +36,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 /* From linux/fs.h, which does not mix with sys/mount.h. */
 #ifndef FS_IOC_GETFLAGS
@@ -140,167 +141,6 @@ static int ensure_fs(const char *fs, char *base, size_t len, char *err, size_t e
 		return -1;
 	}
 	return 0;
-}
-
-/* ---- checkpoint and restart ---- */
-
-struct ck {
-	int rc, err;
-	struct ckpt_checkpoint a;
-	char log[512];
-};
-
-struct rs {
-	int rc, err;
-	struct ckpt_restart a;
-	char log[1024];
-	char desc[1400];
-};
-
-static void do_checkpoint(int dev, int out, const int *ext, int n, struct ck *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->a.fd = out;
-	c->a.pid = 0;
-	c->a.external_fds = (__u64)(unsigned long)ext;
-	c->a.nr_external_fds = n;
-	c->a.log_buf = (__u64)(unsigned long)c->log;
-	c->a.log_size = sizeof(c->log);
-	errno = 0;
-	c->rc = ioctl(dev, CKPT_IOC_CHECKPOINT, &c->a);
-	c->err = errno;
-}
-
-static int do_restart(int dev, int in, __u64 flags, struct rs *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->a.fd = in;
-	r->a.flags = flags;
-	r->a.log_buf = (__u64)(unsigned long)r->log;
-	r->a.log_size = sizeof(r->log);
-	errno = 0;
-	r->rc = ioctl(dev, CKPT_IOC_RESTART, &r->a);
-	r->err = r->rc ? errno : 0;
-	return r->rc;
-}
-
-/* Everything a restart reported, for TH_LOG. */
-static const char *rdesc(struct rs *r)
-{
-	snprintf(r->desc, sizeof(r->desc),
-		 "restart: rc %d errno %d (%s) reason %u err_fd %d err_record %llu nr_fds %u nr_external %u bytes %llu log \"%s\"",
-		 r->rc, r->err, strerror(r->err), r->a.reason, r->a.err_fd,
-		 (unsigned long long)r->a.err_record, r->a.nr_fds, r->a.nr_external,
-		 (unsigned long long)r->a.bytes, r->log);
-	return r->desc;
-}
-
-/* ---- fd table snapshots, for "the caller's fd table is exactly as before" ---- */
-
-struct fdent {
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	long long pos;
-	int fl, fdfl;
-	char link[192];
-};
-
-#define SNAP_MAX 256
-struct fdsnap {
-	int n;
-	struct fdent e[SNAP_MAX];
-};
-
-static void fill_ent(int fd, struct fdent *e)
-{
-	char p[64];
-	struct stat st;
-	ssize_t l;
-
-	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	l = readlink(p, e->link, sizeof(e->link) - 1);
-	e->link[l > 0 ? l : 0] = '\0';
-	if (!fstat(fd, &st)) {
-		e->dev = st.st_dev;
-		e->ino = st.st_ino;
-	}
-	e->pos = lseek(fd, 0, SEEK_CUR);
-	if (e->pos < 0)
-		e->pos = -errno;
-	e->fl = fcntl(fd, F_GETFL);
-	e->fdfl = fcntl(fd, F_GETFD);
-}
-
-static int cmp_fd(const void *a, const void *b)
-{
-	return ((const struct fdent *)a)->fd - ((const struct fdent *)b)->fd;
-}
-
-static int snapshot(struct fdsnap *s)
-{
-	DIR *dp = opendir("/proc/self/fd");
-	struct dirent *d;
-	int fd;
-
-	s->n = 0;
-	if (!dp)
-		return -1;
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
-		if (s->n == SNAP_MAX) {
-			closedir(dp);
-			return -1;
-		}
-		fill_ent(fd, &s->e[s->n++]);
-	}
-	closedir(dp);
-	qsort(s->e, s->n, sizeof(s->e[0]), cmp_fd);
-	return 0;
-}
-
-/* Number of differences between two snapshots; the first few described in @msg. */
-static int snap_diff(const struct fdsnap *a, const struct fdsnap *b, char *msg, size_t len)
-{
-	int i = 0, j = 0, diffs = 0;
-	size_t off = 0;
-
-#define SAY(...) do { \
-		if (off < len) \
-			off += snprintf(msg + off, len - off, __VA_ARGS__); \
-		diffs++; \
-	} while (0)
-	msg[0] = '\0';
-	while (i < a->n || j < b->n) {
-		const struct fdent *x = i < a->n ? &a->e[i] : NULL;
-		const struct fdent *y = j < b->n ? &b->e[j] : NULL;
-
-		if (x && (!y || x->fd < y->fd)) {
-			SAY("fd %d (%s) closed; ", x->fd, x->link);
-			i++;
-		} else if (y && (!x || y->fd < x->fd)) {
-			SAY("fd %d (%s) added; ", y->fd, y->link);
-			j++;
-		} else {
-			if (strcmp(x->link, y->link) || x->dev != y->dev || x->ino != y->ino)
-				SAY("fd %d: %s -> %s; ", x->fd, x->link, y->link);
-			if (x->pos != y->pos)
-				SAY("fd %d: pos %lld -> %lld; ", x->fd, x->pos, y->pos);
-			if (x->fl != y->fl || x->fdfl != y->fdfl)
-				SAY("fd %d: flags %#o/%d -> %#o/%d; ", x->fd, x->fl, x->fdfl,
-				    y->fl, y->fdfl);
-			i++;
-			j++;
-		}
-	}
-#undef SAY
-	return diffs;
 }
 
 /* ---- small helpers ---- */
@@ -450,19 +290,19 @@ static void path_in(FIXTURE_DATA(restart) *self, const char *name, char *buf)
 
 /* Checkpoints the caller at @out's current offset; @more are external fds besides setup's. */
 static int checkpoint_into(FIXTURE_DATA(restart) *self, int out, const int *more, int nmore,
-			   struct ck *c)
+			   struct ckpt_ck *c)
 {
 	int ext[MAX_EXTERNAL + 8], n = self->next;
 
 	memcpy(ext, self->ext, n * sizeof(int));
 	if (nmore)
 		memcpy(ext + n, more, nmore * sizeof(int));
-	do_checkpoint(self->dev, out, ext, n + nmore, c);
+	ckpt_checkpoint(self->dev, out, 0, ext, n + nmore, c);
 	return c->rc;
 }
 
 /* Checkpoints the caller into the (emptied) image file, rewound for restart. */
-static int checkpoint_self(FIXTURE_DATA(restart) *self, const int *more, int nmore, struct ck *c)
+static int checkpoint_self(FIXTURE_DATA(restart) *self, const int *more, int nmore, struct ckpt_ck *c)
 {
 	if (ftruncate(self->img, 0) || lseek(self->img, 0, SEEK_SET)) {
 		memset(c, 0, sizeof(*c));
@@ -481,7 +321,7 @@ static int checkpoint_self(FIXTURE_DATA(restart) *self, const int *more, int nmo
 	return 0;
 }
 
-static int restart_img(FIXTURE_DATA(restart) *self, __u64 flags, struct rs *r)
+static int restart_img(FIXTURE_DATA(restart) *self, __u64 flags, struct ckpt_rs *r)
 {
 	if (lseek(self->img, 0, SEEK_SET)) {
 		memset(r, 0, sizeof(*r));
@@ -489,7 +329,7 @@ static int restart_img(FIXTURE_DATA(restart) *self, __u64 flags, struct rs *r)
 		r->err = errno;
 		return -1;
 	}
-	return do_restart(self->dev, self->img, flags, r);
+	return ckpt_restart(self->dev, self->img, flags, r);
 }
 
 static double now(void)
@@ -513,14 +353,14 @@ static bool raise_nofile(rlim_t n)
  * advances by the bytes read (returned in @img_pos). It is put back, so that
  * the snapshot compares with one taken before the restart.
  */
-static int restart_and_snapshot(FIXTURE_DATA(restart) *self, __u64 flags, struct rs *r,
-				struct fdsnap *s, long long *img_pos)
+static int restart_and_snapshot(FIXTURE_DATA(restart) *self, __u64 flags, struct ckpt_rs *r,
+				struct ckpt_fdsnap *s, long long *img_pos)
 {
 	restart_img(self, flags, r);
 	*img_pos = pos_of(self->img);
 	if (lseek(self->img, 0, SEEK_SET))
 		return -1;
-	return snapshot(s);
+	return ckpt_fd_snapshot(s);
 }
 
 #define CKPT_OK(c) TH_LOG("checkpoint: errno %d (%s) reason %u err_fd %d: %s", \
@@ -555,11 +395,11 @@ static const struct rt_file rt_files[] = {
 
 TEST_F_TIMEOUT(restart, round_trip, 120)
 {
-	struct fdent before[NR_RT], after;
+	struct ckpt_fdent before[NR_RT], after;
 	char path[PATH_MAX], buf[16];
 	struct stat st;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 	int i, fd;
 
 	ASSERT_TRUE(raise_nofile(4096));
@@ -591,13 +431,13 @@ TEST_F_TIMEOUT(restart, round_trip, 120)
 			TH_LOG("%s at fd %d: %s", path, f->fd, strerror(errno));
 	}
 	for (i = 0; i < NR_RT; i++)
-		fill_ent(rt_files[i].fd, &before[i]);
+		ckpt_fd_fill(rt_files[i].fd, &before[i]);
 
 	ASSERT_EQ(0, checkpoint_self(self, NULL, 0, &c)) CKPT_OK(c);
 	for (i = 0; i < NR_RT; i++)
 		close(rt_files[i].fd);
 
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ((__u32)NR_RT, r.a.nr_fds);
 	EXPECT_EQ((__u32)self->next, r.a.nr_external);
 	EXPECT_EQ(c.a.bytes, r.a.bytes);
@@ -607,10 +447,10 @@ TEST_F_TIMEOUT(restart, round_trip, 120)
 	EXPECT_EQ((__u32)CKPT_REASON_NONE, r.a.reason);
 
 	for (i = 0; i < NR_RT; i++) {
-		const struct fdent *b = &before[i];
+		const struct ckpt_fdent *b = &before[i];
 
 		ASSERT_TRUE(fd_open(b->fd)) TH_LOG("fd %d (%s) not restored", b->fd, b->link);
-		fill_ent(b->fd, &after);
+		ckpt_fd_fill(b->fd, &after);
 		EXPECT_STREQ(b->link, after.link);
 		EXPECT_EQ(b->dev, after.dev) TH_LOG("fd %d %s", b->fd, b->link);
 		EXPECT_EQ(b->ino, after.ino) TH_LOG("fd %d %s", b->fd, b->link);
@@ -668,8 +508,8 @@ TEST_F_TIMEOUT(restart, many_fds, 500)
 	double t0, t1, t2, t3;
 	char path[PATH_MAX];
 	ino_t ino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	/* fds FD0 .. FD0 + n - 1, plus headroom */
 	ASSERT_TRUE(raise_nofile(FD0 + n + 64));
@@ -709,7 +549,7 @@ TEST_F_TIMEOUT(restart, many_fds, 500)
 	ASSERT_EQ(0, syscall(SYS_close_range, FD0, FD0 + n - 1, 0));
 
 	t3 = now();
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	/* the guest is slow: say where the time goes */
 	TH_LOG("%d fds: opening %.1f s, checkpoint %.1f s (%llu bytes), close_range %.1f s, restart %.1f s",
 	       n, t1 - t0, t2 - t1, (unsigned long long)c.a.bytes, t3 - t2, now() - t3);
@@ -777,8 +617,8 @@ TEST_F_TIMEOUT(restart, directory_partly_read, 300)
 	int nr = variant->dirents, dfd, i, got = 0, n, dots[2] = { 0, 0 }, strays = 0;
 	char path[PATH_MAX], name[64];
 	long long pos;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	path_in(self, "big", path);
 	ASSERT_EQ(0, mkdir(path, 0755));
@@ -814,7 +654,7 @@ TEST_F_TIMEOUT(restart, directory_partly_read, 300)
 
 	ASSERT_EQ(0, checkpoint_self(self, NULL, 0, &c)) CKPT_OK(c);
 	close(FD0);
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_EQ(pos, pos_of(FD0));
 
 	while ((n = read_batch(FD0, nr, seen, dots, &strays)) > 0)
@@ -839,8 +679,8 @@ TEST_F_TIMEOUT(restart, renamed_file, 120)
 {
 	char path[PATH_MAX], to[PATH_MAX], dpath[PATH_MAX], dto[PATH_MAX], buf[8];
 	ino_t ino, dino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	path_in(self, "data", path);
 	ASSERT_EQ(0, write_file(path, "hello world"));
@@ -865,7 +705,7 @@ TEST_F_TIMEOUT(restart, renamed_file, 120)
 	restart_img(self, 0, &r);
 	if (variant->ext) {
 		/* found by handle wherever it went: the very inodes */
-		ASSERT_EQ(0, r.rc) TH_LOG("%s", rdesc(&r));
+		ASSERT_EQ(0, r.rc) TH_LOG("%s", ckpt_rs_desc(&r));
 		EXPECT_EQ(2U, r.a.nr_fds);
 		ASSERT_EQ(0, fstat_ino(FD0, &got));
 		EXPECT_EQ(ino, got);
@@ -877,9 +717,9 @@ TEST_F_TIMEOUT(restart, renamed_file, 120)
 	} else {
 		/* tmpfs files are reopened by path: the path is gone */
 		ASSERT_EQ(-1, r.rc);
-		EXPECT_EQ(ENOENT, r.err) TH_LOG("%s", rdesc(&r));
-		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
-		EXPECT_TRUE(r.a.err_fd == FD0 || r.a.err_fd == FD0 + 1) TH_LOG("%s", rdesc(&r));
+		EXPECT_EQ(ENOENT, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
+		EXPECT_TRUE(r.a.err_fd == FD0 || r.a.err_fd == FD0 + 1) TH_LOG("%s", ckpt_rs_desc(&r));
 		EXPECT_FALSE(fd_open(FD0));
 		EXPECT_FALSE(fd_open(FD0 + 1));
 	}
@@ -910,8 +750,8 @@ TEST_F_TIMEOUT(restart, renamed_and_evicted, 120)
 	char path[PATH_MAX], to[PATH_MAX], dpath[PATH_MAX], dto[PATH_MAX];
 	int dimg, more[1];
 	ino_t ino, dino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	path_in(self, "data", path);
 	ASSERT_EQ(0, write_file(path, "hello world"));
@@ -948,7 +788,7 @@ TEST_F_TIMEOUT(restart, renamed_and_evicted, 120)
 		 * is a disconnected dentry. The inode exists all the same, and
 		 * "wherever it was renamed to" is what restart promises.
 		 */
-		EXPECT_EQ(0, r.rc) TH_LOG("renamed file, evicted: %s", rdesc(&r));
+		EXPECT_EQ(0, r.rc) TH_LOG("renamed file, evicted: %s", ckpt_rs_desc(&r));
 		if (!r.rc) {
 			ASSERT_EQ(0, fstat_ino(FD0, &got));
 			EXPECT_EQ(ino, got);
@@ -956,25 +796,25 @@ TEST_F_TIMEOUT(restart, renamed_and_evicted, 120)
 		}
 	} else {
 		EXPECT_EQ(-1, r.rc);
-		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
+		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	}
 
 	ASSERT_EQ(0, lseek(dimg, 0, SEEK_SET));
-	do_restart(self->dev, dimg, 0, &r);
+	ckpt_restart(self->dev, dimg, 0, &r);
 	if (variant->ext) {
-		EXPECT_EQ(0, r.rc) TH_LOG("renamed directory, evicted: %s", rdesc(&r));
+		EXPECT_EQ(0, r.rc) TH_LOG("renamed directory, evicted: %s", ckpt_rs_desc(&r));
 		if (!r.rc) {
 			ASSERT_EQ(0, fstat_ino(FD0 + 1, &got));
 			EXPECT_EQ(dino, got);
 		}
 	} else {
 		EXPECT_EQ(-1, r.rc);
-		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
+		EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	}
 }
 
 /* A refusal because of the file at @fd: no fd installed, errno and reason as expected. */
-static bool refused_replaced(const struct rs *r, bool ext)
+static bool refused_replaced(const struct ckpt_rs *r, bool ext)
 {
 	if (r->rc != -1)
 		return false;
@@ -990,8 +830,8 @@ TEST_F_TIMEOUT(restart, replaced_file, 120)
 {
 	char path[PATH_MAX], aside[PATH_MAX];
 	ino_t ino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	/* 1. the original moved aside, another file at its path */
 	path_in(self, "a", path);
@@ -1006,15 +846,15 @@ TEST_F_TIMEOUT(restart, replaced_file, 120)
 	restart_img(self, 0, &r);
 	if (variant->ext) {
 		/* the handle finds the original; the impostor at the path is not it */
-		ASSERT_EQ(0, r.rc) TH_LOG("%s", rdesc(&r));
+		ASSERT_EQ(0, r.rc) TH_LOG("%s", ckpt_rs_desc(&r));
 		ASSERT_EQ(0, fstat_ino(FD0, &got));
 		EXPECT_EQ(ino, got);
 		EXPECT_EQ(2, pos_of(FD0));
 		close(FD0);
 	} else {
 		ASSERT_EQ(-1, r.rc);
-		EXPECT_EQ(ESTALE, r.err) TH_LOG("%s", rdesc(&r));
-		EXPECT_EQ((__u32)CKPT_REASON_FILE_REPLACED, r.a.reason) TH_LOG("%s", rdesc(&r));
+		EXPECT_EQ(ESTALE, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+		EXPECT_EQ((__u32)CKPT_REASON_FILE_REPLACED, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 		EXPECT_EQ(FD0, r.a.err_fd);
 		EXPECT_FALSE(fd_open(FD0));
 	}
@@ -1029,7 +869,7 @@ TEST_F_TIMEOUT(restart, replaced_file, 120)
 	ASSERT_EQ(0, unlink(path));
 	ASSERT_EQ(0, write_file(path, "hello world"));
 	restart_img(self, 0, &r);
-	EXPECT_TRUE(refused_replaced(&r, variant->ext)) TH_LOG("%s", rdesc(&r));
+	EXPECT_TRUE(refused_replaced(&r, variant->ext)) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(FD0 + 1, r.a.err_fd);
 	EXPECT_FALSE(fd_open(FD0 + 1));
 
@@ -1042,7 +882,7 @@ TEST_F_TIMEOUT(restart, replaced_file, 120)
 	ASSERT_EQ(0, unlink(path));
 	ASSERT_EQ(0, mkdir(path, 0755));
 	restart_img(self, 0, &r);
-	EXPECT_TRUE(refused_replaced(&r, variant->ext)) TH_LOG("%s", rdesc(&r));
+	EXPECT_TRUE(refused_replaced(&r, variant->ext)) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(FD0 + 2, r.a.err_fd);
 	EXPECT_FALSE(fd_open(FD0 + 2));
 }
@@ -1054,19 +894,19 @@ static void changed_then_ignored(struct __test_metadata *_metadata,
 {
 	char want[32];
 	ino_t got;
-	struct rs r;
+	struct ckpt_rs r;
 
 	restart_img(self, 0, &r);
 	ASSERT_EQ(-1, r.rc) TH_LOG("%s: accepted", what);
-	EXPECT_EQ(ESTALE, r.err) TH_LOG("%s: %s", what, rdesc(&r));
-	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason) TH_LOG("%s: %s", what, rdesc(&r));
+	EXPECT_EQ(ESTALE, r.err) TH_LOG("%s: %s", what, ckpt_rs_desc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason) TH_LOG("%s: %s", what, ckpt_rs_desc(&r));
 	EXPECT_EQ(fd, r.a.err_fd) TH_LOG("%s", what);
 	snprintf(want, sizeof(want), "fd %d", fd);
 	EXPECT_NE(NULL, strstr(r.log, want)) TH_LOG("%s: log \"%s\"", what, r.log);
 	EXPECT_FALSE(fd_open(fd));
 
 	restart_img(self, CKPT_RESTART_IGNORE_CONTENT, &r);
-	ASSERT_EQ(0, r.rc) TH_LOG("%s, IGNORE_CONTENT: %s", what, rdesc(&r));
+	ASSERT_EQ(0, r.rc) TH_LOG("%s, IGNORE_CONTENT: %s", what, ckpt_rs_desc(&r));
 	ASSERT_EQ(0, fstat_ino(fd, &got));
 	EXPECT_EQ(ino, got);
 	EXPECT_EQ(pos, pos_of(fd));
@@ -1079,8 +919,8 @@ TEST_F_TIMEOUT(restart, changed_file, 120)
 	struct timespec ts[2];
 	struct stat st;
 	ino_t ino;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 	int fd;
 
 	path_in(self, "data", path);
@@ -1113,7 +953,7 @@ TEST_F_TIMEOUT(restart, changed_file, 120)
 	/* size and mtime as they were: accepted, though ctime moved on */
 	ts[1] = st.st_mtim;
 	ASSERT_EQ(0, utimensat(AT_FDCWD, path, ts, 0));
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("size and mtime restored: %s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("size and mtime restored: %s", ckpt_rs_desc(&r));
 	EXPECT_EQ(4, pos_of(FD0));
 	close(FD0);
 
@@ -1134,8 +974,8 @@ TEST_F_TIMEOUT(restart, changed_file, 120)
 /* The uid 65534 side of unreadable_file; results go to shared memory. */
 struct unreadable {
 	int stage;		/* how far the child got */
-	struct ck c;
-	struct rs r1, r2;
+	struct ckpt_ck c;
+	struct ckpt_rs r1, r2;
 	bool open_after_refusal;
 };
 
@@ -1175,7 +1015,7 @@ TEST_F_TIMEOUT(restart, unreadable_file, 120)
 	struct stat st;
 	int status;
 	ino_t got;
-	struct rs r;
+	struct ckpt_rs r;
 	pid_t pid;
 
 	path_in(self, "mine", path);
@@ -1195,19 +1035,19 @@ TEST_F_TIMEOUT(restart, unreadable_file, 120)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(7, u->stage) TH_LOG("child stopped at stage %d: checkpoint errno %d %s; %s",
-				      u->stage, u->c.err, u->c.log, rdesc(&u->r1));
+				      u->stage, u->c.err, u->c.log, ckpt_rs_desc(&u->r1));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(1U, u->r1.a.nr_fds);
 
 	/* restart opens with the caller's credentials: uid 65534 may not read it now */
 	EXPECT_EQ(-1, u->r2.rc);
-	EXPECT_EQ(EACCES, u->r2.err) TH_LOG("%s", rdesc(&u->r2));
-	EXPECT_EQ((__u32)CKPT_REASON_FILE_ACCESS, u->r2.a.reason) TH_LOG("%s", rdesc(&u->r2));
+	EXPECT_EQ(EACCES, u->r2.err) TH_LOG("%s", ckpt_rs_desc(&u->r2));
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_ACCESS, u->r2.a.reason) TH_LOG("%s", ckpt_rs_desc(&u->r2));
 	EXPECT_EQ(FD0, u->r2.a.err_fd);
 	EXPECT_FALSE(u->open_after_refusal);
 
 	/* ... and root may, even though the image is uid 65534's */
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_EQ(0, stat(path, &st));
 	EXPECT_EQ(0U, st.st_mode & 07777);
 	ASSERT_EQ(0, fstat_ino(FD0, &got));
@@ -1220,14 +1060,14 @@ TEST_F_TIMEOUT(restart, unreadable_file, 120)
 
 TEST_F_TIMEOUT(restart, fd_busy, 120)
 {
-	static struct fdsnap s0, s1;
+	static struct ckpt_fdsnap s0, s1;
 	char path[PATH_MAX], path2[PATH_MAX], diff[512], want[32];
 	struct timespec ts[2];
 	ino_t ino, ino2, got;
 	long long img_pos;
 	struct stat st;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	path_in(self, "data", path);
 	ASSERT_EQ(0, write_file(path, "hello world"));
@@ -1243,17 +1083,17 @@ TEST_F_TIMEOUT(restart, fd_busy, 120)
 	/* something else at FD0 in the restorer */
 	ASSERT_EQ(FD0, open_at("/dev/null", O_WRONLY, FD0, 0));
 
-	ASSERT_EQ(0, snapshot(&s0));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&s0));
 	ASSERT_EQ(0, restart_and_snapshot(self, 0, &r, &s1, &img_pos));
 	EXPECT_EQ((long long)r.a.bytes, img_pos);
 	ASSERT_EQ(-1, r.rc);
-	EXPECT_EQ(EBUSY, r.err) TH_LOG("%s", rdesc(&r));
-	EXPECT_EQ((__u32)CKPT_REASON_FD_BUSY, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ(EBUSY, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_FD_BUSY, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(FD0, r.a.err_fd);
 	snprintf(want, sizeof(want), "fd %d", FD0);
 	EXPECT_NE(NULL, strstr(r.log, want)) TH_LOG("log \"%s\"", r.log);
 	/* FD0 still /dev/null, FD0 + 1 not installed */
-	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+	EXPECT_EQ(0, ckpt_fd_snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
 
 	/*
 	 * REPLACE_FDS, but FD0 + 1's file changed: the refusal comes after
@@ -1266,14 +1106,14 @@ TEST_F_TIMEOUT(restart, fd_busy, 120)
 	ASSERT_EQ(0, utimensat(AT_FDCWD, path2, ts, 0));
 	ASSERT_EQ(0, restart_and_snapshot(self, CKPT_RESTART_REPLACE_FDS, &r, &s1, &img_pos));
 	ASSERT_EQ(-1, r.rc) TH_LOG("accepted a changed file");
-	EXPECT_EQ(ESTALE, r.err) TH_LOG("%s", rdesc(&r));
-	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ(ESTALE, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(FD0 + 1, r.a.err_fd);
-	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+	EXPECT_EQ(0, ckpt_fd_snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
 	ts[1] = st.st_mtim;
 	ASSERT_EQ(0, utimensat(AT_FDCWD, path2, ts, 0));
 
-	ASSERT_EQ(0, restart_img(self, CKPT_RESTART_REPLACE_FDS, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, CKPT_RESTART_REPLACE_FDS, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(2U, r.a.nr_fds);
 	ASSERT_EQ(0, fstat_ino(FD0, &got));
 	EXPECT_EQ(ino, got) TH_LOG("FD0 was not replaced");
@@ -1286,13 +1126,13 @@ TEST_F_TIMEOUT(restart, fd_busy, 120)
 
 TEST_F_TIMEOUT(restart, external_missing, 120)
 {
-	static struct fdsnap s0, s1;
+	static struct ckpt_fdsnap s0, s1;
 	char path[PATH_MAX], diff[512], want[32];
 	int p[2], more[1] = { 300 };
 	ino_t null_ino, got;
 	long long img_pos;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	ASSERT_FALSE(fd_open(300));
 	ASSERT_EQ(0, pipe(p));
@@ -1307,21 +1147,21 @@ TEST_F_TIMEOUT(restart, external_missing, 120)
 	close(FD0);
 	close(300);
 
-	ASSERT_EQ(0, snapshot(&s0));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&s0));
 	ASSERT_EQ(0, restart_and_snapshot(self, 0, &r, &s1, &img_pos));
 	EXPECT_EQ((long long)r.a.bytes, img_pos);
 	ASSERT_EQ(-1, r.rc);
-	EXPECT_EQ(EBADF, r.err) TH_LOG("%s", rdesc(&r));
-	EXPECT_EQ((__u32)CKPT_REASON_EXTERNAL_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ(EBADF, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_EXTERNAL_MISSING, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(300, r.a.err_fd);
 	snprintf(want, sizeof(want), "fd %d", 300);
 	EXPECT_NE(NULL, strstr(r.log, want)) TH_LOG("log \"%s\"", r.log);
-	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+	EXPECT_EQ(0, ckpt_fd_snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
 
 	/* the restorer supplies its own file there, of another kind: kept as it is */
 	ASSERT_EQ(300, open_at("/dev/null", O_RDONLY | O_CLOEXEC, 300, 0));
 	ASSERT_EQ(0, fstat_ino(300, &null_ino));
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(1U, r.a.nr_fds);
 	EXPECT_EQ((__u32)self->next + 1, r.a.nr_external);
 	ASSERT_EQ(0, fstat_ino(300, &got));
@@ -1333,13 +1173,13 @@ TEST_F_TIMEOUT(restart, external_missing, 120)
 
 TEST_F_TIMEOUT(restart, fd_beyond_rlimit, 120)
 {
-	static struct fdsnap s0, s1;
+	static struct ckpt_fdsnap s0, s1;
 	char path[PATH_MAX], diff[512];
 	struct rlimit lim;
 	long long img_pos;
 	ino_t ino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	ASSERT_TRUE(raise_nofile(2048));
 	path_in(self, "data", path);
@@ -1355,18 +1195,18 @@ TEST_F_TIMEOUT(restart, fd_beyond_rlimit, 120)
 	lim.rlim_cur = 1024;
 	lim.rlim_max = 2048;
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
-	ASSERT_EQ(0, snapshot(&s0));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&s0));
 	ASSERT_EQ(0, restart_and_snapshot(self, 0, &r, &s1, &img_pos));
 	ASSERT_EQ(-1, r.rc) TH_LOG("fd 1500 installed above RLIMIT_NOFILE 1024");
-	EXPECT_EQ(EMFILE, r.err) TH_LOG("%s", rdesc(&r));
-	EXPECT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ(EMFILE, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(1500, r.a.err_fd);
-	EXPECT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
+	EXPECT_EQ(0, ckpt_fd_snap_diff(&s0, &s1, diff, sizeof(diff))) TH_LOG("fd table changed: %s", diff);
 
 	/* the soft limit is what counts */
 	lim.rlim_cur = 2048;
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
-	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_EQ(0, fstat_ino(1500, &got));
 	EXPECT_EQ(ino, got);
 	EXPECT_EQ(4, pos_of(1500));
@@ -1382,7 +1222,7 @@ static const char *const fail_names[] = { "unlinked or replaced", "mtime changed
  * An image of NR_ATOMIC files at fds FD0.., each at its own position, and
  * FD0 + NR_ATOMIC a dup of FD0 + 3; the files are closed again.
  */
-static int atomic_image(FIXTURE_DATA(restart) *self, const char *tag, struct ck *c)
+static int atomic_image(FIXTURE_DATA(restart) *self, const char *tag, struct ckpt_ck *c)
 {
 	char path[PATH_MAX], name[32];
 	int i;
@@ -1405,14 +1245,14 @@ static int atomic_image(FIXTURE_DATA(restart) *self, const char *tag, struct ck 
 
 TEST_F_TIMEOUT(restart, atomic_on_failure, 400)
 {
-	static struct fdsnap s0, s1;
+	static struct ckpt_fdsnap s0, s1;
 	char path[PATH_MAX], tag[16], name[32], diff[1024];
 	int mode, k, bystander = -1;
 	long long img_pos;
 	struct timespec ts[2];
 	struct stat st;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	/*
 	 * For each way to fail and each k, an image whose k-th file cannot be
@@ -1456,51 +1296,51 @@ TEST_F_TIMEOUT(restart, atomic_on_failure, 400)
 				break;
 			}
 
-			ASSERT_EQ(0, snapshot(&s0));
+			ASSERT_EQ(0, ckpt_fd_snapshot(&s0));
 			ASSERT_EQ(0, restart_and_snapshot(self, 0, &r, &s1, &img_pos));
 			EXPECT_EQ((long long)r.a.bytes, img_pos);
 			ASSERT_EQ(-1, r.rc) TH_LOG("%s k=%d: accepted", fail_names[mode], k);
 			EXPECT_EQ(0U, r.a.nr_fds);
 			/* the dup at FD0 + NR_ATOMIC shares FD0 + 3's file: the lowest fd is named */
 			EXPECT_EQ(FD0 + k, r.a.err_fd)
-				TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+				TH_LOG("%s k=%d: %s", fail_names[mode], k, ckpt_rs_desc(&r));
 			switch (mode) {
 			case FAIL_GONE:
 				if (k % 2) {
 					EXPECT_TRUE(refused_replaced(&r, variant->ext))
-						TH_LOG("replaced k=%d: %s", k, rdesc(&r));
+						TH_LOG("replaced k=%d: %s", k, ckpt_rs_desc(&r));
 					break;
 				}
 				EXPECT_TRUE(r.err == ENOENT || (variant->ext && r.err == ESTALE))
-					TH_LOG("unlinked k=%d: %s", k, rdesc(&r));
+					TH_LOG("unlinked k=%d: %s", k, ckpt_rs_desc(&r));
 				EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason)
-					TH_LOG("unlinked k=%d: %s", k, rdesc(&r));
+					TH_LOG("unlinked k=%d: %s", k, ckpt_rs_desc(&r));
 				break;
 			case FAIL_CHANGED:
 				EXPECT_EQ(ESTALE, r.err)
-					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+					TH_LOG("%s k=%d: %s", fail_names[mode], k, ckpt_rs_desc(&r));
 				EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason)
-					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+					TH_LOG("%s k=%d: %s", fail_names[mode], k, ckpt_rs_desc(&r));
 				/* undone: the next k's image is whole again but for its k */
 				ts[1] = st.st_mtim;
 				ASSERT_EQ(0, utimensat(AT_FDCWD, path, ts, 0));
 				break;
 			case FAIL_BUSY:
 				EXPECT_EQ(EBUSY, r.err)
-					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+					TH_LOG("%s k=%d: %s", fail_names[mode], k, ckpt_rs_desc(&r));
 				EXPECT_EQ((__u32)CKPT_REASON_FD_BUSY, r.a.reason)
-					TH_LOG("%s k=%d: %s", fail_names[mode], k, rdesc(&r));
+					TH_LOG("%s k=%d: %s", fail_names[mode], k, ckpt_rs_desc(&r));
 				close(FD0 + k);
 				break;
 			}
-			ASSERT_EQ(0, snap_diff(&s0, &s1, diff, sizeof(diff)))
+			ASSERT_EQ(0, ckpt_fd_snap_diff(&s0, &s1, diff, sizeof(diff)))
 				TH_LOG("%s k=%d: fd table changed: %s", fail_names[mode], k, diff);
 		}
 		if (mode == FAIL_GONE)
 			continue;
 		/* nothing fails any more: the same image restores */
 		ASSERT_EQ(0, restart_img(self, 0, &r))
-			TH_LOG("%s, all undone: %s", fail_names[mode], rdesc(&r));
+			TH_LOG("%s, all undone: %s", fail_names[mode], ckpt_rs_desc(&r));
 		EXPECT_EQ((__u32)NR_ATOMIC + 1, r.a.nr_fds);
 		EXPECT_EQ(4, pos_of(FD0 + 3));
 		EXPECT_EQ(4, pos_of(FD0 + NR_ATOMIC));
@@ -1515,8 +1355,8 @@ TEST_F_TIMEOUT(restart, atomic_on_failure, 400)
 TEST_F_TIMEOUT(restart, log_names_the_fd, 120)
 {
 	char path[PATH_MAX], want[32], small[10];
-	struct rs r, r2;
-	struct ck c;
+	struct ckpt_rs r, r2;
+	struct ckpt_ck c;
 	size_t len;
 
 	path_in(self, "data", path);
@@ -1528,7 +1368,7 @@ TEST_F_TIMEOUT(restart, log_names_the_fd, 120)
 
 	restart_img(self, 0, &r);
 	ASSERT_EQ(-1, r.rc);
-	EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", rdesc(&r));
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(FD0 + 7, r.a.err_fd);
 	snprintf(want, sizeof(want), "fd %d", FD0 + 7);
 	EXPECT_NE(NULL, strstr(r.log, want)) TH_LOG("log \"%s\" does not name the fd", r.log);
@@ -1577,8 +1417,8 @@ TEST_F_TIMEOUT(restart, image_from_pipe, 120)
 	char path[PATH_MAX], buf[64];
 	int p[2], status;
 	ino_t ino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 	pid_t pid;
 
 	path_in(self, "data", path);
@@ -1612,13 +1452,13 @@ TEST_F_TIMEOUT(restart, image_from_pipe, 120)
 	}
 	close(p[1]);
 
-	do_restart(self->dev, p[0], 0, &r);
+	ckpt_restart(self->dev, p[0], 0, &r);
 	if (r.rc) {
 		/* a writer stuck on a full pipe gets EPIPE instead */
 		close(p[0]);
 		waitpid(pid, NULL, 0);
 	}
-	ASSERT_EQ(0, r.rc) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, r.rc) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
@@ -1640,8 +1480,8 @@ TEST_F_TIMEOUT(restart, image_file_read_to_terminator, 120)
 	static const char prefix[] = "PREFIX";
 	const off_t start = sizeof(prefix) - 1;
 	ino_t ino, got;
-	struct ck c;
-	struct rs r;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
 
 	path_in(self, "data", path);
 	ASSERT_EQ(0, write_file(path, "hello world"));
@@ -1658,7 +1498,7 @@ TEST_F_TIMEOUT(restart, image_file_read_to_terminator, 120)
 
 	/* read from the file's current offset, which advances by exactly the image */
 	ASSERT_EQ(start, lseek(self->img, start, SEEK_SET));
-	ASSERT_EQ(0, do_restart(self->dev, self->img, 0, &r)) TH_LOG("%s", rdesc(&r));
+	ASSERT_EQ(0, ckpt_restart(self->dev, self->img, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
 	EXPECT_EQ(c.a.bytes, r.a.bytes);
 	EXPECT_EQ((long long)(start + c.a.bytes), pos_of(self->img));
 	memset(buf, 0, sizeof(buf));

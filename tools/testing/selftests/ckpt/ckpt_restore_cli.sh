@@ -14,6 +14,10 @@
 # CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
 set -u
 here=$(dirname "$(readlink -f "$0")")
+# The kernel's KTAP helpers: one "ok N"/"not ok N" line per check.
+ktap=${KSFT_DIR:-${KDIR:-/nonexistent}/source/tools/testing/selftests}/kselftest/ktap_helpers.sh
+[ -f "$ktap" ] || { echo "FAIL: no $ktap (set KSFT_DIR or KDIR)"; exit 1; }
+. "$ktap"
 cli=${CKPT_CLI:-$here/../../../target/release/ckpt}
 ckptc=$here/../../../ckptc/ckptc
 py=/usr/bin/python3
@@ -30,7 +34,6 @@ command -v mkfs.ext4 >/dev/null || { echo "FAIL: no mkfs.ext4"; exit 1; }
 exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 
 work=$(mktemp -d /tmp/ckpt-restore.XXXXXX)
-failures=0
 cleanup() {
 	umount "$work/ext4" 2>/dev/null
 	umount "$work" 2>/dev/null
@@ -44,13 +47,16 @@ if ! mkfs.ext4 -q -F "$work/ext4.fs" 32M >/dev/null 2>&1 ||
 	echo "FAIL: mkfs.ext4 or loop mount"
 	exit 1
 fi
+ktap_print_header
+ktap_set_plan 15
 
 fail() {
-	echo "not ok: $*"
-	failures=$((failures + 1))
+	local m="$*"
+	ktap_test_fail "${m//$'\n'/; }"
 }
 pass() {
-	echo "ok: $*"
+	local m="$*"
+	ktap_test_pass "${m//$'\n'/; }"
 }
 
 tfile=$work/tmpfs-file
@@ -90,7 +96,7 @@ EOF
 # "verified". Bash builtins where possible: forks are slow in the guest.
 verify=$work/verify.sh
 cat >"$verify" <<'EOF'
-bad=0
+bad=0 checked=0
 no() { echo "  mismatch: $*"; bad=1; }
 # fdinfo FD: pos, flags, mnt_id and ino of this shell's FD.
 fdinfo() {
@@ -113,9 +119,11 @@ while read -r what fd path want_pos want_flags want_mnt want_ino; do
 		[ "$flags" = "$want_flags" ] || no "fd $fd flags $flags, expected $want_flags"
 		[ "$mnt_id" = "$want_mnt" ] || no "fd $fd mnt_id $mnt_id, expected $want_mnt"
 		[ "$ino" = "$want_ino" ] || no "fd $fd ino $ino, expected $want_ino"
+		checked=$((checked + 1))
 		;;
 	absent)
 		[ -e "/proc/$$/fd/$fd" ] && no "fd $fd (close-on-exec) survived the exec"
+		checked=$((checked + 1))
 		;;
 	next)
 		# "next 7 TEXT 8": fd 7 reads on with TEXT, and fd 8, sharing
@@ -128,9 +136,13 @@ while read -r what fd path want_pos want_flags want_mnt want_ino; do
 		fdinfo "$other"
 		[ "$pos" = $((before + ${#path})) ] ||
 			no "fd $other pos $pos after reading ${#path} bytes of fd $fd at $before"
+		checked=$((checked + 1))
 		;;
+	*) no "unknown expectation line: $what $fd $path" ;;
 	esac
 done <"$1"
+# An empty or cut expectation verifies nothing: 3 fds, 1 absent, 1 shared offset.
+[ "$checked" = 5 ] || no "$checked of the 5 expectations in $1 checked"
 [ $bad = 0 ] && echo verified
 exit $bad
 EOF
@@ -192,7 +204,7 @@ restore_ok "ckptc restore 20 20<IMAGE" "$ckptc" restore 20 20<"$img" bash "$veri
 
 # Streaming, with a second dump of the same program.
 expect2=$work/expect2
-out=$( (: | "$cli" dump --kill --output - -- "$py" "$holder" "$expect2" "$tfile" "$efile" |
+out=$( (set -o pipefail; : | "$cli" dump --kill --output - -- "$py" "$holder" "$expect2" "$tfile" "$efile" |
 	"$cli" restore --image - -- bash "$verify" "$expect2") 2>&1)
 if [ $? = 0 ] && [[ $out == *$'\n'verified ]]; then
 	pass "ckpt dump --output - | ckpt restore --image -: ${out//$'\n'/ }"
@@ -241,4 +253,4 @@ else
 	fail "--ignore-content: $(echo "$out" | tr '\n' ' ')"
 fi
 
-[ "$failures" = 0 ] || exit 1
+ktap_finished
