@@ -22,6 +22,7 @@ mod error;
 mod file;
 mod header;
 pub mod keys;
+mod memory;
 mod policy;
 mod record;
 mod task;
@@ -50,6 +51,12 @@ pub use self::header::{
     parse_header, parse_immutable_header, Arch, Header, Timestamp, Utsname,
     HEADER_FLAGS_MUST_UNDERSTAND, HEADER_FLAG_SYNTHETIC, HEADER_LEN, IMMUTABLE_HEADER_LEN, MAGIC,
     UTS_FIELD_LEN, VERSION,
+};
+pub use self::memory::{
+    AuxvEntry, Mm, Pages, Vma, VmaKind, AUXV_MAX, MM_FIXED_LEN, PAGES_FIXED_LEN, PROT_ALL,
+    PROT_EXEC, PROT_READ, PROT_WRITE, VMA_DONTCOPY, VMA_DONTDUMP, VMA_FLAGS_ALL, VMA_FLAG_NAMES,
+    VMA_GROWSDOWN, VMA_HUGEPAGE, VMA_LEN, VMA_LOCKED, VMA_LOCKONFAULT, VMA_MAYEXEC, VMA_MAYWRITE,
+    VMA_NOHUGEPAGE, VMA_NORESERVE, VMA_RAND_READ, VMA_SEQ_READ, VMA_SHARED, VMA_WIPEONFORK,
 };
 pub use self::policy::{
     check_restorable, is_canonical_path, PolicyError, KNOWN_F_FLAGS, RESTORABLE_CHAR_DEVICES,

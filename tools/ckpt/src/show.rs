@@ -2,10 +2,12 @@
 
 //! `ckpt show`: list an image, as text or as JSON (schema in Documentation/image-format.rst).
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use ckpt_image::{
-    fixed_str, Body, EnvVector, FileVariant, Header, FD_FLAG_CLOEXEC, HEADER_FLAG_SYNTHETIC,
+    fixed_str, Body, EnvVector, FileVariant, Header, VmaKind, FD_FLAG_CLOEXEC,
+    HEADER_FLAG_SYNTHETIC, VMA_SHARED,
 };
 
 use crate::display;
@@ -66,8 +68,9 @@ fn print_text(out: &mut impl Write, image: &LoadedImage) -> std::io::Result<()> 
     if image.records.len() > 1 {
         writeln!(out, "records")?;
     }
+    let ctx = Context::new(image);
     for r in records {
-        print_record(out, r)?;
+        print_record(out, r, &ctx)?;
     }
     if let Some((offset, t)) = image.terminator {
         writeln!(
@@ -127,7 +130,30 @@ pub(crate) fn print_entries(
     Ok(())
 }
 
-fn print_record(out: &mut impl Write, r: &OwnedRecord) -> std::io::Result<()> {
+/// What record lines need from other records: pages per mapping, paths of files.
+struct Context {
+    pages: HashMap<u64, u64>,
+    paths: HashMap<u64, String>,
+}
+
+impl Context {
+    fn new(image: &LoadedImage) -> Self {
+        let mut pages = HashMap::new();
+        let mut paths = HashMap::new();
+        for r in &image.records {
+            match r.body() {
+                Body::Pages(p) => *pages.entry(p.vma).or_insert(0) += u64::from(p.count()),
+                Body::File(f) => {
+                    paths.insert(r.header.id, display::text(f.path).to_string());
+                }
+                _ => {}
+            }
+        }
+        Context { pages, paths }
+    }
+}
+
+fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io::Result<()> {
     let h = &r.header;
     write!(
         out,
@@ -215,6 +241,77 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord) -> std::io::Result<()> {
                 },
             }
         }
+        Body::Mm(m) => {
+            let exe = match m.exe_file {
+                0 => String::new(),
+                id => format!(" exe file {id} {}", ctx.paths.get(&id).map_or("", |p| p)),
+            };
+            writeln!(out, ": personality {:#x}{exe}", m.personality)?;
+            writeln!(
+                out,
+                "      code {:#x}-{:#x} data {:#x}-{:#x} brk {:#x}-{:#x} stack {:#x}",
+                m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk,
+                m.start_stack
+            )?;
+            writeln!(
+                out,
+                "      args {:#x}-{:#x} env {:#x}-{:#x}",
+                m.arg_start, m.arg_end, m.env_start, m.env_end
+            )?;
+            if m.vdso_start != 0 {
+                writeln!(
+                    out,
+                    "      vdso {:#x}-{:#x} crc32c {:#010x}",
+                    m.vdso_start,
+                    m.vdso_start.saturating_add(u64::from(m.vdso_len)),
+                    m.vdso_crc
+                )?;
+            }
+            let auxv: Vec<String> = m
+                .auxv()
+                .map(|e| format!("{}={:#x}", e.key, e.value))
+                .collect();
+            writeln!(out, "      auxv {}", auxv.join(" "))
+        }
+        Body::Vma(v) => {
+            // The /proc/PID/maps line, then kind, page count and flags.
+            let shared = if v.flags & VMA_SHARED != 0 { 's' } else { 'p' };
+            let what = match v.kind {
+                VmaKind::FILE => format!(
+                    "file {} {}",
+                    v.file,
+                    ctx.paths.get(&v.file).map_or("", |p| p)
+                ),
+                VmaKind::HEAP => "[heap]".to_owned(),
+                VmaKind::STACK => "[stack]".to_owned(),
+                VmaKind::VDSO => "[vdso]".to_owned(),
+                VmaKind::VVAR => "[vvar]".to_owned(),
+                k => k.name().unwrap_or("?").to_owned(),
+            };
+            let pages = match (v.is_dumped(), ctx.pages.get(&r.header.id)) {
+                (false, _) => "not dumped".to_owned(),
+                (true, n) => format!("{} pages", n.copied().unwrap_or(0)),
+            };
+            let flags = convert::vma_flag_names(v.flags & !VMA_SHARED).join(",");
+            writeln!(
+                out,
+                ":\n      {:x}-{:x} {}{shared} {:08x} {what}  ({pages}){}{flags}",
+                v.start,
+                v.end,
+                convert::prot_string(v.prot),
+                v.offset,
+                if flags.is_empty() { "" } else { " " }
+            )
+        }
+        Body::Pages(p) => writeln!(
+            out,
+            ": vma {} {:x}-{:x} {} pages crc32c {:#010x} verified",
+            p.vma,
+            p.start,
+            p.end(),
+            p.count(),
+            p.crc
+        ),
         Body::Unknown(_) => writeln!(out, ": unknown optional record, skipped"),
         Body::EnvVector(_) | Body::Terminator(_) => writeln!(out),
     }
