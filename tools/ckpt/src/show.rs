@@ -250,7 +250,12 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io
             writeln!(
                 out,
                 "      code {:#x}-{:#x} data {:#x}-{:#x} brk {:#x}-{:#x} stack {:#x}",
-                m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk,
+                m.start_code,
+                m.end_code,
+                m.start_data,
+                m.end_data,
+                m.start_brk,
+                m.brk,
                 m.start_stack
             )?;
             writeln!(
