@@ -71,7 +71,7 @@ fn checkpoint(args: &ckpt_checkpoint) -> core::result::Result<Stats, CkptFailure
         error,
         stats: Stats::default(),
     };
-    if args.flags != 0 {
+    if args.flags & !u64::from(uapi::CKPT_CHECKPOINT_FLAGS_ALL) != 0 {
         return Err(fail(bad_argument(format_args!(
             "unknown flags {:#x}",
             args.flags
@@ -101,7 +101,8 @@ fn checkpoint(args: &ckpt_checkpoint) -> core::result::Result<Stats, CkptFailure
 
     let mut sink = ImageSink::new(output).map_err(|e| fail(e.into()))?;
     let mut records = 0;
-    let result = write_image(&target, &external, &mut sink, &mut records);
+    let process = args.flags & u64::from(uapi::CKPT_CHECKPOINT_PROCESS) != 0;
+    let result = write_image(&target, &external, process, &mut sink, &mut records);
     let stats = Stats {
         bytes: sink.bytes,
         records,
@@ -163,6 +164,7 @@ fn read_external_fds(args: &ckpt_checkpoint) -> CkptResult<KVec<u32>> {
 fn write_image(
     target: &Target,
     external: &[u32],
+    process: bool,
     sink: &mut ImageSink,
     records: &mut u64,
 ) -> CkptResult {
@@ -220,6 +222,10 @@ fn write_image(
     let vector_id = enc.next_id();
     enc.write_task_vector(vector_id, task_id, |w| task_env.emit(w))
         .map_err(encode_error)?;
+    if process {
+        // The process state: mapped files, mm, VMAs, pages (src/process/).
+        crate::process::checkpoint(target.task(), &fs, &mut enc, records)?;
+    }
     *records = enc.records_written() + 1; // and the terminator
     enc.finish().map_err(encode_error)?;
     sink.flush()

@@ -28,6 +28,7 @@ mod glue;
 // where it is public API: here the module uses only part of it.
 #[allow(dead_code, unreachable_pub, unused_imports)]
 mod image;
+mod process;
 mod restart;
 mod uapi;
 mod version;

@@ -90,6 +90,8 @@ pub fn reason_name(reason: u32) -> &'static str {
         abi::CKPT_REASON_FD_BUSY => "fd_busy",
         abi::CKPT_REASON_EXTERNAL_MISSING => "external_missing",
         abi::CKPT_REASON_INPUT => "input",
+        abi::CKPT_REASON_UNSUPPORTED_MEMORY => "unsupported_memory",
+        abi::CKPT_REASON_UNSUPPORTED_STATE => "unsupported_state",
         _ => "unknown",
     }
 }
@@ -249,10 +251,13 @@ mod tests {
 
     #[test]
     fn every_reason_has_a_name() {
-        for reason in abi::CKPT_REASON_NONE..=abi::CKPT_REASON_INPUT {
+        for reason in abi::CKPT_REASON_NONE..=abi::CKPT_REASON_UNSUPPORTED_STATE {
             assert_ne!(reason_name(reason), "unknown", "reason {reason}");
         }
-        assert_eq!(reason_name(abi::CKPT_REASON_INPUT + 1), "unknown");
+        assert_eq!(
+            reason_name(abi::CKPT_REASON_UNSUPPORTED_STATE + 1),
+            "unknown"
+        );
         assert_eq!(reason_name(abi::CKPT_REASON_FD_BUSY), "fd_busy");
     }
 
