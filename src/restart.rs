@@ -290,7 +290,8 @@ impl<'a> Plan<'a> {
                 | Body::Terminator(_)
                 | Body::Mm(_)
                 | Body::Vma(_)
-                | Body::Pages(_) => continue,
+                | Body::Pages(_)
+                | Body::Regset(_) => continue,
                 _ => image::parse_body(&record.header, payload).map_err(|e| {
                     bad_image(FormatError {
                         kind: e.kind,
@@ -328,7 +329,8 @@ impl<'a> Plan<'a> {
                 | Body::Terminator(_)
                 | Body::Mm(_)
                 | Body::Vma(_)
-                | Body::Pages(_) => {}
+                | Body::Pages(_)
+                | Body::Regset(_) => {}
             }
         }
         if let Some(id) = several_tasks {

@@ -12,6 +12,7 @@ use super::header::{
 };
 use super::memory::{Mm, Pages, Vma};
 use super::record::{RecordHeader, RecordType, RECORD_HEADER_LEN};
+use super::regs::Regset;
 use super::task::{Task, TaskVector};
 use super::terminator::{Terminator, TERMINATOR_PAYLOAD_LEN};
 
@@ -66,6 +67,8 @@ pub enum Body<'a> {
     Vma(Vma),
     /// Contents of present pages of one mapping.
     Pages(Pages<'a>),
+    /// One register set of a task.
+    Regset(Regset<'a>),
     /// The terminator (already verified when returned by a [`Decoder`]).
     Terminator(Terminator),
     /// An optional record of an unknown type; its payload if it fit the buffer.
@@ -84,6 +87,7 @@ pub fn parse_body<'a>(header: &RecordHeader, payload: &'a [u8]) -> Result<Body<'
         RecordType::MM => Body::Mm(Mm::parse(payload, header.id)?),
         RecordType::VMA => Body::Vma(Vma::parse(payload, header.id)?),
         RecordType::PAGES => Body::Pages(Pages::parse(payload, header.id)?),
+        RecordType::REGSET => Body::Regset(Regset::parse(payload)?),
         RecordType::TERMINATOR => Body::Terminator(Terminator::parse(payload)?),
         _ => Body::Unknown(Some(payload)),
     })
@@ -304,6 +308,10 @@ impl<R: Source> Decoder<R> {
                 Some((FormatErrorKind::PageSizeMismatch(p.page_size()), 16))
             }
             Body::Vma(v) => v.check(header.id, page_size).err().map(|k| (k, 0)),
+            Body::Regset(r) => r
+                .check(self.header.arch == super::Arch::X86_64)
+                .err()
+                .map(|k| (k, 4)),
             _ => None,
         };
         if let Some((kind, at)) = page_error {

@@ -15,6 +15,7 @@ use super::memory::{Mm, Pages, Vma, PAGES_FIXED_LEN, VMA_LEN};
 use super::record::{
     RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
 };
+use super::regs::{Regset, REGSET_FIXED_LEN};
 use super::task::Task;
 use super::terminator::TERMINATOR_LEN;
 use super::wire::{measure, ByteOut, Stop};
@@ -135,6 +136,7 @@ pub struct Encoder<S: Sink> {
     last_id: u64,
     last_type: RecordType,
     page_size: u32,
+    x86_64: bool,
 }
 
 impl<S: Sink> Encoder<S> {
@@ -153,6 +155,7 @@ impl<S: Sink> Encoder<S> {
             last_id: 0,
             last_type: RecordType(0),
             page_size: header.page_size,
+            x86_64: header.arch == super::header::Arch::X86_64,
         };
         if header.write(&mut enc.out).is_err() {
             return Err(enc.sink_failure());
@@ -386,6 +389,18 @@ impl<S: Sink> Encoder<S> {
             .map_err(EncodeError::Invalid)?;
         let flags = RecordType::VMA.defined_flags();
         self.emit(RecordType::VMA, flags, id, VMA_LEN, |out| vma.write(out))
+    }
+
+    /// Writes a REGSET record of the task written last.
+    pub fn write_regset(
+        &mut self,
+        id: u64,
+        regs: &Regset<'_>,
+    ) -> Result<(), EncodeError<S::Error>> {
+        regs.check(self.x86_64).map_err(EncodeError::Invalid)?;
+        let len = REGSET_FIXED_LEN.saturating_add(regs.data.len());
+        let flags = RecordType::REGSET.defined_flags();
+        self.emit(RecordType::REGSET, flags, id, len, |out| regs.write(out))
     }
 
     /// Writes a PAGES record (build it with [`Pages::new`], which computes its checksum).

@@ -131,6 +131,8 @@ pub enum FormatErrorKind {
     },
     /// A PAGES record's page size differs from the header's.
     PageSizeMismatch(u32),
+    /// A register set of a length its note type does not have.
+    BadRegset,
 }
 
 impl fmt::Display for FormatErrorKind {
@@ -202,6 +204,7 @@ impl fmt::Display for FormatErrorKind {
                 f,
                 "page checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): image is corrupt"
             ),
+            K::BadRegset => f.write_str("register set of a wrong length for its note type"),
             K::PageSizeMismatch(s) => write!(f, "pages of {s} bytes in an image of another page size"),
         }
     }

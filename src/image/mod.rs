@@ -25,6 +25,7 @@ pub mod keys;
 mod memory;
 mod policy;
 mod record;
+mod regs;
 mod task;
 mod terminator;
 mod wire;
@@ -63,6 +64,10 @@ pub use self::policy::{
 };
 pub use self::record::{
     RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
+};
+pub use self::regs::{
+    Regset, NT_PRFPREG, NT_PRSTATUS, NT_X86_XSTATE, REGSET_FIXED_LEN, REGSET_MAX_LEN,
+    X86_64_PRSTATUS_LEN, XSTATE_MIN_LEN,
 };
 pub use self::task::{Task, TaskVector, COMM_LEN};
 pub use self::terminator::{Terminator, TERMINATOR_LEN, TERMINATOR_PAYLOAD_LEN};

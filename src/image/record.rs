@@ -33,6 +33,8 @@ impl RecordType {
     pub const FILE_TABLE: RecordType = RecordType(0x0020);
     /// An open file (regular, ext, directory, char device, external fd).
     pub const FILE: RecordType = RecordType(0x0021);
+    /// One register set of a task (general registers, XSAVE area...).
+    pub const REGSET: RecordType = RecordType(0x0011);
     /// A process's address space layout: code, data, brk, stack, args, env, auxv, exe, vDSO.
     pub const MM: RecordType = RecordType(0x0030);
     /// One mapping of the address space.
@@ -41,7 +43,7 @@ impl RecordType {
     pub const PAGES: RecordType = RecordType(0x0032);
 
     /// Every type this codec knows.
-    pub const KNOWN: [RecordType; 9] = [
+    pub const KNOWN: [RecordType; 10] = [
         RecordType::TERMINATOR,
         RecordType::ENV_VECTOR,
         RecordType::TASK_VECTOR,
@@ -51,6 +53,7 @@ impl RecordType {
         RecordType::MM,
         RecordType::VMA,
         RecordType::PAGES,
+        RecordType::REGSET,
     ];
 
     /// The record flags a known type is written with and must have: [`RECORD_FLAG_CRITICAL`]
@@ -58,7 +61,7 @@ impl RecordType {
     /// (memory, ...), which a reader that only restores a file table may skip.
     pub fn defined_flags(self) -> u16 {
         match self {
-            RecordType::MM | RecordType::VMA | RecordType::PAGES => 0,
+            RecordType::MM | RecordType::VMA | RecordType::PAGES | RecordType::REGSET => 0,
             _ => RECORD_FLAG_CRITICAL,
         }
     }
@@ -75,6 +78,7 @@ impl RecordType {
             RecordType::MM => "mm",
             RecordType::VMA => "vma",
             RecordType::PAGES => "pages",
+            RecordType::REGSET => "regset",
             _ => return None,
         })
     }

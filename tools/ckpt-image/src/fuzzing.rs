@@ -73,6 +73,7 @@ fn reencode(
         Body::Mm(m) => enc.write_mm(id, &m),
         Body::Vma(v) => enc.write_vma(id, &v),
         Body::Pages(p) => enc.write_pages(id, &p),
+        Body::Regset(r) => enc.write_regset(id, &r),
         Body::Unknown(Some(payload)) => {
             enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
         }

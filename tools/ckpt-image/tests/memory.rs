@@ -276,3 +276,47 @@ fn truncated_memory_payloads_are_refused() {
         }
     }
 }
+
+#[test]
+fn regsets_have_the_lengths_of_their_notes() {
+    let regs = vec![0u8; X86_64_PRSTATUS_LEN as usize];
+    let short = vec![0u8; X86_64_PRSTATUS_LEN as usize - 8];
+    let xsave = vec![0u8; 576];
+    let odd = vec![0u8; 600];
+    let ok = |note, data: &[u8]| {
+        let mut enc = Encoder::new(Vec::new(), &common::header()).unwrap();
+        enc.write_env_vector(1, common::sample_env).unwrap();
+        enc.write_regset(2, &Regset { note, data }).map(drop)
+    };
+    ok(NT_PRSTATUS, &regs).unwrap();
+    ok(NT_X86_XSTATE, &xsave).unwrap();
+    ok(0x4711, &short).unwrap(); // unknown notes are only bounded
+    for (note, data) in [
+        (NT_PRSTATUS, &short),
+        (NT_X86_XSTATE, &odd),
+        (NT_X86_XSTATE, &regs),
+    ] {
+        assert_eq!(
+            ok(note, data),
+            Err(EncodeError::Invalid(FormatErrorKind::BadRegset)),
+            "{note:#x} {}",
+            data.len()
+        );
+    }
+    // The decoder checks the same against the header's architecture.
+    let env = env_record();
+    let mut payload = NT_PRSTATUS.to_le_bytes().to_vec();
+    payload.extend_from_slice(&(short.len() as u32).to_le_bytes());
+    payload.extend_from_slice(&short);
+    let bad = assemble(&[(2, 1, 1, &env), (0x11, 0, 2, &payload)]);
+    assert_eq!(decode_error(&bad).kind, FormatErrorKind::BadRegset);
+    // The sample image's xstate says which components are in use.
+    let recs = records(&process_image());
+    let x = recs
+        .iter()
+        .find_map(|(h, p)| match parse_body(h, p).unwrap() {
+            Body::Regset(r) if r.note == NT_X86_XSTATE => r.xstate_bv(),
+            _ => None,
+        });
+    assert_eq!(x, Some(7));
+}

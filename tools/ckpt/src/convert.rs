@@ -4,7 +4,7 @@
 
 use ckpt_image::{
     fixed_str, keys, Arch, Body, DirCookieMode, Encoder, EnvEntry, EnvValue, EnvVector,
-    ExternalFdKind, FdEntry, File, FileVariant, Header, Mm, Pages, RecordType, Rule, Task,
+    ExternalFdKind, FdEntry, File, FileVariant, Header, Mm, Pages, RecordType, Regset, Rule, Task,
     Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC,
     HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION, VMA_FLAG_NAMES,
 };
@@ -162,6 +162,10 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
             count: p.count(),
             crc: Some(format!("{:#010x}", p.crc)),
             data: hex(p.data),
+        }),
+        Body::Regset(g) => BodyJson::Regset(RegsetJson {
+            note: name_or(g.note_name(), g.note),
+            data: hex(g.data),
         }),
         Body::Unknown(payload) => BodyJson::Unknown {
             type_id: r.header.rtype.0,
@@ -636,6 +640,11 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
             let page_size = u32::try_from(data.len() / (p.count.max(1) as usize))
                 .map_err(|_| "page data too long".to_owned())?;
             enc.write_pages(id, &Pages::new(p.vma, p.start, page_size, &data))
+        }
+        BodyJson::Regset(g) => {
+            let data = unhex(&g.data)?;
+            let note = resolve(&g.note, "note", Regset::note_from_name)?;
+            enc.write_regset(id, &Regset { note, data: &data })
         }
         BodyJson::Unknown {
             type_id,

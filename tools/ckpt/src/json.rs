@@ -115,6 +115,7 @@ pub enum BodyJson {
     Mm(MmJson),
     Vma(VmaJson),
     Pages(PagesJson),
+    Regset(RegsetJson),
     /// A record of a type this tool does not know.
     Unknown {
         type_id: u16,
@@ -164,6 +165,15 @@ pub struct VmaJson {
     /// Flag names.
     pub flags: Vec<String>,
     pub kind: NameOr<u16>,
+}
+
+/// A REGSET record: the note type and the registers as hex.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegsetJson {
+    pub note: NameOr<u32>,
+    /// Hex, as `PTRACE_GETREGSET` returns them.
+    pub data: String,
 }
 
 /// A PAGES record.

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use ckpt_image::{
-    fixed_str, Body, EnvVector, FileVariant, Header, VmaKind, FD_FLAG_CLOEXEC,
-    HEADER_FLAG_SYNTHETIC, VMA_SHARED,
+    fixed_str, Body, EnvVector, FileVariant, Header, Regset, VmaKind, FD_FLAG_CLOEXEC,
+    HEADER_FLAG_SYNTHETIC, NT_PRSTATUS, NT_X86_XSTATE, VMA_SHARED,
 };
 
 use crate::display;
@@ -317,7 +317,60 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io
             p.count(),
             p.crc
         ),
+        Body::Regset(g) => print_regset(out, &g),
         Body::Unknown(_) => writeln!(out, ": unknown optional record, skipped"),
         Body::EnvVector(_) | Body::Terminator(_) => writeln!(out),
+    }
+}
+
+/// x86_64 `user_regs_struct`, in order.
+const X86_64_REGS: [&str; 27] = [
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
+    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
+    "gs",
+];
+
+/// The registers of a REGSET record: x86_64 general registers by name; for an XSAVE area the
+/// components in use, MXCSR and the non-zero XMM registers.
+fn print_regset(out: &mut impl Write, g: &Regset<'_>) -> std::io::Result<()> {
+    let name = g.note_name().unwrap_or("note");
+    writeln!(out, ": {name} ({:#x}), {} bytes", g.note, g.data.len())?;
+    let word = |i: usize| -> u64 {
+        g.data
+            .get(i * 8..i * 8 + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    };
+    match g.note {
+        NT_PRSTATUS if g.data.len() == X86_64_REGS.len() * 8 => {
+            for (row, names) in X86_64_REGS.chunks(4).enumerate() {
+                let line: Vec<String> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{n:>8} {:#018x}", word(row * 4 + i)))
+                    .collect();
+                writeln!(out, "     {}", line.join(" "))?;
+            }
+            Ok(())
+        }
+        NT_X86_XSTATE => {
+            let mxcsr = g
+                .data
+                .get(24..28)
+                .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])));
+            writeln!(
+                out,
+                "      xstate_bv {:#x} xcomp_bv {:#x} mxcsr {mxcsr:#x}",
+                g.xstate_bv().unwrap_or(0),
+                word(65),
+            )?;
+            for i in 0..16 {
+                let (lo, hi) = (word(20 + 2 * i), word(21 + 2 * i));
+                if lo != 0 || hi != 0 {
+                    writeln!(out, "      xmm{i:<2} {hi:016x}{lo:016x}")?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }

@@ -317,6 +317,26 @@ pub fn process_image() -> Vec<u8> {
     for (i, v) in vmas.iter().enumerate() {
         enc.write_vma(30 + i as u64, v).unwrap();
     }
+    let regs: Vec<u8> = (0..X86_64_PRSTATUS_LEN as u8).collect();
+    enc.write_regset(
+        37,
+        &Regset {
+            note: NT_PRSTATUS,
+            data: &regs,
+        },
+    )
+    .unwrap();
+    let mut xstate = vec![0u8; 832];
+    xstate[160..176].copy_from_slice(&[0x5a; 16]); // xmm0
+    xstate[512] = 0x7; // xstate_bv: x87, SSE, AVX
+    enc.write_regset(
+        38,
+        &Regset {
+            note: NT_X86_XSTATE,
+            data: &xstate,
+        },
+    )
+    .unwrap();
     enc.write_task(40, &task(100, 0)).unwrap();
     let page = |fill: u8| vec![fill; 4096];
     let two: Vec<u8> = [page(0xaa), page(0x55)].concat();
