@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/rcupdate.h>
+#include <linux/regset.h>
 #include <linux/sched/mm.h>
 #include <linux/string.h>
 #include <linux/userfaultfd_k.h>
@@ -179,4 +180,26 @@ long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
 	}
 	mmap_read_unlock(mm);
 	return copied;
+}
+
+/*
+ * The register set of ELF note type @note, as PTRACE_GETREGSET returns it:
+ * with @buf NULL, its size (0 if the task's view has no such set); else the
+ * bytes written to @buf (at most @size), or a negative errno (-ENODEV: the
+ * CPU lacks it). struct user_regset_view is not in the Rust bindings.
+ */
+int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size)
+{
+	const struct user_regset_view *view = task_user_regset_view(task);
+
+	for (unsigned int i = 0; i < view->n; i++) {
+		const struct user_regset *rs = &view->regsets[i];
+
+		if (rs->core_note_type != note)
+			continue;
+		if (!buf)
+			return rs->n * rs->size;
+		return regset_get(task, rs, size, buf);
+	}
+	return 0;
 }

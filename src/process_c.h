@@ -12,6 +12,7 @@
 
 struct file;
 struct mm_struct;
+struct task_struct;
 
 /* Number of saved_auxv words copied (AT_VECTOR_SIZE is 52 on x86_64). */
 #define CKPT_PROC_AUXV_WORDS 64
@@ -76,5 +77,6 @@ int ckpt_proc_mm_info(struct mm_struct *mm, struct ckpt_proc_mm *out);
 int ckpt_proc_next_vma(struct mm_struct *mm, u64 addr, struct ckpt_proc_vma *out);
 long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
 			  void *buf, u64 *present);
+int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size);
 
 #endif /* CKPT_PROCESS_C_H */

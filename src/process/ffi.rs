@@ -109,6 +109,12 @@ extern "C" {
         addr: u64,
         out: *mut ProcVma,
     ) -> i32;
+    pub(crate) fn ckpt_proc_regset(
+        task: *mut bindings::task_struct,
+        note: u32,
+        buf: *mut u8,
+        size: u32,
+    ) -> i32;
     pub(crate) fn ckpt_proc_copy_pages(
         mm: *mut bindings::mm_struct,
         start: u64,

@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Checkpoint of a whole process's state, beyond its file table: today its memory.
+//! Checkpoint of a whole process's state, beyond its file table: its memory and registers.
 //!
 //! After the task record and its task vector, [`checkpoint`] writes, in this order (see
 //! `Documentation/image-format.rst`, *Process state*): the file records of mapped files (the
-//! executable, libraries, data files), the MM record, one VMA record per mapping, and last the
-//! PAGES records, so that everything a restarter validates precedes the page data.
+//! executable, libraries, data files), the MM record, one VMA record per mapping, the REGSET
+//! records, and last the PAGES records, so that everything a restarter validates precedes the
+//! page data.
 //!
 //! Layout: `ffi` declares the C helpers of `src/process_c.c`; `mm` wraps an address space
 //! (every read takes and drops the mmap lock); `vma` decides what a mapping is or why it is
-//! refused; `pages` streams page contents in bounded batches.
+//! refused; `regs` reads the register sets; `pages` streams page contents in bounded batches.
 
 mod ffi;
 mod mm;
 mod pages;
+mod regs;
 mod vma;
 
 use core::fmt;
@@ -127,6 +129,10 @@ pub(crate) fn checkpoint<S: image::Sink<Error = CkptError>>(
         enc.write_vma(id, &plan.vma).map_err(encode_error)?;
         ids.push(id, GFP_KERNEL)?;
     }
+    *records = enc.records_written();
+
+    // The registers.
+    regs::write(task, enc)?;
     *records = enc.records_written();
 
     // Last, the pages.

@@ -30,9 +30,11 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <elf.h>
 #include <linux/ckpt.h>
 #include <linux/userfaultfd.h>
 
@@ -46,8 +48,12 @@
 /* What the child reports. */
 struct child_info {
 	uint64_t big, zero_probe, zero_filled, priv, shared, protnone, brk, uffd_area;
-	int uffd;
+	int uffd, avx;
 };
+
+/* Register patterns the "regs" child loads into xmm7 and ymm8 */
+static const uint8_t XMM7[16] = "ckpt xmm7 value";
+static const uint8_t YMM8[32] = "ckpt ymm8: upper half is here!";
 
 /* ---- the child ---- */
 
@@ -184,9 +190,21 @@ static int child_main(char **argv)
 			exit(41);
 		info.uffd_area = (uintptr_t)p;
 	}
+	if (!strcmp(what, "regs"))
+		info.avx = __builtin_cpu_supports("avx");
 	if (write(ready, &info, sizeof(info)) != sizeof(info))
 		return 1;
 	close(ready);
+	if (!strcmp(what, "regs")) {
+		/* load the registers, then pause(2) with nothing in between that may use them */
+		if (info.avx)
+			asm volatile("vmovdqu %0, %%ymm8" : : "m"(YMM8) : "xmm8");
+		asm volatile("movdqu %0, %%xmm7\n"
+			     "1: mov $34, %%eax\n"	/* SYS_pause */
+			     "syscall\n"
+			     "jmp 1b\n"
+			     : : "m"(XMM7) : "rax", "rcx", "r11", "xmm7", "memory");
+	}
 	for (;;)
 		pause();
 }
@@ -237,6 +255,11 @@ struct file_rec {
 	uint64_t id, ino;
 };
 
+struct regset_rec {
+	uint32_t note, len;
+	const uint8_t *data;
+};
+
 struct image {
 	uint8_t *buf;
 	size_t len;
@@ -248,6 +271,8 @@ struct image {
 	int npages;
 	struct file_rec files[64];
 	int nfiles;
+	struct regset_rec regs[8];
+	int nregs;
 	uint64_t total_pages;
 };
 
@@ -273,6 +298,16 @@ static const char *parse_image(struct image *im)
 		if (type == 0x21) {
 			im->files[im->nfiles].id = id;
 			im->files[im->nfiles++].ino = get64(p + 32);
+		} else if (type == 0x11) {
+			struct regset_rec *g = &im->regs[im->nregs++];
+
+			if (im->nregs > 8)
+				return "too many regsets";
+			g->note = get32(p);
+			g->len = get32(p + 4);
+			g->data = p + 8;
+			if (len != 16 + 8 + g->len)
+				return "regset record length";
 		} else if (type == 0x30) {
 			im->mm = p;
 			im->mm_len = len - 16;
@@ -414,6 +449,8 @@ static void start(struct __test_metadata *_metadata, FIXTURE_DATA(mem) *self, co
 	close(pipefd[1]);
 	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)))
 		TH_LOG("the child did not start (scenario %s)", scenario);
+	/* end of file once the child closed its end: then the pipe is not in its table */
+	ASSERT_EQ(0, read(pipefd[0], fdarg, 1));
 	close(pipefd[0]);
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
 	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
@@ -637,6 +674,55 @@ TEST_F_TIMEOUT(mem, map_pages_and_mm_match_proc, 300)
 	EXPECT_EQ(crc32c(0, vdso, vdso_len), get32(m + 108));
 	free(vdso);
 	close(mem);
+}
+
+static const struct regset_rec *regset(const struct image *im, uint32_t note)
+{
+	for (int i = 0; i < im->nregs; i++)
+		if (im->regs[i].note == note)
+			return &im->regs[i];
+	return NULL;
+}
+
+TEST_F(mem, registers_match_ptrace_getregset)
+{
+	static uint8_t buf[64 * 1024];
+	const struct regset_rec *g;
+	struct iovec iov;
+	const char *err;
+
+	start(_metadata, self, "regs");
+	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, -1);
+	ASSERT_EQ(0, self->rc) TH_LOG("errno %d: %s", self->err, self->log);
+	err = parse_image(&self->im);
+	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
+
+	/* general registers, fs and gs base included: as the tracer sees them */
+	g = regset(&self->im, NT_PRSTATUS);
+	ASSERT_NE(NULL, g);
+	iov.iov_base = buf;
+	iov.iov_len = sizeof(buf);
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, self->child, NT_PRSTATUS, &iov));
+	ASSERT_EQ(iov.iov_len, g->len);
+	EXPECT_EQ(0, memcmp(buf, g->data, g->len));
+	EXPECT_NE((uint64_t)0, get64(g->data + 21 * 8)) TH_LOG("fs_base of a glibc program is set");
+
+	/* the XSAVE area, with the modified xmm7 (and ymm8's upper half where AVX exists) */
+	g = regset(&self->im, NT_X86_XSTATE);
+	ASSERT_NE(NULL, g);
+	iov.iov_len = sizeof(buf);
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, self->child, NT_X86_XSTATE, &iov));
+	ASSERT_EQ(iov.iov_len, g->len);
+	EXPECT_EQ(0, memcmp(buf, g->data, g->len));
+	EXPECT_EQ(0, memcmp(g->data + 160 + 7 * 16, XMM7, 16));
+	if (self->info.avx) {
+		/* the AVX component: standard format, offset 576, 16 bytes per register */
+		EXPECT_EQ(0, memcmp(g->data + 160 + 8 * 16, YMM8, 16));
+		EXPECT_NE((uint64_t)0, get64(g->data + 512) & 4) TH_LOG("xstate_bv lacks AVX");
+		EXPECT_EQ(0, memcmp(g->data + 576 + 8 * 16, YMM8 + 16, 16));
+	} else {
+		TH_LOG("no AVX: ymm8 not checked");
+	}
 }
 
 TEST_F(mem, without_the_flag_no_memory_records)
