@@ -24,7 +24,7 @@ use crate::{
     },
     reason::Reason,
     uapi::{self, ckpt_checkpoint},
-    vfs::{self, Access, CallerFile, FsContext},
+    vfs::{self, Access, CallerFile, FileFacts, FsContext},
 };
 
 /// Bytes buffered before a write to the output file.
@@ -60,7 +60,7 @@ struct Stats {
 }
 
 fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
-    if args.flags != 0 {
+    if args.flags & !u64::from(uapi::CKPT_CHECKPOINT_FLAGS_ALL) != 0 {
         return Err(CkptError::bad_argument(format_args!(
             "unknown flags {:#x}",
             args.flags
@@ -82,7 +82,8 @@ fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
     }
 
     let mut sink = ImageSink::new(output)?;
-    let result = write_image(&target, &external, &mut sink, &mut stats.records);
+    let process = args.flags & u64::from(uapi::CKPT_CHECKPOINT_PROCESS) != 0;
+    let result = write_image(&target, &external, process, &mut sink, &mut stats.records);
     stats.bytes = sink.bytes;
     result
 }
@@ -129,6 +130,7 @@ fn read_external_fds(args: &ckpt_checkpoint) -> CkptResult<KVec<u32>> {
 fn write_image(
     target: &Target,
     external: &[u32],
+    process: bool,
     sink: &mut ImageSink,
     records: &mut u64,
 ) -> CkptResult {
@@ -188,6 +190,10 @@ fn write_image(
     let vector_id = enc.next_id();
     enc.write_task_vector(vector_id, task_id, |w| task_env.emit(w))
         .map_err(encode_error)?;
+    if process {
+        // The process state: mapped files, mm, VMAs, pages (src/process/).
+        crate::process::checkpoint(target.task(), &fs, &mut enc, records)?;
+    }
     *records = enc.records_written() + 1; // and the terminator
     enc.finish().map_err(encode_error)?;
     sink.flush()
@@ -309,7 +315,8 @@ fn write_files(
     Ok(table)
 }
 
-/// Writes the record of one open file through the implementation that claims it.
+/// Writes the record of one open fd through the implementation that claims it (an external
+/// fd: only its kind); errors name the fd.
 fn write_file(
     file: &OpenFile,
     is_external: bool,
@@ -320,32 +327,53 @@ fn write_file(
     enc: &mut Encoder<&mut ImageSink>,
 ) -> CkptResult {
     let fd = file.fd;
+    if !is_external {
+        return write_file_record(file, fs, path_buf, scratch, id, enc).map_err(|e| e.at_fd(fd));
+    }
     let facts = file.facts()?;
-    let (name, path, variant): (&str, &[u8], FileVariant<'_>) = if is_external {
-        let fd_kind = files::external_kind(&facts);
-        ("external fd", &[], FileVariant::External { fd_kind })
-    } else {
-        let imp = files::lookup(fd, &facts)?;
-        if facts.unlinked != 0 {
-            return Err(
-                CkptError::unlinked_file(format_args!("unlinked file ({})", Kind(&facts)))
-                    .at_fd(fd),
-            );
+    let fd_kind = files::external_kind(&facts);
+    let record = file_record(&facts, &[], FileVariant::External { fd_kind });
+    enc.write_file(id, &record)
+        .map_err(|e| record_error("external fd", e).at_fd(fd))
+}
+
+/// Writes the FILE record of `file` (an fd's or a mapping's) through the implementation that
+/// claims it: deny by default, unlinked files refused, the path relative to the task's root.
+/// The caller says whose file it is in the errors.
+pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
+    file: &OpenFile,
+    fs: &FsContext,
+    path_buf: &mut [u8],
+    scratch: &mut Scratch,
+    id: u64,
+    enc: &mut Encoder<S>,
+) -> CkptResult {
+    let facts = file.facts()?;
+    let imp = files::lookup(&facts)?;
+    if facts.unlinked != 0 {
+        return Err(CkptError::unlinked_file(format_args!(
+            "unlinked file ({})",
+            Kind(&facts)
+        )));
+    }
+    let path = fs.file_path(file, path_buf).map_err(|e| {
+        let kind = Kind(&facts);
+        if e == ENAMETOOLONG {
+            CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
+        } else {
+            CkptError::path_unreachable(format_args!(
+                "{kind}: path not reachable from the task's root"
+            ))
         }
-        let path = fs.file_path(file, path_buf).map_err(|e| {
-            let kind = Kind(&facts);
-            if e == ENAMETOOLONG {
-                CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
-            } else {
-                CkptError::path_unreachable(format_args!(
-                    "{kind}: path not reachable from the task's root"
-                ))
-            }
-            .at_fd(fd)
-        })?;
-        (imp.name(), path, imp.variant(file, &facts, scratch)?)
-    };
-    let record = File {
+    })?;
+    let record = file_record(&facts, path, imp.variant(file, &facts, scratch)?);
+    enc.write_file(id, &record)
+        .map_err(|e| record_error(imp.name(), e))
+}
+
+/// The FILE record of an open file with these facts.
+fn file_record<'a>(facts: &FileFacts, path: &'a [u8], variant: FileVariant<'a>) -> File<'a> {
+    File {
         f_flags: facts.f_flags,
         // Only the access mode bits have a stable meaning outside this kernel.
         f_mode: facts.f_mode & 0x3,
@@ -364,19 +392,22 @@ fn write_file(
         },
         path,
         variant,
-    };
-    enc.write_file(id, &record).map_err(|e| match e {
+    }
+}
+
+/// Maps an encoder error of a FILE record written by implementation `name`.
+fn record_error(name: &str, e: EncodeError<CkptError>) -> CkptError {
+    match e {
         EncodeError::Invalid(kind) => CkptError::too_large(
             E2BIG,
             format_args!("{name}: does not fit the image format: {kind}"),
-        )
-        .at_fd(fd),
+        ),
         other => encode_error(other),
-    })
+    }
 }
 
 /// Maps an encoder error: the sink's own error, or a bug-like inconsistency.
-fn encode_error(e: EncodeError<CkptError>) -> CkptError {
+pub(crate) fn encode_error(e: EncodeError<CkptError>) -> CkptError {
     match e {
         EncodeError::Sink(e) => e,
         EncodeError::Invalid(kind) => CkptError::too_large(

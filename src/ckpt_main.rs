@@ -33,6 +33,7 @@ mod glue;
 #[allow(dead_code, unreachable_pub, unused_imports)]
 mod image;
 // Shared with `tools/ckpt-sys` too: the module uses part of it.
+mod process;
 #[allow(dead_code, unreachable_pub)]
 mod reason;
 mod restart;

@@ -99,6 +99,8 @@ const _: () = {
         uapi::CKPT_REASON_FD_BUSY,
         uapi::CKPT_REASON_EXTERNAL_MISSING,
         uapi::CKPT_REASON_INPUT,
+        uapi::CKPT_REASON_UNSUPPORTED_MEMORY,
+        uapi::CKPT_REASON_UNSUPPORTED_STATE,
     ];
     assert!(header.len() == Reason::ALL.len());
     let mut i = 0;
@@ -158,6 +160,14 @@ impl CkptError {
     pub(crate) fn at_fd(mut self, fd: u32) -> Self {
         self.fd = i32::try_from(fd).unwrap_or(i32::MAX);
         if let Some(prefixed) = message(format_args!("fd {}: {self}", self.fd)) {
+            self.message = Some(prefixed);
+        }
+        self
+    }
+
+    /// The same error, its message prefixed with `what` (e.g. "mapping 1000-2000: ").
+    pub(crate) fn about(mut self, what: fmt::Arguments<'_>) -> Self {
+        if let Some(prefixed) = message(format_args!("{what}: {self}")) {
             self.message = Some(prefixed);
         }
         self
@@ -286,6 +296,16 @@ impl CkptError {
     /// `CKPT_REASON_INPUT`, the read's errno.
     pub(crate) fn input(errno: Error, args: fmt::Arguments<'_>) -> Self {
         Self::with(Reason::Input, errno, args)
+    }
+
+    /// `CKPT_REASON_UNSUPPORTED_MEMORY`, `EOPNOTSUPP`: a mapping of a kind not supported yet.
+    pub(crate) fn unsupported_memory(args: fmt::Arguments<'_>) -> Self {
+        Self::with(Reason::UnsupportedMemory, EOPNOTSUPP, args)
+    }
+
+    /// `CKPT_REASON_UNSUPPORTED_STATE`, `EOPNOTSUPP`: process state not supported yet.
+    pub(crate) fn unsupported_state(args: fmt::Arguments<'_>) -> Self {
+        Self::with(Reason::UnsupportedState, EOPNOTSUPP, args)
     }
 }
 

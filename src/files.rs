@@ -68,7 +68,7 @@ pub(crate) static IMPLEMENTATIONS: &[&dyn FileCheckpoint] = &[
 ];
 
 /// Finds the implementation for a file, or the deny-by-default error.
-pub(crate) fn lookup(fd: u32, facts: &FileFacts) -> CkptResult<&'static dyn FileCheckpoint> {
+pub(crate) fn lookup(facts: &FileFacts) -> CkptResult<&'static dyn FileCheckpoint> {
     IMPLEMENTATIONS
         .iter()
         .copied()
@@ -78,7 +78,6 @@ pub(crate) fn lookup(fd: u32, facts: &FileFacts) -> CkptResult<&'static dyn File
                 "{}: no checkpoint implementation",
                 Kind(facts)
             ))
-            .at_fd(fd)
         })
 }
 

@@ -130,6 +130,23 @@ pub(crate) struct OpenFile {
 }
 
 impl OpenFile {
+    /// A file that is not in a descriptor table (a mapped file): `fd` is `u32::MAX`.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a valid file, and the caller gives this value one reference to it.
+    pub(crate) unsafe fn from_raw(file: NonNull<bindings::file>) -> Self {
+        // SAFETY: The caller gave us a reference to a valid file, which `ARef` now owns. `File`'s
+        // invariant holds for the same reason as in `Target::next_file`: the task whose mapping
+        // holds the file is the caller or stopped, and has one thread.
+        let file = unsafe { ARef::from_raw(file.cast::<File>()) };
+        Self {
+            file,
+            fd: u32::MAX,
+            cloexec: false,
+        }
+    }
+
     /// Identity of the open file description: equal for dup'd fds.
     pub(crate) fn key(&self) -> usize {
         self.file.as_ptr() as usize

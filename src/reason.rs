@@ -75,6 +75,10 @@ pub enum Reason {
     ExternalMissing = 17,
     /// Restart: reading the image failed.
     Input = 18,
+    /// Checkpoint of a whole process: a mapping of a kind not supported yet.
+    UnsupportedMemory = 19,
+    /// Checkpoint of a whole process: process state not supported yet.
+    UnsupportedState = 20,
 }
 
 /// Which errnos a reason comes with.
@@ -88,7 +92,7 @@ pub enum Errnos {
 
 impl Reason {
     /// Every reason, in value order: `ALL[n] as u32 == n`.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 21] = [
         Reason::None,
         Reason::BadArgument,
         Reason::Target,
@@ -108,6 +112,8 @@ impl Reason {
         Reason::FdBusy,
         Reason::ExternalMissing,
         Reason::Input,
+        Reason::UnsupportedMemory,
+        Reason::UnsupportedState,
     ];
 
     /// The reason of a `reason` field, `None` for a value this table does not know.
@@ -137,6 +143,8 @@ impl Reason {
             Reason::FdBusy => "fd_busy",
             Reason::ExternalMissing => "external_missing",
             Reason::Input => "input",
+            Reason::UnsupportedMemory => "unsupported_memory",
+            Reason::UnsupportedState => "unsupported_state",
         }
     }
 
@@ -146,7 +154,10 @@ impl Reason {
             Reason::None | Reason::Output | Reason::FileAccess | Reason::Input => Errnos::Passed,
             Reason::BadArgument => Errnos::Only(&[EINVAL, EBADF]),
             Reason::Target => Errnos::Only(&[ESRCH, EPERM, EBUSY]),
-            Reason::UnsupportedFile | Reason::UnlinkedFile => Errnos::Only(&[EOPNOTSUPP]),
+            Reason::UnsupportedFile
+            | Reason::UnlinkedFile
+            | Reason::UnsupportedMemory
+            | Reason::UnsupportedState => Errnos::Only(&[EOPNOTSUPP]),
             Reason::PathUnreachable => Errnos::Only(&[EXDEV]),
             Reason::TooLarge => Errnos::Only(&[E2BIG, ENAMETOOLONG, EFBIG, EMFILE]),
             Reason::Interrupted => Errnos::Only(&[EINTR]),

@@ -272,7 +272,13 @@ impl<'a> Plan<'a> {
                 .get(offset + RECORD_HEADER_LEN..offset + len)
                 .unwrap_or_default();
             let body = match record.body {
-                Body::Unknown(_) | Body::Terminator(_) => continue,
+                // Process state (memory...) is for a whole-process restart; skipped here.
+                Body::Unknown(_)
+                | Body::Terminator(_)
+                | Body::Mm(_)
+                | Body::Vma(_)
+                | Body::Pages(_)
+                | Body::Regset(_) => continue,
                 _ => image::parse_body(&record.header, payload).map_err(|e| {
                     bad_image(FormatError {
                         kind: e.kind,
@@ -306,7 +312,12 @@ impl<'a> Plan<'a> {
                     },
                     GFP_KERNEL,
                 )?,
-                Body::Unknown(_) | Body::Terminator(_) => {}
+                Body::Unknown(_)
+                | Body::Terminator(_)
+                | Body::Mm(_)
+                | Body::Vma(_)
+                | Body::Pages(_)
+                | Body::Regset(_) => {}
             }
         }
         if let Some(id) = several_tasks {

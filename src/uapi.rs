@@ -47,6 +47,10 @@ pub(crate) use generated::{
     CKPT_RESTART_IGNORE_CONTENT, CKPT_RESTART_MAX_IMAGE, CKPT_RESTART_REPLACE_FDS,
     CKPT_RESTART_SIZE_VER0,
 };
+pub(crate) use generated::{
+    CKPT_CHECKPOINT_FLAGS_ALL, CKPT_CHECKPOINT_PROCESS, CKPT_REASON_UNSUPPORTED_MEMORY,
+    CKPT_REASON_UNSUPPORTED_STATE,
+};
 
 // SAFETY: `ckpt_version` is a `repr(C)` struct of integers and a byte array with no padding
 // (checked below), so every bit pattern is valid and all of its bytes are initialised.

@@ -10,7 +10,9 @@ use super::file::{File, FileTable};
 use super::header::{
     parse_header, parse_immutable_header, Header, HEADER_LEN, IMMUTABLE_HEADER_LEN,
 };
-use super::record::{RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN};
+use super::memory::{Mm, Pages, Vma};
+use super::record::{RecordHeader, RecordType, RECORD_HEADER_LEN};
+use super::regs::Regset;
 use super::task::{Task, TaskVector};
 use super::terminator::{Terminator, TERMINATOR_PAYLOAD_LEN};
 
@@ -59,6 +61,14 @@ pub enum Body<'a> {
     FileTable(FileTable<'a>),
     /// A file.
     File(File<'a>),
+    /// A process's address space layout.
+    Mm(Mm<'a>),
+    /// One mapping.
+    Vma(Vma),
+    /// Contents of present pages of one mapping.
+    Pages(Pages<'a>),
+    /// One register set of a task.
+    Regset(Regset<'a>),
     /// The terminator (already verified when returned by a [`Decoder`]).
     Terminator(Terminator),
     /// An optional record of an unknown type; its payload if it fit the buffer.
@@ -74,6 +84,10 @@ pub fn parse_body<'a>(header: &RecordHeader, payload: &'a [u8]) -> Result<Body<'
         RecordType::TASK => Body::Task(Task::parse(payload, header.id)?),
         RecordType::FILE_TABLE => Body::FileTable(FileTable::parse(payload, header.id)?),
         RecordType::FILE => Body::File(File::parse(payload)?),
+        RecordType::MM => Body::Mm(Mm::parse(payload, header.id)?),
+        RecordType::VMA => Body::Vma(Vma::parse(payload, header.id)?),
+        RecordType::PAGES => Body::Pages(Pages::parse(payload, header.id)?),
+        RecordType::REGSET => Body::Regset(Regset::parse(payload)?),
         RecordType::TERMINATOR => Body::Terminator(Terminator::parse(payload)?),
         _ => Body::Unknown(Some(payload)),
     })
@@ -262,8 +276,8 @@ impl<R: Source> Decoder<R> {
                 Body::Unknown(Some(payload)),
             )));
         }
-        // Every v1 type is critical and defines no other flag: anything else is corruption.
-        if header.flags != RECORD_FLAG_CRITICAL {
+        // Every known type has exactly its defined flags: anything else is corruption.
+        if header.flags != header.rtype.defined_flags() {
             let kind = FormatErrorKind::BadRecordFlags(header.flags);
             return Err(self.error(kind, start.saturating_add(2), here));
         }
@@ -287,6 +301,21 @@ impl<R: Source> Decoder<R> {
                     here,
                 ));
             }
+        }
+        let page_size = self.header.page_size;
+        let page_error = match body {
+            Body::Pages(p) if p.page_size() != page_size => {
+                Some((FormatErrorKind::PageSizeMismatch(p.page_size()), 16))
+            }
+            Body::Vma(v) => v.check(header.id, page_size).err().map(|k| (k, 0)),
+            Body::Regset(r) => r
+                .check(self.header.arch == super::Arch::X86_64)
+                .err()
+                .map(|k| (k, 4)),
+            _ => None,
+        };
+        if let Some((kind, at)) = page_error {
+            return Err(self.error(kind, payload_at.saturating_add(at), here));
         }
         Ok(Some(self.accept(start, header, payload, body)))
     }

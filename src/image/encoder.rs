@@ -11,9 +11,11 @@ use super::env::{run_env_builder, EnvPassError, EnvStop, EnvWriter, ENV_PAYLOAD_
 use super::error::{EncodeError, FormatErrorKind};
 use super::file::{check_fd_entries, write_fd_entries, FdEntry, File, FileTable};
 use super::header::Header;
+use super::memory::{Mm, Pages, Vma, PAGES_FIXED_LEN, VMA_LEN};
 use super::record::{
     RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
 };
+use super::regs::{Regset, REGSET_FIXED_LEN};
 use super::task::Task;
 use super::terminator::TERMINATOR_LEN;
 use super::wire::{measure, ByteOut, Stop};
@@ -133,6 +135,8 @@ pub struct Encoder<S: Sink> {
     records: u64,
     last_id: u64,
     last_type: RecordType,
+    page_size: u32,
+    x86_64: bool,
 }
 
 impl<S: Sink> Encoder<S> {
@@ -150,6 +154,8 @@ impl<S: Sink> Encoder<S> {
             records: 0,
             last_id: 0,
             last_type: RecordType(0),
+            page_size: header.page_size,
+            x86_64: header.arch == super::header::Arch::X86_64,
         };
         if header.write(&mut enc.out).is_err() {
             return Err(enc.sink_failure());
@@ -367,6 +373,47 @@ impl<S: Sink> Encoder<S> {
         self.emit(RecordType::FILE, RECORD_FLAG_CRITICAL, id, len, |out| {
             file.write(out)
         })
+    }
+
+    /// Writes a process's MM record.
+    pub fn write_mm(&mut self, id: u64, mm: &Mm<'_>) -> Result<(), EncodeError<S::Error>> {
+        mm.check(id).map_err(EncodeError::Invalid)?;
+        let len = measure(|out| mm.write(out));
+        let flags = RecordType::MM.defined_flags();
+        self.emit(RecordType::MM, flags, id, len, |out| mm.write(out))
+    }
+
+    /// Writes a VMA record; `page_size` is the header's.
+    pub fn write_vma(&mut self, id: u64, vma: &Vma) -> Result<(), EncodeError<S::Error>> {
+        vma.check(id, self.page_size)
+            .map_err(EncodeError::Invalid)?;
+        let flags = RecordType::VMA.defined_flags();
+        self.emit(RecordType::VMA, flags, id, VMA_LEN, |out| vma.write(out))
+    }
+
+    /// Writes a REGSET record of the task written last.
+    pub fn write_regset(
+        &mut self,
+        id: u64,
+        regs: &Regset<'_>,
+    ) -> Result<(), EncodeError<S::Error>> {
+        regs.check(self.x86_64).map_err(EncodeError::Invalid)?;
+        let len = REGSET_FIXED_LEN.saturating_add(regs.data.len());
+        let flags = RecordType::REGSET.defined_flags();
+        self.emit(RecordType::REGSET, flags, id, len, |out| regs.write(out))
+    }
+
+    /// Writes a PAGES record (build it with [`Pages::new`], which computes its checksum).
+    pub fn write_pages(&mut self, id: u64, pages: &Pages<'_>) -> Result<(), EncodeError<S::Error>> {
+        pages.check(id).map_err(EncodeError::Invalid)?;
+        if pages.page_size() != self.page_size {
+            return Err(EncodeError::Invalid(FormatErrorKind::PageSizeMismatch(
+                pages.page_size(),
+            )));
+        }
+        let len = PAGES_FIXED_LEN.saturating_add(pages.data.len());
+        let flags = RecordType::PAGES.defined_flags();
+        self.emit(RecordType::PAGES, flags, id, len, |out| pages.write(out))
     }
 
     /// Writes the terminator and returns the sink. Without it the image is incomplete.

@@ -112,6 +112,27 @@ pub enum FormatErrorKind {
     TrailingData,
     /// A record was written after the terminator, or before the header.
     OutOfOrder,
+    /// An address range is empty, reversed, unaligned or wraps around.
+    BadRange,
+    /// An auxiliary vector entry of type 0 (`AT_NULL` ends the vector and is not stored).
+    BadAuxv,
+    /// VMA protection or flag bits this codec does not know.
+    UnknownVmaFlags,
+    /// A VMA kind this codec does not know.
+    UnknownVmaKind(u16),
+    /// A PAGES record's data is not a whole, non-zero number of pages.
+    BadPageData,
+    /// A PAGES record's data does not match its own checksum.
+    PageChecksumMismatch {
+        /// Checksum stored in the record.
+        stored: u32,
+        /// Checksum computed over the record.
+        computed: u32,
+    },
+    /// A PAGES record's page size differs from the header's.
+    PageSizeMismatch(u32),
+    /// A register set of a length its note type does not have.
+    BadRegset,
 }
 
 impl fmt::Display for FormatErrorKind {
@@ -174,6 +195,17 @@ impl fmt::Display for FormatErrorKind {
             ),
             K::TrailingData => f.write_str("data after the terminator"),
             K::OutOfOrder => f.write_str("record out of order"),
+            K::BadRange => f.write_str("empty, reversed, unaligned or wrapping address range"),
+            K::BadAuxv => f.write_str("auxiliary vector entry of type 0"),
+            K::UnknownVmaFlags => f.write_str("unknown mapping protection or flags"),
+            K::UnknownVmaKind(k) => write!(f, "unknown mapping kind {k}"),
+            K::BadPageData => f.write_str("page data is not a whole number of pages"),
+            K::PageChecksumMismatch { stored, computed } => write!(
+                f,
+                "page checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): image is corrupt"
+            ),
+            K::BadRegset => f.write_str("register set of a wrong length for its note type"),
+            K::PageSizeMismatch(s) => write!(f, "pages of {s} bytes in an image of another page size"),
         }
     }
 }

@@ -25,8 +25,10 @@ mod error;
 mod file;
 mod header;
 pub mod keys;
+mod memory;
 mod policy;
 mod record;
+mod regs;
 mod task;
 mod terminator;
 mod wire;
@@ -57,11 +59,21 @@ pub use self::header::{
     HEADER_FLAGS_MUST_UNDERSTAND, HEADER_FLAG_SYNTHETIC, HEADER_LEN, IMMUTABLE_HEADER_LEN, MAGIC,
     UTS_FIELD_LEN, VERSION,
 };
+pub use self::memory::{
+    AuxvEntry, Mm, Pages, Vma, VmaKind, AUXV_MAX, MM_FIXED_LEN, PAGES_FIXED_LEN, PROT_ALL,
+    PROT_EXEC, PROT_READ, PROT_WRITE, VMA_DONTCOPY, VMA_DONTDUMP, VMA_FLAGS_ALL, VMA_FLAG_NAMES,
+    VMA_GROWSDOWN, VMA_HUGEPAGE, VMA_LEN, VMA_LOCKED, VMA_LOCKONFAULT, VMA_MAYEXEC, VMA_MAYWRITE,
+    VMA_NOHUGEPAGE, VMA_NORESERVE, VMA_RAND_READ, VMA_SEQ_READ, VMA_SHARED, VMA_WIPEONFORK,
+};
 pub use self::policy::{
     check_restorable, is_canonical_path, PolicyError, KNOWN_F_FLAGS, RESTORABLE_CHAR_DEVICES,
 };
 pub use self::record::{
     RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
+};
+pub use self::regs::{
+    Regset, NT_PRFPREG, NT_PRSTATUS, NT_X86_XSTATE, REGSET_FIXED_LEN, REGSET_MAX_LEN,
+    X86_64_PRSTATUS_LEN, XSTATE_MIN_LEN,
 };
 pub use self::task::{Task, TaskVector, COMM_LEN};
 pub use self::terminator::{Terminator, TERMINATOR_LEN, TERMINATOR_PAYLOAD_LEN};

@@ -33,6 +33,38 @@ impl RecordType {
     pub const FILE_TABLE: RecordType = RecordType(0x0020);
     /// An open file (regular, ext, directory, char device, external fd).
     pub const FILE: RecordType = RecordType(0x0021);
+    /// One register set of a task (general registers, XSAVE area...).
+    pub const REGSET: RecordType = RecordType(0x0011);
+    /// A process's address space layout: code, data, brk, stack, args, env, auxv, exe, vDSO.
+    pub const MM: RecordType = RecordType(0x0030);
+    /// One mapping of the address space.
+    pub const VMA: RecordType = RecordType(0x0031);
+    /// The contents of consecutive present pages of one mapping.
+    pub const PAGES: RecordType = RecordType(0x0032);
+
+    /// Every type this codec knows.
+    pub const KNOWN: [RecordType; 10] = [
+        RecordType::TERMINATOR,
+        RecordType::ENV_VECTOR,
+        RecordType::TASK_VECTOR,
+        RecordType::TASK,
+        RecordType::FILE_TABLE,
+        RecordType::FILE,
+        RecordType::MM,
+        RecordType::VMA,
+        RecordType::PAGES,
+        RecordType::REGSET,
+    ];
+
+    /// The record flags a known type is written with and must have: [`RECORD_FLAG_CRITICAL`]
+    /// for the image structure, the task and its files; 0 for the process state records
+    /// (memory, ...), which a reader that only restores a file table may skip.
+    pub fn defined_flags(self) -> u16 {
+        match self {
+            RecordType::MM | RecordType::VMA | RecordType::PAGES | RecordType::REGSET => 0,
+            _ => RECORD_FLAG_CRITICAL,
+        }
+    }
 
     /// Registry name, if the number is assigned.
     pub fn name(self) -> Option<&'static str> {
@@ -43,22 +75,19 @@ impl RecordType {
             RecordType::TASK => "task",
             RecordType::FILE_TABLE => "file_table",
             RecordType::FILE => "file",
+            RecordType::MM => "mm",
+            RecordType::VMA => "vma",
+            RecordType::PAGES => "pages",
+            RecordType::REGSET => "regset",
             _ => return None,
         })
     }
 
     /// Looks a type up by its registry name.
     pub fn from_name(name: &str) -> Option<RecordType> {
-        [
-            RecordType::TERMINATOR,
-            RecordType::ENV_VECTOR,
-            RecordType::TASK_VECTOR,
-            RecordType::TASK,
-            RecordType::FILE_TABLE,
-            RecordType::FILE,
-        ]
-        .into_iter()
-        .find(|t| t.name() == Some(name))
+        RecordType::KNOWN
+            .into_iter()
+            .find(|t| t.name() == Some(name))
     }
 
     /// Whether this codec can decode records of this type.
@@ -81,8 +110,8 @@ impl fmt::Display for RecordType {
 pub struct RecordHeader {
     /// Record type.
     pub rtype: RecordType,
-    /// Flags: exactly [`RECORD_FLAG_CRITICAL`] for the v1 types; for unknown types only
-    /// that bit is interpreted.
+    /// Flags: exactly [`RecordType::defined_flags`] for the known types; for unknown types
+    /// only [`RECORD_FLAG_CRITICAL`] is interpreted.
     pub flags: u16,
     /// Total length, this header included, so readers can skip what they do not know.
     pub len: u32,

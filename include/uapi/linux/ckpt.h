@@ -100,11 +100,14 @@ enum ckpt_reason {
 	CKPT_REASON_FD_BUSY		= 16,	/* err_fd is open in the caller (EBUSY) */
 	CKPT_REASON_EXTERNAL_MISSING	= 17,	/* external err_fd is not open in the caller (EBADF) */
 	CKPT_REASON_INPUT		= 18,	/* reading the image from fd failed */
+	/* checkpoint of a whole process: */
+	CKPT_REASON_UNSUPPORTED_MEMORY	= 19,	/* a mapping of a kind not supported yet (EOPNOTSUPP) */
+	CKPT_REASON_UNSUPPORTED_STATE	= 20,	/* process state not supported yet: seccomp, timers... */
 };
 
 /**
  * struct ckpt_checkpoint - argument of CKPT_IOC_CHECKPOINT
- * @flags:           in: must be 0.
+ * @flags:           in: CKPT_CHECKPOINT_* flags.
  * @fd:              in: where the image is written, sequentially: a regular
  *                   file (from its current offset), a pipe or a socket.
  * @pid:             in: the task to checkpoint, in the caller's pid
@@ -137,6 +140,11 @@ struct ckpt_checkpoint {
 	__s32 err_fd;
 	__u32 reason;
 };
+
+/* ckpt_checkpoint.flags */
+/* Also write the process state after the task: mapped files, mm, mappings, pages. */
+#define CKPT_CHECKPOINT_PROCESS		(1ULL << 0)
+#define CKPT_CHECKPOINT_FLAGS_ALL	CKPT_CHECKPOINT_PROCESS
 
 #define CKPT_CHECKPOINT_SIZE_VER0	64
 #define CKPT_MAX_EXTERNAL_FDS		1024

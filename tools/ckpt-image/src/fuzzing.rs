@@ -74,6 +74,10 @@ fn reencode(
             let _ = crate::check_restorable(&f);
             enc.write_file(id, &f)
         }
+        Body::Mm(m) => enc.write_mm(id, &m),
+        Body::Vma(v) => enc.write_vma(id, &v),
+        Body::Pages(p) => enc.write_pages(id, &p),
+        Body::Regset(r) => enc.write_regset(id, &r),
         Body::Unknown(Some(payload)) => {
             enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
         }

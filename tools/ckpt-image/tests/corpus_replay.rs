@@ -26,6 +26,7 @@ fn decode_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("seed-full", full.clone()),
         ("seed-truncated", full[..full.len() / 2].to_vec()),
         ("seed-flipped", flipped),
+        ("seed-process", common::process_image()),
     ]
 }
 

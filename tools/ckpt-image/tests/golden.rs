@@ -31,6 +31,7 @@ fn golden() -> Vec<(&'static str, Vec<u8>)> {
         ("full.img", full),
         ("truncated.img", truncated),
         ("corrupt.img", corrupt),
+        ("process.img", common::process_image()),
     ]
 }
 
@@ -64,6 +65,7 @@ fn golden_vectors_decode_as_expected() {
     let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
     common::decode_all(&read("minimal.img")).unwrap();
     common::decode_all(&read("full.img")).unwrap();
+    common::decode_all(&read("process.img")).unwrap();
     assert_eq!(
         common::decode_error(&read("truncated.img")).kind,
         ckpt_image::FormatErrorKind::Truncated

@@ -28,15 +28,17 @@ pub struct CheckpointStats {
 
 impl Device {
     /// Checkpoints `pid` (0: the caller) into `out`. `external` lists the target's fds that
-    /// the restorer will supply itself.
+    /// the restorer will supply itself; `flags` are `CKPT_CHECKPOINT_*` flags.
     pub fn checkpoint(
         &self,
         out: BorrowedFd<'_>,
         pid: i32,
         external: &[i32],
+        flags: u64,
     ) -> Result<CheckpointStats, IoctlError<CheckpointStats>> {
         let mut log = vec![0u8; LOG_SIZE];
         let mut args = abi::ckpt_checkpoint {
+            flags,
             fd: out.as_raw_fd(),
             pid,
             external_fds: external.as_ptr() as u64,

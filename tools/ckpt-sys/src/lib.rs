@@ -222,10 +222,13 @@ mod tests {
 
     #[test]
     fn every_reason_has_a_name() {
-        for reason in abi::CKPT_REASON_NONE..=abi::CKPT_REASON_INPUT {
+        for reason in abi::CKPT_REASON_NONE..=abi::CKPT_REASON_UNSUPPORTED_STATE {
             assert_ne!(reason_name(reason), "unknown", "reason {reason}");
         }
-        assert_eq!(reason_name(abi::CKPT_REASON_INPUT + 1), "unknown");
+        assert_eq!(
+            reason_name(abi::CKPT_REASON_UNSUPPORTED_STATE + 1),
+            "unknown"
+        );
         assert_eq!(reason_name(abi::CKPT_REASON_FD_BUSY), "fd_busy");
     }
 

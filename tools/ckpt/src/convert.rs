@@ -4,8 +4,9 @@
 
 use ckpt_image::{
     fixed_str, keys, Arch, Body, DirCookieMode, Encoder, EnvEntry, EnvValue, EnvVector,
-    ExternalFdKind, FdEntry, File, FileVariant, Header, RecordType, Rule, Task, Timestamp, Utsname,
-    ValueType, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC, HEADER_FLAG_SYNTHETIC, VERSION,
+    ExternalFdKind, FdEntry, File, FileVariant, Header, Mm, Pages, RecordType, Regset, Rule, Task,
+    Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC,
+    HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION, VMA_FLAG_NAMES,
 };
 use serde_json::{json, Value};
 
@@ -146,6 +147,27 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
                 .collect(),
         },
         Body::File(f) => BodyJson::File(file_to_json(&f)),
+        Body::Mm(m) => BodyJson::Mm(mm_to_json(&m)),
+        Body::Vma(v) => BodyJson::Vma(VmaJson {
+            start: v.start,
+            end: v.end,
+            file_offset: v.offset,
+            file: v.file,
+            prot: prot_string(v.prot),
+            flags: vma_flag_names(v.flags),
+            kind: name_or(v.kind.name(), v.kind.0),
+        }),
+        Body::Pages(p) => BodyJson::Pages(PagesJson {
+            vma: p.vma,
+            start: p.start,
+            count: p.count(),
+            crc: Some(format!("{:#010x}", p.crc)),
+            data: hex(p.data),
+        }),
+        Body::Regset(g) => BodyJson::Regset(RegsetJson {
+            note: name_or(g.note_name(), g.note),
+            data: hex(g.data),
+        }),
         Body::Unknown(payload) => BodyJson::Unknown {
             type_id: r.header.rtype.0,
             flags: r.header.flags,
@@ -159,6 +181,49 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
         id: r.header.id,
         body,
     }
+}
+
+fn mm_to_json(m: &Mm<'_>) -> MmJson {
+    MmJson {
+        start_code: m.start_code,
+        end_code: m.end_code,
+        start_data: m.start_data,
+        end_data: m.end_data,
+        start_brk: m.start_brk,
+        brk: m.brk,
+        start_stack: m.start_stack,
+        arg_start: m.arg_start,
+        arg_end: m.arg_end,
+        env_start: m.env_start,
+        env_end: m.env_end,
+        exe_file: m.exe_file,
+        vdso_start: m.vdso_start,
+        vdso_len: m.vdso_len,
+        vdso_crc: format!("{:#010x}", m.vdso_crc),
+        personality: m.personality,
+        auxv: m
+            .auxv()
+            .map(|e| (e.key, format!("{:#x}", e.value)))
+            .collect(),
+    }
+}
+
+/// `PROT_*` bits as /proc/PID/maps shows them (without the shared/private column).
+pub fn prot_string(prot: u32) -> String {
+    [(PROT_READ, 'r'), (PROT_WRITE, 'w'), (PROT_EXEC, 'x')]
+        .iter()
+        .map(|&(bit, c)| if prot & bit != 0 { c } else { '-' })
+        .collect()
+}
+
+/// Names of the set VMA flags.
+pub fn vma_flag_names(flags: u32) -> Vec<String> {
+    VMA_FLAG_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| flags & (1 << i) != 0)
+        .map(|(_, n)| (*n).to_owned())
+        .collect()
 }
 
 fn file_to_json(f: &File<'_>) -> FileJson {
@@ -505,6 +570,82 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
                     variant,
                 },
             )
+        }
+        BodyJson::Mm(m) => {
+            let mut auxv = Vec::with_capacity(m.auxv.len() * 16);
+            for (key, value) in &m.auxv {
+                auxv.extend_from_slice(&key.to_le_bytes());
+                auxv.extend_from_slice(&parse_u64(&json!(value), "auxv value")?.to_le_bytes());
+            }
+            let layout = [
+                m.start_code,
+                m.end_code,
+                m.start_data,
+                m.end_data,
+                m.start_brk,
+                m.brk,
+                m.start_stack,
+                m.arg_start,
+                m.arg_end,
+                m.env_start,
+                m.env_end,
+            ];
+            let crc = u32::try_from(parse_u64(&json!(m.vdso_crc), "vdso_crc")?)
+                .map_err(|_| "vdso_crc exceeds 32 bits".to_owned())?;
+            let mm = Mm::new(
+                layout,
+                m.exe_file,
+                (m.vdso_start, m.vdso_len, crc),
+                m.personality,
+            )
+            .with_auxv(&auxv);
+            enc.write_mm(id, &mm)
+        }
+        BodyJson::Vma(v) => {
+            let mut prot = 0;
+            for (i, c) in v.prot.chars().enumerate() {
+                prot |= match (i, c) {
+                    (_, '-') => 0,
+                    (0, 'r') => PROT_READ,
+                    (1, 'w') => PROT_WRITE,
+                    (2, 'x') => PROT_EXEC,
+                    _ => return Err(format!("bad prot {:?} (e.g. \"r-x\")", v.prot)),
+                };
+            }
+            let mut flags = 0;
+            for name in &v.flags {
+                let bit = VMA_FLAG_NAMES
+                    .iter()
+                    .position(|n| n == name)
+                    .ok_or_else(|| format!("unknown vma flag {name:?}"))?;
+                flags |= 1 << bit;
+            }
+            let kind = VmaKind(resolve(&v.kind, "vma kind", |n| {
+                VmaKind::from_name(n).map(|k| k.0)
+            })?);
+            enc.write_vma(
+                id,
+                &Vma {
+                    start: v.start,
+                    end: v.end,
+                    offset: v.file_offset,
+                    file: v.file,
+                    prot,
+                    flags,
+                    kind,
+                },
+            )
+        }
+        BodyJson::Pages(p) => {
+            let data = unhex(&p.data)?;
+            let page_size = u32::try_from(data.len() / (p.count.max(1) as usize))
+                .map_err(|_| "page data too long".to_owned())?;
+            enc.write_pages(id, &Pages::new(p.vma, p.start, page_size, &data))
+        }
+        BodyJson::Regset(g) => {
+            let data = unhex(&g.data)?;
+            let note = resolve(&g.note, "note", Regset::note_from_name)?;
+            enc.write_regset(id, &Regset { note, data: &data })
         }
         BodyJson::Unknown {
             type_id,

@@ -38,6 +38,9 @@ pub struct Args {
     /// Do not treat fds 0, 1 and 2 as external when they are pipes, sockets or terminals.
     #[arg(long)]
     strict: bool,
+    /// Also write the process state: mapped files, memory map, registers and pages.
+    #[arg(long)]
+    process: bool,
     /// Kill the target after the checkpoint instead of letting it continue.
     #[arg(long)]
     kill: bool,
@@ -76,7 +79,12 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         }
     }
 
-    let result = device.checkpoint(out, target.pid, &external);
+    let flags = if args.process {
+        u64::from(ckpt_sys::abi::CKPT_CHECKPOINT_PROCESS)
+    } else {
+        0
+    };
+    let result = device.checkpoint(out, target.pid, &external, flags);
     let finish = if args.kill {
         target.kill()
     } else {
@@ -85,8 +93,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     match result {
         Ok(stats) => {
             finish.map_err(|e| Failure::device(format!("after the checkpoint: {e}")))?;
+            let pages = if args.process && args.output != "-" {
+                format!(", {} pages", count_pages(&args.output))
+            } else {
+                String::new()
+            };
             eprintln!(
-                "ckpt: pid {}: {} bytes, {} records",
+                "ckpt: pid {}: {} bytes, {} records{pages}",
                 target.pid, stats.bytes, stats.records
             );
             Ok(EXIT_OK)
@@ -231,4 +244,19 @@ impl Tracee {
         unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
         Ok(())
     }
+}
+
+/// Pages in the image just written to `path` (read back: the kernel reports bytes and records).
+fn count_pages(path: &str) -> u64 {
+    let Ok(reader) = crate::input::open(path) else {
+        return 0;
+    };
+    crate::input::load(reader)
+        .records
+        .iter()
+        .map(|r| match r.body() {
+            ckpt_image::Body::Pages(p) => u64::from(p.count()),
+            _ => 0,
+        })
+        .sum()
 }

@@ -116,6 +116,10 @@ pub enum BodyJson {
         entries: Vec<FdJson>,
     },
     File(FileJson),
+    Mm(MmJson),
+    Vma(VmaJson),
+    Pages(PagesJson),
+    Regset(RegsetJson),
     /// A record of a type this tool does not know.
     Unknown {
         type_id: u16,
@@ -124,6 +128,70 @@ pub enum BodyJson {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         payload: Option<String>,
     },
+}
+
+/// An MM record: addresses are plain numbers (user addresses fit a double exactly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MmJson {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    pub exe_file: u64,
+    pub vdso_start: u64,
+    pub vdso_len: u32,
+    /// `"0x..."`.
+    pub vdso_crc: String,
+    pub personality: u32,
+    /// `[type, value]` pairs, values as `"0x..."`.
+    pub auxv: Vec<(u64, String)>,
+}
+
+/// A VMA record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmaJson {
+    pub start: u64,
+    pub end: u64,
+    /// Offset in the file (`offset` is the record's own offset in the image).
+    pub file_offset: u64,
+    pub file: u64,
+    /// `"rwx"`, `"r--"`... as in /proc/PID/maps.
+    pub prot: String,
+    /// Flag names.
+    pub flags: Vec<String>,
+    pub kind: NameOr<u16>,
+}
+
+/// A REGSET record: the note type and the registers as hex.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegsetJson {
+    pub note: NameOr<u32>,
+    /// Hex, as `PTRACE_GETREGSET` returns them.
+    pub data: String,
+}
+
+/// A PAGES record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagesJson {
+    pub vma: u64,
+    pub start: u64,
+    pub count: u32,
+    /// Output only (recomputed on input): `"0x..."`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc: Option<String>,
+    /// Hex.
+    pub data: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

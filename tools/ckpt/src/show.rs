@@ -2,10 +2,12 @@
 
 //! `ckpt show`: list an image, as text or as JSON (schema in Documentation/image-format.rst).
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use ckpt_image::{
-    fixed_str, Body, EnvVector, FileVariant, Header, FD_FLAG_CLOEXEC, HEADER_FLAG_SYNTHETIC,
+    fixed_str, Body, EnvVector, FileVariant, Header, Regset, VmaKind, FD_FLAG_CLOEXEC,
+    HEADER_FLAG_SYNTHETIC, NT_PRSTATUS, NT_X86_XSTATE, VMA_SHARED,
 };
 
 use crate::display;
@@ -66,8 +68,9 @@ fn print_text(out: &mut impl Write, image: &LoadedImage) -> std::io::Result<()> 
     if image.records.len() > 1 {
         writeln!(out, "records")?;
     }
+    let ctx = Context::new(image);
     for r in records {
-        print_record(out, r)?;
+        print_record(out, r, &ctx)?;
     }
     if let Some((offset, t)) = image.terminator {
         writeln!(
@@ -127,7 +130,30 @@ pub(crate) fn print_entries(
     Ok(())
 }
 
-fn print_record(out: &mut impl Write, r: &OwnedRecord) -> std::io::Result<()> {
+/// What record lines need from other records: pages per mapping, paths of files.
+struct Context {
+    pages: HashMap<u64, u64>,
+    paths: HashMap<u64, String>,
+}
+
+impl Context {
+    fn new(image: &LoadedImage) -> Self {
+        let mut pages = HashMap::new();
+        let mut paths = HashMap::new();
+        for r in &image.records {
+            match r.body() {
+                Body::Pages(p) => *pages.entry(p.vma).or_insert(0) += u64::from(p.count()),
+                Body::File(f) => {
+                    paths.insert(r.header.id, display::text(f.path).to_string());
+                }
+                _ => {}
+            }
+        }
+        Context { pages, paths }
+    }
+}
+
+fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io::Result<()> {
     let h = &r.header;
     write!(
         out,
@@ -215,7 +241,136 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord) -> std::io::Result<()> {
                 },
             }
         }
+        Body::Mm(m) => {
+            let exe = match m.exe_file {
+                0 => String::new(),
+                id => format!(" exe file {id} {}", ctx.paths.get(&id).map_or("", |p| p)),
+            };
+            writeln!(out, ": personality {:#x}{exe}", m.personality)?;
+            writeln!(
+                out,
+                "      code {:#x}-{:#x} data {:#x}-{:#x} brk {:#x}-{:#x} stack {:#x}",
+                m.start_code,
+                m.end_code,
+                m.start_data,
+                m.end_data,
+                m.start_brk,
+                m.brk,
+                m.start_stack
+            )?;
+            writeln!(
+                out,
+                "      args {:#x}-{:#x} env {:#x}-{:#x}",
+                m.arg_start, m.arg_end, m.env_start, m.env_end
+            )?;
+            if m.vdso_start != 0 {
+                writeln!(
+                    out,
+                    "      vdso {:#x}-{:#x} crc32c {:#010x}",
+                    m.vdso_start,
+                    m.vdso_start.saturating_add(u64::from(m.vdso_len)),
+                    m.vdso_crc
+                )?;
+            }
+            let auxv: Vec<String> = m
+                .auxv()
+                .map(|e| format!("{}={:#x}", e.key, e.value))
+                .collect();
+            writeln!(out, "      auxv {}", auxv.join(" "))
+        }
+        Body::Vma(v) => {
+            // The /proc/PID/maps line, then kind, page count and flags.
+            let shared = if v.flags & VMA_SHARED != 0 { 's' } else { 'p' };
+            let what = match v.kind {
+                VmaKind::FILE => format!(
+                    "file {} {}",
+                    v.file,
+                    ctx.paths.get(&v.file).map_or("", |p| p)
+                ),
+                VmaKind::HEAP => "[heap]".to_owned(),
+                VmaKind::STACK => "[stack]".to_owned(),
+                VmaKind::VDSO => "[vdso]".to_owned(),
+                VmaKind::VVAR => "[vvar]".to_owned(),
+                k => k.name().unwrap_or("?").to_owned(),
+            };
+            let pages = match (v.is_dumped(), ctx.pages.get(&r.header.id)) {
+                (false, _) => "not dumped".to_owned(),
+                (true, n) => format!("{} pages", n.copied().unwrap_or(0)),
+            };
+            let flags = convert::vma_flag_names(v.flags & !VMA_SHARED).join(",");
+            writeln!(
+                out,
+                ":\n      {:x}-{:x} {}{shared} {:08x} {what}  ({pages}){}{flags}",
+                v.start,
+                v.end,
+                convert::prot_string(v.prot),
+                v.offset,
+                if flags.is_empty() { "" } else { " " }
+            )
+        }
+        Body::Pages(p) => writeln!(
+            out,
+            ": vma {} {:x}-{:x} {} pages crc32c {:#010x} verified",
+            p.vma,
+            p.start,
+            p.end(),
+            p.count(),
+            p.crc
+        ),
+        Body::Regset(g) => print_regset(out, &g),
         Body::Unknown(_) => writeln!(out, ": unknown optional record, skipped"),
         Body::EnvVector(_) | Body::Terminator(_) => writeln!(out),
+    }
+}
+
+/// x86_64 `user_regs_struct`, in order.
+const X86_64_REGS: [&str; 27] = [
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
+    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
+    "gs",
+];
+
+/// The registers of a REGSET record: x86_64 general registers by name; for an XSAVE area the
+/// components in use, MXCSR and the non-zero XMM registers.
+fn print_regset(out: &mut impl Write, g: &Regset<'_>) -> std::io::Result<()> {
+    let name = g.note_name().unwrap_or("note");
+    writeln!(out, ": {name} ({:#x}), {} bytes", g.note, g.data.len())?;
+    let word = |i: usize| -> u64 {
+        g.data
+            .get(i * 8..i * 8 + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    };
+    match g.note {
+        NT_PRSTATUS if g.data.len() == X86_64_REGS.len() * 8 => {
+            for (row, names) in X86_64_REGS.chunks(4).enumerate() {
+                let line: Vec<String> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{n:>8} {:#018x}", word(row * 4 + i)))
+                    .collect();
+                writeln!(out, "     {}", line.join(" "))?;
+            }
+            Ok(())
+        }
+        NT_X86_XSTATE => {
+            let mxcsr = g
+                .data
+                .get(24..28)
+                .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])));
+            writeln!(
+                out,
+                "      xstate_bv {:#x} xcomp_bv {:#x} mxcsr {mxcsr:#x}",
+                g.xstate_bv().unwrap_or(0),
+                word(65),
+            )?;
+            for i in 0..16 {
+                let (lo, hi) = (word(20 + 2 * i), word(21 + 2 * i));
+                if lo != 0 || hi != 0 {
+                    writeln!(out, "      xmm{i:<2} {hi:016x}{lo:016x}")?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }

@@ -105,7 +105,7 @@ fn show_text_lists_everything() {
 
 #[test]
 fn show_json_is_pinned_and_synth_reproduces_the_bytes() {
-    for name in ["minimal", "full"] {
+    for name in ["minimal", "full", "process"] {
         let o = ckpt(&["show", "--json", &path(&format!("{name}.img"))]);
         assert_eq!(o.status.code(), Some(0));
         let json = stdout(&o);
@@ -122,6 +122,28 @@ fn show_json_is_pinned_and_synth_reproduces_the_bytes() {
             o.stdout,
             std::fs::read(testdata(&format!("{name}.img"))).unwrap()
         );
+    }
+}
+
+#[test]
+fn show_text_prints_the_memory_map_with_page_counts() {
+    let o = ckpt(&["show", &path("process.img")]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    for expected in [
+        "mm id 20 (184 bytes): personality 0x0 exe file 10 /tmp/prog",
+        "brk 0x404000-0x406000",
+        "vdso 0x7ffdf0000000-0x7ffdf0002000 crc32c 0x12345678",
+        "402000-404000 rw-p 00002000 file 10 /tmp/prog  (1 pages) maywrite",
+        "7e0000000000-7e0000002000 rw-s 00000000 file 11 /tmp/data  (not dumped)",
+        "7f0000000000-7f0010000000 rw-p 00000000 anon  (3 pages) noreserve,maywrite",
+        "404000-406000 rw-p 00000000 [heap]  (1 pages)",
+        "7ffd00000000-7ffd00002000 rw-p 00000000 [stack]  (1 pages) growsdown",
+        "[vvar]  (not dumped)",
+        "r-xp 00000000 [vdso]  (not dumped)",
+        "pages id 51 (8232 bytes): vma 32 7f0000000000-7f0000002000 2 pages crc32c",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
 }
 

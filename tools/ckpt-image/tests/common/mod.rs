@@ -290,3 +290,159 @@ pub fn bless() -> bool {
     }
     on
 }
+
+/// A process's memory: an executable file, its mm, a map with every VMA kind (private and
+/// shared file mappings, anonymous memory, heap, stack, vDSO, vvar) and pages of three of them.
+pub fn process_image() -> Vec<u8> {
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    enc.write_env_vector(1, sample_env).unwrap();
+    enc.write_file(10, &file(b"/tmp/prog", FileVariant::Regular))
+        .unwrap();
+    enc.write_file(11, &file(b"/tmp/data", FileVariant::Regular))
+        .unwrap();
+    let mut auxv = Vec::new();
+    for (k, v) in [
+        (6u64, 4096u64),
+        (25, 0x7ffd_0000_1000),
+        (33, 0x7ffd_f000_0000),
+    ] {
+        auxv.extend_from_slice(&k.to_le_bytes());
+        auxv.extend_from_slice(&v.to_le_bytes());
+    }
+    let mm = Mm::new(
+        [
+            0x40_0000,
+            0x40_1000,
+            0x40_2000,
+            0x40_3000,
+            0x40_4000,
+            0x40_6000,
+            0x7ffd_0000_1f00,
+            0x7ffd_0000_1f10,
+            0x7ffd_0000_1f20,
+            0x7ffd_0000_1f20,
+            0x7ffd_0000_1ff0,
+        ],
+        10,
+        (0x7ffd_f000_0000, 0x2000, 0x1234_5678),
+        0,
+    )
+    .with_auxv(&auxv);
+    enc.write_mm(20, &mm).unwrap();
+    let vmas = sample_vmas();
+    for (i, v) in vmas.iter().enumerate() {
+        enc.write_vma(30 + i as u64, v).unwrap();
+    }
+    let regs: Vec<u8> = (0..X86_64_PRSTATUS_LEN as u8).collect();
+    enc.write_regset(
+        37,
+        &Regset {
+            note: NT_PRSTATUS,
+            data: &regs,
+        },
+    )
+    .unwrap();
+    let mut xstate = vec![0u8; 832];
+    xstate[160..176].copy_from_slice(&[0x5a; 16]); // xmm0
+    xstate[512] = 0x7; // xstate_bv: x87, SSE, AVX
+    enc.write_regset(
+        38,
+        &Regset {
+            note: NT_X86_XSTATE,
+            data: &xstate,
+        },
+    )
+    .unwrap();
+    enc.write_task(40, &task(100, 0)).unwrap();
+    let page = |fill: u8| vec![fill; 4096];
+    let two: Vec<u8> = [page(0xaa), page(0x55)].concat();
+    enc.write_pages(50, &Pages::new(30, 0x40_2000, 4096, &page(0x11)))
+        .unwrap();
+    enc.write_pages(51, &Pages::new(32, 0x7f00_0000_0000, 4096, &two))
+        .unwrap();
+    enc.write_pages(52, &Pages::new(32, 0x7f00_0000_3000, 4096, &page(1)))
+        .unwrap();
+    enc.write_pages(53, &Pages::new(33, 0x40_4000, 4096, &page(0)))
+        .unwrap();
+    enc.write_pages(54, &Pages::new(34, 0x7ffd_0000_1000, 4096, &page(0xfe)))
+        .unwrap();
+    enc.finish().unwrap()
+}
+
+/// The map of [`process_image`] (record ids 30 to 36).
+pub fn sample_vmas() -> [Vma; 7] {
+    let vma = |start, end, offset, file, prot, flags, kind| Vma {
+        start,
+        end,
+        offset,
+        file,
+        prot,
+        flags,
+        kind,
+    };
+    [
+        vma(
+            0x40_2000,
+            0x40_4000,
+            0x2000,
+            10,
+            PROT_READ | PROT_WRITE,
+            VMA_MAYWRITE,
+            VmaKind::FILE,
+        ),
+        vma(
+            0x7e00_0000_0000,
+            0x7e00_0000_2000,
+            0,
+            11,
+            PROT_READ | PROT_WRITE,
+            VMA_SHARED | VMA_MAYWRITE,
+            VmaKind::FILE,
+        ),
+        vma(
+            0x7f00_0000_0000,
+            0x7f00_1000_0000,
+            0,
+            0,
+            PROT_READ | PROT_WRITE,
+            VMA_MAYWRITE | VMA_NORESERVE,
+            VmaKind::ANON,
+        ),
+        vma(
+            0x40_4000,
+            0x40_6000,
+            0,
+            0,
+            PROT_READ | PROT_WRITE,
+            VMA_MAYWRITE,
+            VmaKind::HEAP,
+        ),
+        vma(
+            0x7ffd_0000_0000,
+            0x7ffd_0000_2000,
+            0,
+            0,
+            PROT_READ | PROT_WRITE,
+            VMA_GROWSDOWN | VMA_MAYWRITE,
+            VmaKind::STACK,
+        ),
+        vma(
+            0x7ffd_efff_c000,
+            0x7ffd_f000_0000,
+            0,
+            0,
+            PROT_READ,
+            0,
+            VmaKind::VVAR,
+        ),
+        vma(
+            0x7ffd_f000_0000,
+            0x7ffd_f000_2000,
+            0,
+            0,
+            PROT_READ | PROT_EXEC,
+            VMA_MAYEXEC,
+            VmaKind::VDSO,
+        ),
+    ]
+}
