@@ -186,16 +186,21 @@ fn boot_cpu() -> BootCpu {
 // `NCAPINTS` words fit `x86_capability[]`.
 const _: () = assert!(NCAPINTS * 4 <= core::mem::size_of::<bindings::cpuinfo_x86__bindgen_ty_3>());
 
-/// Reads the file at `path` (procfs) into a new buffer, or `None` if it cannot be read.
-fn read_file(path: &CStr, max: usize) -> Option<KVec<u8>> {
-    let mut buf = KVec::from_elem(0u8, max, GFP_KERNEL).ok()?;
+/// Reads the file at `path` (procfs) into a new buffer, or `None` if it cannot be read (no
+/// procfs there). Running out of memory is an error, not an absent file: the vector must not
+/// depend on a transient failure.
+fn read_file(path: &CStr, max: usize) -> Result<Option<KVec<u8>>> {
+    let mut buf = KVec::from_elem(0u8, max, GFP_KERNEL)?;
     // SAFETY: `path` is NUL-terminated; `buf` is valid for writes of `max` bytes and the helper
     // writes at most that many.
     let n: c_long =
         unsafe { c::ckpt_read_file(path.as_char_ptr(), buf.as_mut_ptr().cast::<c_char>(), max) };
-    let n = usize::try_from(n).ok()?;
+    let Ok(n) = usize::try_from(n) else {
+        let e = i32::try_from(n).map_or(EIO, Error::from_errno);
+        return if e == ENOMEM { Err(e) } else { Ok(None) };
+    };
     buf.truncate(n.min(max));
-    Some(buf)
+    Ok(Some(buf))
 }
 
 /// `simple_strtoul(s, NULL, 0)`: the value of the leading number (base by prefix), saturating.
@@ -323,14 +328,14 @@ impl BootParams {
 
 /// The effective `vdso32` setting: the `abi.vsyscall32` sysctl (which overrides `vdso32=` at
 /// run time) if it can be read, else the boot parameter; 0 without a 32-bit vDSO.
-fn vdso32_effective(boot: Option<&BootParams>) -> Option<u32> {
+fn vdso32_effective(boot: Option<&BootParams>) -> Result<Option<u32>> {
     if !kconfig::CONFIG_IA32_EMULATION {
-        return Some(0);
+        return Ok(Some(0));
     }
-    match read_file(c"/proc/sys/abi/vsyscall32", SYSCTL_MAX) {
+    Ok(match read_file(c"/proc/sys/abi/vsyscall32", SYSCTL_MAX)? {
         Some(text) => Some(u32::from(strtoul(text.trim_ascii()) == 1)),
         None => boot.map(|b| b.vdso32),
-    }
+    })
 }
 
 /// A snapshot of the running kernel's and CPU's environment, gathered once.
@@ -360,7 +365,7 @@ impl HostEnv {
             Some(xcr0) => (xcr0, cpuid(0xd, 0)[1]),
             None => (XFEATURES_FPSSE, FXSAVE_SIZE),
         };
-        let boot = read_file(c"/proc/cmdline", CMDLINE_MAX).map(|c| BootParams::parse(&c));
+        let boot = read_file(c"/proc/cmdline", CMDLINE_MAX)?.map(|c| BootParams::parse(&c));
         let mut user_abis = ABI_X86_64;
         if kconfig::CONFIG_IA32_EMULATION && boot.is_some_and(|b| b.ia32_emulation) {
             user_abis |= ABI_IA32;
@@ -368,7 +373,7 @@ impl HostEnv {
         if kconfig::CONFIG_X86_X32_ABI {
             user_abis |= ABI_X32;
         }
-        let vdso32 = vdso32_effective(boot.as_ref());
+        let vdso32 = vdso32_effective(boot.as_ref())?;
         Ok(KBox::new(
             HostEnv {
                 page_size: u32::try_from(kernel::page::PAGE_SIZE).map_err(|_| EINVAL)?,
