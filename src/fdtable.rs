@@ -24,6 +24,8 @@ extern "C" {
     fn ckpt_glue_install_fd(fd: u32, file: *mut bindings::file);
     fn ckpt_glue_take_fd(fd: u32) -> *mut bindings::file;
     fn ckpt_glue_close_taken(file: *mut bindings::file);
+    fn ckpt_glue_fd_cloexec(fd: u32) -> bool;
+    fn ckpt_glue_fput(file: *mut bindings::file);
 }
 
 /// The caller's `RLIMIT_NOFILE` soft limit: fd numbers must be below it.
@@ -174,41 +176,68 @@ impl Reservation {
         Ok(())
     }
 
+    /// Releases the reserved `fd` (held by `self`).
+    fn release(&mut self, fd: u32) {
+        if let Ok(i) = self.held.binary_search(&fd) {
+            let _ = self.held.remove(i);
+            // SAFETY: `fd` was in `held`: reserved and owned by us; it no longer is.
+            unsafe { ckpt_glue_unreserve_fd(fd) };
+        }
+    }
+
     /// Installs `files[i]` at `slots[i]` for every slot. Slots in `occupied` are first emptied:
     /// the caller's file there is taken out of the table (and closed once everything is in).
-    /// The only failure left at this point is reserving a just-emptied slot again, which
-    /// cannot fail unless another process lowers our `RLIMIT_NOFILE` meanwhile.
+    /// Emptied slots are reserved again at once, and `held` has room for them beforehand, so
+    /// nothing can fail once a file is out unless another thread of the caller takes the
+    /// emptied fd number meanwhile (`EBUSY`): the files taken out are then put back, but for
+    /// the one at that fd, which is closed, as that thread's `dup2()` would have closed it.
     pub(crate) fn commit(
         mut self,
         slots: &[Slot],
         files: &[&NewFile],
         occupied: &[u32],
     ) -> Result<(), ReserveError> {
+        let no_memory = |e: kernel::alloc::AllocError| ReserveError {
+            errno: e.into(),
+            fd: None,
+        };
         let mut taken: KVVec<TakenFile> = KVVec::new();
         taken
             .reserve(occupied.len(), GFP_KERNEL)
-            .map_err(|e| ReserveError {
-                errno: e.into(),
-                fd: None,
-            })?;
+            .map_err(no_memory)?;
+        self.held
+            .reserve(occupied.len(), GFP_KERNEL)
+            .map_err(no_memory)?;
         for &fd in occupied {
             let cloexec = slots
                 .binary_search_by_key(&fd, |s| s.fd)
                 .is_ok_and(|i| slots[i].cloexec);
+            // SAFETY: Reads the caller's own table.
+            let was_cloexec = unsafe { ckpt_glue_fd_cloexec(fd) };
             // SAFETY: Takes the caller's own file at `fd` out of its table, referenced.
             let old = unsafe { ckpt_glue_take_fd(fd) };
             if let Some(old) = core::ptr::NonNull::new(old) {
                 // INVARIANT: `take_fd` handed us the table's reference.
                 // Capacity was reserved above: this push does not allocate.
-                let _ = taken.push(TakenFile(old), GFP_KERNEL);
+                let _ = taken.push(
+                    TakenFile {
+                        fd,
+                        cloexec: was_cloexec,
+                        file: old,
+                    },
+                    GFP_KERNEL,
+                );
             }
-            self.reserve_exact(fd, cloexec)
-                .map_err(|errno| ReserveError {
+            if let Err(errno) = self.reserve_exact(fd, cloexec) {
+                self.put_back(&mut taken);
+                return Err(ReserveError {
                     errno,
                     fd: Some(fd),
-                })?;
+                });
+            }
         }
         if let Some(s) = slots.iter().find(|s| !self.holds(s.fd)) {
+            self.put_back(&mut taken);
             return Err(ReserveError {
                 errno: EBUSY,
                 fd: Some(s.fd),
@@ -227,6 +256,35 @@ impl Reservation {
         drop(taken);
         Ok(())
     }
+
+    /// Puts files taken out by a failed [`Reservation::commit`] back at their fds, with their
+    /// own close-on-exec flags, where this reservation holds the fd; a file whose fd another
+    /// thread took is closed.
+    fn put_back(&mut self, taken: &mut KVVec<TakenFile>) {
+        while let Some(t) = taken.pop() {
+            if !self.holds(t.fd) {
+                continue; // `t` is dropped: closed
+            }
+            // The fd was reserved with the image's flag: reserve it again with the file's own.
+            self.release(t.fd);
+            if self.reserve_exact(t.fd, t.cloexec).is_err() {
+                continue;
+            }
+            // The fd leaves `held`: once installed it is the table's.
+            if let Ok(i) = self.held.binary_search(&t.fd) {
+                let _ = self.held.remove(i);
+            }
+            let (fd, file) = (t.fd, t.file.as_ptr());
+            core::mem::forget(t);
+            // SAFETY: `fd` is reserved by us and no longer in `held`; `file` is valid (we own
+            // the reference `take_fd` gave us). The glue takes a reference for the table; ours
+            // is dropped after it: the file stays open, held by the table.
+            unsafe {
+                ckpt_glue_install_fd(fd, file);
+                ckpt_glue_fput(file);
+            }
+        }
+    }
 }
 
 impl Drop for Reservation {
@@ -242,12 +300,17 @@ impl Drop for Reservation {
 ///
 /// # Invariants
 ///
-/// The pointer is a valid file whose fd-table reference this value owns.
-struct TakenFile(core::ptr::NonNull<bindings::file>);
+/// `file` is a valid file whose fd-table reference this value owns; it was at `fd`, with
+/// close-on-exec `cloexec`.
+struct TakenFile {
+    fd: u32,
+    cloexec: bool,
+    file: core::ptr::NonNull<bindings::file>,
+}
 
 impl Drop for TakenFile {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own the reference the fd table held.
-        unsafe { ckpt_glue_close_taken(self.0.as_ptr()) };
+        unsafe { ckpt_glue_close_taken(self.file.as_ptr()) };
     }
 }

@@ -468,6 +468,19 @@ struct file *ckpt_glue_take_fd(unsigned int fd)
 	return file_close_fd(fd);
 }
 
+/* Whether the caller's @fd is close-on-exec (what the static inline close_on_exec() reads). */
+bool ckpt_glue_fd_cloexec(unsigned int fd)
+{
+	struct fdtable *fdt;
+	bool ret;
+
+	rcu_read_lock();
+	fdt = files_fdtable(current->files);
+	ret = fd < fdt->max_fds && test_bit(fd, fdt->close_on_exec);
+	rcu_read_unlock();
+	return ret;
+}
+
 /* Close a file taken out of the caller's table, as close(2) would. */
 void ckpt_glue_close_taken(struct file *file)
 {

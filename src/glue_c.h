@@ -79,5 +79,6 @@ void ckpt_glue_unreserve_fd(unsigned int fd);
 void ckpt_glue_install_fd(unsigned int fd, struct file *file);
 struct file *ckpt_glue_take_fd(unsigned int fd);
 void ckpt_glue_close_taken(struct file *file);
+bool ckpt_glue_fd_cloexec(unsigned int fd);
 
 #endif /* CKPT_GLUE_C_H */
