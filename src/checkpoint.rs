@@ -98,6 +98,18 @@ fn checkpoint(args: &ckpt_checkpoint) -> core::result::Result<Stats, CkptFailure
             ),
         )));
     }
+    if target.files_shared() {
+        return Err(fail(CkptError::new(
+            EBUSY,
+            uapi::CKPT_REASON_TARGET,
+            -1,
+            format_args!(
+                "pid {}: another process shares its fd table (clone(CLONE_FILES)) and could \
+                 change it; not supported",
+                args.pid
+            ),
+        )));
+    }
 
     let mut sink = ImageSink::new(output).map_err(|e| fail(e.into()))?;
     let mut records = 0;

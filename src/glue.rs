@@ -134,6 +134,7 @@ const _: () = assert!(core::mem::size_of::<FileFacts>() == 184);
 extern "C" {
     fn ckpt_glue_get_target(nr: i32) -> *mut bindings::task_struct;
     fn ckpt_glue_task_threads(t: *mut bindings::task_struct) -> i32;
+    fn ckpt_glue_task_files_shared(t: *mut bindings::task_struct) -> bool;
     fn ckpt_glue_task_ids(t: *mut bindings::task_struct, ids: *mut Ids);
     fn ckpt_glue_task_uts(t: *mut bindings::task_struct, out: *mut UtsName) -> i32;
     fn ckpt_glue_task_fs(
@@ -213,6 +214,13 @@ impl Target {
     pub(crate) fn threads(&self) -> i32 {
         // SAFETY: `self.task` is valid: we hold a reference.
         unsafe { ckpt_glue_task_threads(self.raw()) }
+    }
+
+    /// Whether another process shares the task's fd table (`CLONE_FILES` without
+    /// `CLONE_THREAD`).
+    pub(crate) fn files_shared(&self) -> bool {
+        // SAFETY: `self.task` is valid: we hold a reference.
+        unsafe { ckpt_glue_task_files_shared(self.raw()) }
     }
 
     /// Pids (in the caller's namespace), credentials (in the caller's user namespace), comm.

@@ -73,6 +73,21 @@ int ckpt_glue_task_threads(struct task_struct *t)
 	return get_nr_threads(t);
 }
 
+/*
+ * Whether another process shares the task's fd table (clone(CLONE_FILES)
+ * without CLONE_THREAD): it runs, and could change the table under us.
+ */
+bool ckpt_glue_task_files_shared(struct task_struct *t)
+{
+	bool shared = false;
+
+	task_lock(t);
+	if (t->files)
+		shared = atomic_read(&t->files->count) > 1;
+	task_unlock(t);
+	return shared;
+}
+
 void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids)
 {
 	struct user_namespace *ns = current_user_ns();

@@ -43,6 +43,7 @@ static_assert(sizeof(struct ckpt_glue_file_facts) == 184);
 
 struct task_struct *ckpt_glue_get_target(pid_t nr);
 int ckpt_glue_task_threads(struct task_struct *t);
+bool ckpt_glue_task_files_shared(struct task_struct *t);
 void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids);
 int ckpt_glue_task_uts(struct task_struct *t, struct new_utsname *out);
 int ckpt_glue_task_fs(struct task_struct *t, struct path *root, struct path *pwd);
