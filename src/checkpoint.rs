@@ -80,6 +80,16 @@ fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
             ),
         ));
     }
+    if target.files_shared() {
+        return Err(CkptError::target(
+            EBUSY,
+            format_args!(
+                "pid {}: another process shares its fd table (clone(CLONE_FILES)) and could \
+                 change it; not supported",
+                args.pid
+            ),
+        ));
+    }
 
     let mut sink = ImageSink::new(output)?;
     let process = args.flags & u64::from(uapi::CKPT_CHECKPOINT_PROCESS) != 0;

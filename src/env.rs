@@ -177,19 +177,25 @@ const _: () = assert!(NCAPINTS * 4 <= core::mem::size_of::<bindings::cpuinfo_x86
 /// Reads the file at `path` (procfs, resolved in the caller's mount namespace) into a new
 /// buffer of at most `max` bytes, or `None` if it cannot be read (e.g. without procfs on
 /// `/proc`). Used for `/proc/cmdline` (`saved_command_line` is not exported to modules) and for
-/// sysctls whose variables are not exported.
-fn read_file(path: &CStr, max: usize) -> Option<KVec<u8>> {
-    let file = NewFile::open(path, bindings::O_RDONLY).ok()?;
-    let mut buf = KVec::from_elem(0u8, max, GFP_KERNEL).ok()?;
+/// sysctls whose variables are not exported. Running out of memory is an error, not an absent
+/// file: the vector must not depend on a transient failure.
+fn read_file(path: &CStr, max: usize) -> Result<Option<KVec<u8>>> {
+    let oom = |e: Error| if e == ENOMEM { Err(e) } else { Ok(None) };
+    let file = match NewFile::open(path, bindings::O_RDONLY) {
+        Ok(file) => file,
+        Err(e) => return oom(e),
+    };
+    let mut buf = KVec::from_elem(0u8, max, GFP_KERNEL)?;
     let (mut len, mut pos) = (0, 0);
     while len < max {
-        match file.read_at(&mut buf[len..], &mut pos).ok()? {
-            0 => break,
-            n => len += n,
+        match file.read_at(&mut buf[len..], &mut pos) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) => return oom(e),
         }
     }
     buf.truncate(len);
-    Some(buf)
+    Ok(Some(buf))
 }
 
 /// `simple_strtoul(s, NULL, 0)`: the value of the leading number (base by prefix), saturating.
@@ -317,14 +323,14 @@ impl BootParams {
 
 /// The effective `vdso32` setting: the `abi.vsyscall32` sysctl (which overrides `vdso32=` at
 /// run time) if it can be read, else the boot parameter; 0 without a 32-bit vDSO.
-fn vdso32_effective(boot: Option<&BootParams>) -> Option<u32> {
+fn vdso32_effective(boot: Option<&BootParams>) -> Result<Option<u32>> {
     if !kconfig::CONFIG_IA32_EMULATION {
-        return Some(0);
+        return Ok(Some(0));
     }
-    match read_file(c"/proc/sys/abi/vsyscall32", SYSCTL_MAX) {
+    Ok(match read_file(c"/proc/sys/abi/vsyscall32", SYSCTL_MAX)? {
         Some(text) => Some(u32::from(strtoul(text.trim_ascii()) == 1)),
         None => boot.map(|b| b.vdso32),
-    }
+    })
 }
 
 /// A snapshot of the running kernel's and CPU's environment, gathered once.
@@ -354,7 +360,7 @@ impl HostEnv {
             Some(xcr0) => (xcr0, cpuid(0xd, 0)[1]),
             None => (XFEATURES_FPSSE, FXSAVE_SIZE),
         };
-        let boot = read_file(c"/proc/cmdline", CMDLINE_MAX).map(|c| BootParams::parse(&c));
+        let boot = read_file(c"/proc/cmdline", CMDLINE_MAX)?.map(|c| BootParams::parse(&c));
         let mut user_abis = ABI_X86_64;
         if kconfig::CONFIG_IA32_EMULATION && boot.is_some_and(|b| b.ia32_emulation) {
             user_abis |= ABI_IA32;
@@ -362,7 +368,7 @@ impl HostEnv {
         if kconfig::CONFIG_X86_X32_ABI {
             user_abis |= ABI_X32;
         }
-        let vdso32 = vdso32_effective(boot.as_ref());
+        let vdso32 = vdso32_effective(boot.as_ref())?;
         Ok(KBox::new(
             HostEnv {
                 page_size: u32::try_from(kernel::page::PAGE_SIZE).map_err(|_| EINVAL)?,

@@ -26,7 +26,7 @@ use kernel::{
     task::Task,
 };
 
-use crate::vfs::NewFile;
+use crate::{ffi, vfs::NewFile};
 
 /// The caller's `RLIMIT_NOFILE` soft limit (`rlimit()`): fd numbers must be below it.
 pub(crate) fn nofile_limit() -> u64 {
@@ -176,8 +176,10 @@ impl Reservation {
 
     /// Installs `files[i]` at `slots[i]` for every slot. Slots in `occupied` are first emptied:
     /// the caller's file there is taken out of the table (and closed once everything is in).
-    /// The only failure left at this point is reserving a just-emptied slot again, which
-    /// cannot fail unless another process lowers our `RLIMIT_NOFILE` meanwhile.
+    /// Emptied slots are reserved again at once, and `held` and the closer have room for them
+    /// beforehand, so nothing can fail once a file is out unless another thread of the caller
+    /// takes the emptied fd number meanwhile (`EBUSY`): the files taken out are then put back,
+    /// but for the one at that fd, which is closed, as that thread's `dup2()` would have.
     pub(crate) fn commit(
         mut self,
         slots: &[Slot],
@@ -185,15 +187,19 @@ impl Reservation {
         occupied: &[u32],
     ) -> Result<(), ReserveError> {
         let mut closer = DeferredClose::new(occupied.len())?;
+        self.held.reserve(occupied.len(), GFP_KERNEL)?;
         for &fd in occupied {
             let cloexec = slots
                 .binary_search_by_key(&fd, |s| s.fd)
                 .is_ok_and(|i| slots[i].cloexec);
             closer.take(fd);
-            self.reserve_exact(fd, cloexec)
-                .map_err(ReserveError::at(fd))?;
+            if let Err(e) = self.reserve_exact(fd, cloexec) {
+                self.put_back(&mut closer);
+                return Err(ReserveError::at(fd)(e));
+            }
         }
         if let Some(s) = slots.iter().find(|s| !self.holds(s.fd)) {
+            self.put_back(&mut closer);
             return Err(ReserveError::at(s.fd)(EBUSY));
         }
         for r in self.held.drain_all() {
@@ -203,6 +209,38 @@ impl Reservation {
             }
         }
         Ok(())
+    }
+
+    /// Puts the files a failed [`Reservation::commit`] took out back at their fds, with their
+    /// own close-on-exec flags, where this reservation still holds the fd; a file whose fd
+    /// another thread took stays in `closer` and is closed.
+    fn put_back(&mut self, closer: &mut DeferredClose) {
+        let Some(inner) = closer.inner.as_mut() else {
+            return;
+        };
+        let mut lost = 0;
+        while let Some(t) = inner.files.get(lost) {
+            let (fd, cloexec) = (t.fd, t.cloexec);
+            let back = match self.position(fd) {
+                // The slot was reserved with the image's flag: reserve it with the file's own.
+                Ok(i) => {
+                    let _ = self.held.remove(i);
+                    self.reserve_exact(fd, cloexec).is_ok()
+                }
+                Err(_) => false,
+            };
+            let held = if back { self.position(fd).ok() } else { None };
+            let Some(i) = held else {
+                lost += 1;
+                continue;
+            };
+            let (Ok(r), Ok(t)) = (self.held.remove(i), inner.files.remove(lost)) else {
+                lost += 1;
+                continue;
+            };
+            // The table's reference goes back to the table; no close(2) happened.
+            r.fd_install(t.file);
+        }
     }
 }
 
@@ -214,13 +252,20 @@ struct DeferredClose {
     inner: Option<KBox<DeferredCloseInner>>,
 }
 
+/// A file taken out of the caller's table at `fd`, with that fd's close-on-exec flag.
+struct Taken {
+    fd: u32,
+    cloexec: bool,
+    file: ARef<File>,
+}
+
 /// The task work and what it releases; `twork` comes first so that a pointer to it is a
 /// pointer to the whole.
 #[repr(C)]
 struct DeferredCloseInner {
     twork: MaybeUninit<bindings::callback_head>,
     /// The fd table's references of the files taken out.
-    files: KVVec<ARef<File>>,
+    files: KVVec<Taken>,
 }
 
 impl DeferredClose {
@@ -240,6 +285,8 @@ impl DeferredClose {
         let Some(inner) = self.inner.as_mut() else {
             return;
         };
+        // SAFETY: Reads the caller's own table (`current` is valid while it runs).
+        let cloexec = unsafe { ffi::ckpt_glue_fd_cloexec(Task::current_raw(), fd) } != 0;
         // SAFETY: Removes `fd` from the caller's own table; a non-null result is the table's
         // reference, now ours.
         let Some(file) = core::ptr::NonNull::new(unsafe { bindings::file_close_fd(fd) }) else {
@@ -250,7 +297,9 @@ impl DeferredClose {
         // this ioctl, not in such a call.
         let file = unsafe { ARef::from_raw(file.cast::<File>()) };
         // `new` reserved room for every fd that can be taken: this does not fail.
-        let _ = inner.files.push_within_capacity(file);
+        let _ = inner
+            .files
+            .push_within_capacity(Taken { fd, cloexec, file });
     }
 
     /// The task work: drops the references kept.
@@ -274,7 +323,7 @@ impl Drop for DeferredClose {
             return;
         }
         let current = Task::current_raw();
-        for file in inner.files.iter() {
+        for Taken { file, .. } in inner.files.iter() {
             // SAFETY: `filp_close()` flushes the file, removes the caller's POSIX locks on it
             // and consumes the second reference taken here; `current->files` is the table the
             // file was taken from. The table's reference stays in `files`.

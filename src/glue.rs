@@ -62,6 +62,13 @@ impl Target {
         unsafe { addr_of!((*(*self.raw()).signal).nr_threads).read_volatile() }
     }
 
+    /// Whether another process shares the task's fd table (`CLONE_FILES` without
+    /// `CLONE_THREAD`).
+    pub(crate) fn files_shared(&self) -> bool {
+        // SAFETY: `self.task` is valid: we hold a reference.
+        unsafe { ffi::ckpt_glue_task_files_shared(self.raw()) != 0 }
+    }
+
     /// Pids (in the caller's namespace), credentials (in the caller's user namespace), comm.
     pub(crate) fn ids(&self) -> Ids {
         let mut ids = Ids::default();

@@ -69,6 +69,22 @@ struct task_struct *ckpt_glue_get_target(int nr)
 }
 
 /*
+ * C: task_lock() is an inline. Whether another process shares the task's fd
+ * table (clone(CLONE_FILES) without CLONE_THREAD): it runs, and could change
+ * the table under us.
+ */
+int ckpt_glue_task_files_shared(struct task_struct *t)
+{
+	int shared = 0;
+
+	task_lock(t);
+	if (t->files)
+		shared = atomic_read(&t->files->count) > 1;
+	task_unlock(t);
+	return shared;
+}
+
+/*
  * C: t->real_parent is RCU-protected, from_kuid_munged() is a static inline
  * without CONFIG_USER_NS, comm is read under task_lock().
  */

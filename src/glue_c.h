@@ -45,6 +45,7 @@ enum ckpt_glue_fmode {
 
 /* checkpoint (src/glue.rs) */
 struct task_struct *ckpt_glue_get_target(int nr);
+int ckpt_glue_task_files_shared(struct task_struct *t);
 void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids);
 int ckpt_glue_task_uts(struct task_struct *t, struct new_utsname *out);
 int ckpt_glue_task_fs(struct task_struct *t, struct path *root, struct path *pwd);
