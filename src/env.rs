@@ -489,17 +489,12 @@ impl TaskEnv {
 
 /// Whether `task`'s mm has a vDSO mapped; `ESRCH` without an mm.
 fn vdso_mapped(task: &Task) -> Result<bool> {
-    // SAFETY: `task` is valid for the borrow; a non-null result holds an `mm_users` reference.
-    let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
-    if mm.is_null() {
-        return Err(ESRCH);
+    // SAFETY: `task` is valid for the borrow; the glue takes and drops its own mm reference.
+    match unsafe { ffi::ckpt_glue_task_vdso_mapped(task.as_ptr()) } {
+        0 => Ok(false),
+        1 => Ok(true),
+        e => Err(Error::from_errno(e)),
     }
-    // SAFETY: `mm` is valid while we hold the reference; `context.vdso` is read once, as
-    // `READ_ONCE()`.
-    let vdso = unsafe { addr_of!((*mm).__bindgen_anon_1.context.vdso).read_volatile() };
-    // SAFETY: We own the reference `get_task_mm` took.
-    unsafe { bindings::mmput(mm) };
-    Ok(!vdso.is_null())
 }
 
 /// A sink appending to a kernel vector whose capacity was reserved beforehand.

@@ -16,7 +16,7 @@
 //! as Binder does: the ioctl's own file (`/dev/ckpt`) may be one of them, held by the ioctl
 //! syscall through a borrowed (`fdget()`) reference that only the fd table's keeps alive.
 
-use core::{mem::MaybeUninit, ptr::addr_of};
+use core::mem::MaybeUninit;
 
 use kernel::{
     bindings,
@@ -30,13 +30,8 @@ use crate::{ffi, vfs::NewFile};
 
 /// The caller's `RLIMIT_NOFILE` soft limit (`rlimit()`): fd numbers must be below it.
 pub(crate) fn nofile_limit() -> u64 {
-    let task = Task::current_raw();
-    // SAFETY: `current` and its `signal` are valid while it runs; the limit is read once, as
-    // `READ_ONCE()` in `task_rlimit()`.
-    let cur = unsafe {
-        addr_of!((*(*task).signal).rlim[bindings::RLIMIT_NOFILE as usize].rlim_cur).read_volatile()
-    };
-    cur as u64
+    // SAFETY: Reads the caller's rlimit only.
+    unsafe { ffi::ckpt_glue_nofile() as u64 }
 }
 
 /// Whether the caller has a file at `fd` (`O_PATH` ones included).
@@ -325,14 +320,9 @@ impl Drop for DeferredClose {
         let current = Task::current_raw();
         for Taken { file, .. } in inner.files.iter() {
             // SAFETY: `filp_close()` flushes the file, removes the caller's POSIX locks on it
-            // and consumes the second reference taken here; `current->files` is the table the
-            // file was taken from. The table's reference stays in `files`.
-            unsafe {
-                bindings::filp_close(
-                    ARef::into_raw(file.clone()).as_ptr().cast(),
-                    (*current).files.cast(),
-                )
-            };
+            // (the glue passes `current->files`, the table the file was taken from) and
+            // consumes the second reference taken here. The table's one stays in `files`.
+            unsafe { ffi::ckpt_glue_filp_close(ARef::into_raw(file.clone()).as_ptr().cast()) };
         }
         let inner = KBox::into_raw(inner);
         // SAFETY: `inner` is a valid, exclusively owned allocation; `twork` is its first field.

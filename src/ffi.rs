@@ -12,7 +12,9 @@
 //! crate's wrapper) from a small safe function with a `// SAFETY:` comment; only if it is a
 //! static inline, a macro, a field protected by a lock or RCU the kernel crate has no API for,
 //! or a header the kernel crate's bindings leave out, add a C function to `glue_c.c` with a
-//! one-line reason, and declare it in `glue_c.h`: it appears here.
+//! one-line reason, and declare it in `glue_c.h`: it appears here. Fields of `task_struct` are
+//! always read in C: bindgen's layout of it is wrong in the test kernel's configuration (see
+//! `Documentation/index.rst`).
 
 // Pointers to bindgen's kernel structs cross this boundary; those structs hold zero-sized opaque
 // members that `improper_ctypes` objects to, but only pointers to them are passed. bindgen's

@@ -6,7 +6,7 @@
 //! Every raw pointer is owned by a type here that releases it on drop (`ARef<Task>`,
 //! `ARef<File>`), so the rest of the module never sees one.
 
-use core::ptr::{addr_of, NonNull};
+use core::ptr::NonNull;
 
 use kernel::{
     bindings,
@@ -57,9 +57,8 @@ impl Target {
 
     /// Number of threads in the task's thread group (`get_nr_threads()`).
     pub(crate) fn threads(&self) -> i32 {
-        // SAFETY: The task is valid (we hold a reference) and so is its `signal`, which is
-        // freed with the task; `nr_threads` is read once, as `READ_ONCE()`.
-        unsafe { addr_of!((*(*self.raw()).signal).nr_threads).read_volatile() }
+        // SAFETY: `self.task` is valid: we hold a reference.
+        unsafe { ffi::ckpt_glue_task_threads(self.raw()) }
     }
 
     /// Whether another process shares the task's fd table (`CLONE_FILES` without

@@ -37,6 +37,43 @@ static_assert((__force u32)FMODE_ATOMIC_POS == CKPT_FMODE_ATOMIC_POS);
 static_assert((__force u32)FMODE_STREAM == CKPT_FMODE_STREAM);
 
 /*
+ * C: task_struct fields. kernel::bindings' task_struct does not match the C
+ * layout in this configuration (->mm, ->files, ->signal read 48 bytes off),
+ * so Rust reads none of its fields.
+ */
+
+/* get_nr_threads() is a static inline. */
+int ckpt_glue_task_threads(struct task_struct *t)
+{
+	return get_nr_threads(t);
+}
+
+/* rlimit() is a static inline. The caller's RLIMIT_NOFILE soft limit. */
+unsigned long ckpt_glue_nofile(void)
+{
+	return rlimit(RLIMIT_NOFILE);
+}
+
+/* Closes a file taken out of the caller's table, as close(2) would. */
+int ckpt_glue_filp_close(struct file *file)
+{
+	return filp_close(file, current->files);
+}
+
+/* mm->context.vdso: 1 if the task has a vDSO mapped, 0 if not, -ESRCH without an mm. */
+int ckpt_glue_task_vdso_mapped(struct task_struct *t)
+{
+	struct mm_struct *mm = get_task_mm(t);
+	int mapped;
+
+	if (!mm)
+		return -ESRCH;
+	mapped = READ_ONCE(mm->context.vdso) != NULL;
+	mmput(mm);
+	return mapped;
+}
+
+/*
  * C: pid lookup and t->parent under RCU, task_is_traced() is a macro. Any
  * task but the caller must be traced by it (ptrace's access checks, LSMs and
  * Yama passed when it attached) and in a ptrace stop (it cannot change).

@@ -43,6 +43,12 @@ enum ckpt_glue_fmode {
 	CKPT_FMODE_STREAM = 1 << 21,
 };
 
+/* task_struct fields (see glue_c.c) */
+int ckpt_glue_task_threads(struct task_struct *t);
+unsigned long ckpt_glue_nofile(void);
+int ckpt_glue_filp_close(struct file *file);
+int ckpt_glue_task_vdso_mapped(struct task_struct *t);
+
 /* checkpoint (src/glue.rs) */
 struct task_struct *ckpt_glue_get_target(int nr);
 int ckpt_glue_task_files_shared(struct task_struct *t);
