@@ -203,3 +203,12 @@ int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size)
 	}
 	return 0;
 }
+
+/*
+ * C: kernel::bindings' task_struct layout differs from C's in this
+ * configuration (see src/ffi.rs), so no task field is read from Rust.
+ */
+u32 ckpt_proc_personality(struct task_struct *task)
+{
+	return READ_ONCE(task->personality);
+}

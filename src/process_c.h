@@ -78,5 +78,6 @@ int ckpt_proc_next_vma(struct mm_struct *mm, u64 addr, struct ckpt_proc_vma *out
 long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
 			  void *buf, u64 *present);
 int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size);
+u32 ckpt_proc_personality(struct task_struct *task);
 
 #endif /* CKPT_PROCESS_C_H */

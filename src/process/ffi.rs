@@ -115,6 +115,7 @@ extern "C" {
         buf: *mut u8,
         size: u32,
     ) -> i32;
+    pub(crate) fn ckpt_proc_personality(task: *mut bindings::task_struct) -> u32;
     pub(crate) fn ckpt_proc_copy_pages(
         mm: *mut bindings::mm_struct,
         start: u64,

@@ -144,9 +144,8 @@ pub(crate) fn checkpoint<S: image::Sink<Error = CkptError>>(
 
 /// `task->personality`.
 fn task_personality(task: &Task) -> u32 {
-    // SAFETY: `task` is valid (the caller holds a reference); `personality` is a plain integer
-    // the task changes only for itself, and the task is stopped or is the caller.
-    unsafe { (*task.as_ptr()).personality }
+    // SAFETY: `task` is valid (the caller holds a reference); the helper reads one integer.
+    unsafe { ffi::ckpt_proc_personality(task.as_ptr()) }
 }
 
 /// Start, length and CRC-32C of the vDSO's bytes.
