@@ -49,6 +49,7 @@ pub(crate) use generated::{
 };
 pub(crate) use generated::{
     CKPT_CHECKPOINT_FLAGS_ALL, CKPT_CHECKPOINT_PROCESS, CKPT_REASON_UNSUPPORTED_MEMORY,
+    CKPT_REASON_UNSUPPORTED_STATE,
 };
 
 // SAFETY: `ckpt_version` is a `repr(C)` struct of integers and a byte array with no padding

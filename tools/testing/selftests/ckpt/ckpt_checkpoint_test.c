@@ -284,7 +284,7 @@ TEST_F(ckpt, argument_errors)
 
 	memset(&r, 0, sizeof(r));
 	r.args.fd = self->out;
-	r.args.flags = 1;
+	r.args.flags = 1ULL << 63;	/* bit 0 is CKPT_CHECKPOINT_PROCESS */
 	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.args));
 	ASSERT_EQ(EINVAL, errno);
 
