@@ -14,6 +14,9 @@
 #include <linux/mmap_lock.h>
 #include <linux/rcupdate.h>
 #include <linux/regset.h>
+#include <linux/hrtimer.h>
+#include <linux/sched/signal.h>
+#include <linux/seccomp.h>
 #include <linux/sched/mm.h>
 #include <linux/string.h>
 #include <linux/userfaultfd_k.h>
@@ -202,6 +205,38 @@ int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size)
 		return regset_get(task, rs, size, buf);
 	}
 	return 0;
+}
+
+/*
+ * What the task has of the state checkpoint refuses (CKPT_PROC_ST_*). The
+ * fields are C-only (config-dependent layout). The task is the caller or
+ * stopped in a ptrace stop, and our reference keeps task->signal alive, so
+ * plain reads suffice (lock_task_sighand() is not exported).
+ */
+u32 ckpt_proc_state(struct task_struct *task)
+{
+	struct signal_struct *sig = task->signal;
+	u32 b = 0;
+
+#ifdef CONFIG_SECCOMP
+	if (READ_ONCE(task->seccomp.mode) != SECCOMP_MODE_DISABLED)
+		b |= CKPT_PROC_ST_SECCOMP;
+#endif
+#ifdef CONFIG_POSIX_TIMERS
+	if (!hlist_empty(&sig->posix_timers) || !hlist_empty(&sig->ignored_posix_timers))
+		b |= CKPT_PROC_ST_POSIX_TIMERS;
+	if (hrtimer_active(&sig->real_timer) || sig->it[0].expires || sig->it[1].expires)
+		b |= CKPT_PROC_ST_ITIMERS;
+#endif
+#ifdef CONFIG_MODIFY_LDT_SYSCALL
+	if (task->mm && READ_ONCE(task->mm->context.ldt))
+		b |= CKPT_PROC_ST_LDT;
+#endif
+#ifdef CONFIG_IO_URING
+	if (READ_ONCE(task->io_uring))
+		b |= CKPT_PROC_ST_IO_URING;
+#endif
+	return b;
 }
 
 /*

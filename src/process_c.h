@@ -77,6 +77,16 @@ int ckpt_proc_mm_info(struct mm_struct *mm, struct ckpt_proc_mm *out);
 int ckpt_proc_next_vma(struct mm_struct *mm, u64 addr, struct ckpt_proc_vma *out);
 long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
 			  void *buf, u64 *present);
+/* ckpt_proc_state() bits: process state checkpoint does not save yet */
+enum {
+	CKPT_PROC_ST_SECCOMP	  = 1 << 0,	/* seccomp strict mode or filters */
+	CKPT_PROC_ST_POSIX_TIMERS = 1 << 1,	/* timer_create() timers */
+	CKPT_PROC_ST_ITIMERS	  = 1 << 2,	/* armed setitimer() timers */
+	CKPT_PROC_ST_LDT	  = 1 << 3,	/* a local descriptor table */
+	CKPT_PROC_ST_IO_URING	  = 1 << 4,	/* io_uring instances */
+};
+
+u32 ckpt_proc_state(struct task_struct *task);
 int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size);
 u32 ckpt_proc_personality(struct task_struct *task);
 

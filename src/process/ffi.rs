@@ -88,6 +88,18 @@ pub(crate) mod bits {
     pub(crate) const SHADOW_STACK: u32 = 1 << 21;
 }
 
+/// `CKPT_PROC_ST_*` bits of `ckpt_proc_state()`, with what the refusal says.
+pub(crate) const STATE_REFUSALS: [(u32, &str); 5] = [
+    (1 << 0, "seccomp filters are not supported yet"),
+    (1 << 1, "POSIX timers (timer_create) are not supported yet"),
+    (1 << 2, "interval timers (setitimer) are not supported yet"),
+    (
+        1 << 3,
+        "a local descriptor table (modify_ldt) is not supported yet",
+    ),
+    (1 << 4, "io_uring instances are not supported yet"),
+];
+
 /// `ckpt_proc_copy_pages()` modes.
 pub(crate) mod mode {
     /// Anonymous VMA: every present page.
@@ -109,6 +121,7 @@ extern "C" {
         addr: u64,
         out: *mut ProcVma,
     ) -> i32;
+    pub(crate) fn ckpt_proc_state(task: *mut bindings::task_struct) -> u32;
     pub(crate) fn ckpt_proc_regset(
         task: *mut bindings::task_struct,
         note: u32,

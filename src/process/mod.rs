@@ -47,6 +47,7 @@ pub(crate) fn checkpoint<S: image::Sink<Error = CkptError>>(
     enc: &mut Encoder<S>,
     records: &mut u64,
 ) -> CkptResult<u64> {
+    refuse_state(task)?;
     let mm = MmRef::of(task).ok_or_else(|| {
         CkptError::target(
             ESRCH,
@@ -140,6 +141,16 @@ pub(crate) fn checkpoint<S: image::Sink<Error = CkptError>>(
         }
     }
     Ok(pages)
+}
+
+/// Refuses, naming it, process state that is not saved yet (deny by default).
+fn refuse_state(task: &Task) -> CkptResult {
+    // SAFETY: `task` is valid (the caller holds a reference) and is the caller or stopped.
+    let bits = unsafe { ffi::ckpt_proc_state(task.as_ptr()) };
+    match ffi::STATE_REFUSALS.iter().find(|(bit, _)| bits & bit != 0) {
+        Some((_, why)) => Err(CkptError::unsupported_state(format_args!("{why}"))),
+        None => Ok(()),
+    }
 }
 
 /// `task->personality`.

@@ -266,7 +266,7 @@ TEST_F(ckpt, argument_errors)
 
 	memset(&r, 0, sizeof(r));
 	r.a.fd = self->out;
-	r.a.flags = 1;
+	r.a.flags = 1ULL << 63;	/* bit 0 is CKPT_CHECKPOINT_PROCESS */
 	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &r.a));
 	ASSERT_EQ(EINVAL, errno);
 

@@ -29,14 +29,19 @@
 #include <sys/ptrace.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <elf.h>
 #include <linux/ckpt.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 
@@ -189,6 +194,29 @@ static int child_main(char **argv)
 		if (ioctl(info.uffd, UFFDIO_REGISTER, &reg))
 			exit(41);
 		info.uffd_area = (uintptr_t)p;
+	} else if (!strcmp(what, "seccomp")) {
+		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		struct sock_fprog prog = { .len = 1, .filter = &allow };
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+			exit(50);
+	} else if (!strcmp(what, "itimer")) {
+		struct itimerval it = { .it_value = { .tv_sec = 1000 } };
+
+		if (setitimer(ITIMER_REAL, &it, NULL))
+			exit(51);
+	} else if (!strcmp(what, "posix_timer")) {
+		timer_t t;
+
+		if (syscall(__NR_timer_create, CLOCK_MONOTONIC, NULL, &t))
+			exit(52);
+	} else if (!strcmp(what, "io_uring")) {
+		char params[120] = { 0 };	/* struct io_uring_params, not armed */
+
+		info.uffd = syscall(__NR_io_uring_setup, 1, params);
+		if (info.uffd < 0)
+			exit(53);
 	}
 	if (!strcmp(what, "regs"))
 		info.avx = __builtin_cpu_supports("avx");
@@ -768,6 +796,38 @@ TEST_F(mem, refuses_userfaultfd)
 	EXPECT_EQ(EOPNOTSUPP, self->err);
 	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_MEMORY, self->args.reason) TH_LOG("%s", self->log);
 	EXPECT_NE(NULL, strstr(self->log, "userfaultfd")) TH_LOG("log: %s", self->log);
+}
+
+static void expect_state_refused(struct __test_metadata *_metadata, FIXTURE_DATA(mem) *self,
+				 const char *scenario, const char *what)
+{
+	start(_metadata, self, scenario);
+	/* info.uffd is the scenario's own fd, if any: external, so the state is what refuses */
+	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, self->info.uffd);
+	ASSERT_EQ(-1, self->rc);
+	EXPECT_EQ(EOPNOTSUPP, self->err);
+	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_STATE, self->args.reason) TH_LOG("%s", self->log);
+	EXPECT_NE(NULL, strstr(self->log, what)) TH_LOG("log: %s", self->log);
+}
+
+TEST_F(mem, refuses_seccomp_filters)
+{
+	expect_state_refused(_metadata, self, "seccomp", "seccomp");
+}
+
+TEST_F(mem, refuses_interval_timers)
+{
+	expect_state_refused(_metadata, self, "itimer", "interval timers");
+}
+
+TEST_F(mem, refuses_posix_timers)
+{
+	expect_state_refused(_metadata, self, "posix_timer", "POSIX timers");
+}
+
+TEST_F(mem, refuses_io_uring)
+{
+	expect_state_refused(_metadata, self, "io_uring", "io_uring");
 }
 
 TEST_F(mem, unknown_flags_are_refused)
