@@ -130,7 +130,7 @@ int ckpt_proc_next_vma(struct mm_struct *mm, u64 addr, struct ckpt_proc_vma *out
  * static inlines.
  */
 long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
-			  void *buf, u64 *present)
+			  u8 *buf, u64 *present)
 {
 	unsigned int flags = FOLL_FORCE | FOLL_DUMP;
 	struct vm_area_struct *vma;
@@ -191,7 +191,7 @@ long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
  * bytes written to @buf (at most @size), or a negative errno (-ENODEV: the
  * CPU lacks it). struct user_regset_view is not in the Rust bindings.
  */
-int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size)
+int ckpt_proc_regset(struct task_struct *task, u32 note, u8 *buf, u32 size)
 {
 	const struct user_regset_view *view = task_user_regset_view(task);
 

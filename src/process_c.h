@@ -2,8 +2,10 @@
 /*
  * ckpt: C helpers of the whole-process checkpoint (src/process_c.c), for the
  * static inlines and macros Rust cannot call (mmap lock, rcu, kmap, mm
- * counters). src/process/ffi.rs mirrors these declarations; the structs hold
- * only fixed-size fields and both sides assert their sizes.
+ * counters). Kbuild runs bindgen on this header (through src/ffi_c.h, with the
+ * UAPI include paths only): fields and parameters use fixed-size types and
+ * pointers, kernel structs are only declared, and a ckpt_proc_* function added
+ * here is callable from Rust (src/process/ffi.rs) with no declaration there.
  */
 #ifndef CKPT_PROCESS_C_H
 #define CKPT_PROCESS_C_H
@@ -76,7 +78,7 @@ enum {
 int ckpt_proc_mm_info(struct mm_struct *mm, struct ckpt_proc_mm *out);
 int ckpt_proc_next_vma(struct mm_struct *mm, u64 addr, struct ckpt_proc_vma *out);
 long ckpt_proc_copy_pages(struct mm_struct *mm, u64 start, u32 nr, u32 mode,
-			  void *buf, u64 *present);
+			  u8 *buf, u64 *present);
 /* ckpt_proc_state() bits: process state checkpoint does not save yet */
 enum {
 	CKPT_PROC_ST_SECCOMP	  = 1 << 0,	/* seccomp strict mode or filters */
@@ -87,7 +89,7 @@ enum {
 };
 
 u32 ckpt_proc_state(struct task_struct *task);
-int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size);
+int ckpt_proc_regset(struct task_struct *task, u32 note, u8 *buf, u32 size);
 u32 ckpt_proc_personality(struct task_struct *task);
 
 #endif /* CKPT_PROCESS_C_H */

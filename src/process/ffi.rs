@@ -1,140 +1,78 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Declarations of the C helpers in `src/process_c.c` (mirroring `src/process_c.h`), with the
-//! structs they fill. Only pointers to kernel structs cross the boundary; the structs here hold
-//! fixed-size fields, and both sides assert their sizes.
+//! The C helpers of `src/process_c.c` as the process modules name them. Their declarations and
+//! structs are bindgen's, generated from `src/process_c.h` with the rest of the glue (see
+//! [`crate::ffi`]); this module only re-exports them and gives the `CKPT_PROC_*` constants Rust
+//! names. A `ckpt_proc_*` function added to the header is reachable here without a line of Rust.
 
-use kernel::bindings;
+pub(crate) use crate::ffi::*;
 
 /// `CKPT_PROC_AUXV_WORDS`: `saved_auxv` words copied.
-pub(crate) const AUXV_WORDS: usize = 64;
+pub(crate) const AUXV_WORDS: usize = CKPT_PROC_AUXV_WORDS as usize;
 
 /// `CKPT_PROC_BATCH`: most pages one [`ckpt_proc_copy_pages`] call copies.
-pub(crate) const BATCH: usize = 64;
+pub(crate) const BATCH: usize = CKPT_PROC_BATCH as usize;
 
 /// `struct ckpt_proc_mm`.
-#[repr(C)]
-pub(crate) struct ProcMm {
-    pub(crate) start_code: u64,
-    pub(crate) end_code: u64,
-    pub(crate) start_data: u64,
-    pub(crate) end_data: u64,
-    pub(crate) start_brk: u64,
-    pub(crate) brk: u64,
-    pub(crate) start_stack: u64,
-    pub(crate) arg_start: u64,
-    pub(crate) arg_end: u64,
-    pub(crate) env_start: u64,
-    pub(crate) env_end: u64,
-    pub(crate) vdso: u64,
-    pub(crate) swapents: u64,
-    pub(crate) auxv: [u64; AUXV_WORDS],
-    pub(crate) exe_file: *mut bindings::file,
-}
+pub(crate) type ProcMm = ckpt_proc_mm;
 
 /// `struct ckpt_proc_vma`.
-#[repr(C)]
-pub(crate) struct ProcVma {
-    pub(crate) start: u64,
-    pub(crate) end: u64,
-    pub(crate) pgoff: u64,
-    pub(crate) file: *mut bindings::file,
-    pub(crate) bits: u32,
-    reserved: u32,
-    pub(crate) name: [u8; 32],
-}
+pub(crate) type ProcVma = ckpt_proc_vma;
 
 impl ProcVma {
     /// All fields zero, for the helper to fill in.
     pub(crate) fn zeroed() -> Self {
-        Self {
-            start: 0,
-            end: 0,
-            pgoff: 0,
-            file: core::ptr::null_mut(),
-            bits: 0,
-            reserved: 0,
-            name: [0; 32],
-        }
+        Self::default()
     }
 }
 
-const _: () = assert!(core::mem::size_of::<ProcVma>() == 72);
-const _: () = assert!(core::mem::size_of::<ProcMm>() == 13 * 8 + AUXV_WORDS * 8 + 8);
-
 /// `CKPT_PROC_*` bits of [`ProcVma::bits`].
 pub(crate) mod bits {
-    pub(crate) const READ: u32 = 1 << 0;
-    pub(crate) const WRITE: u32 = 1 << 1;
-    pub(crate) const EXEC: u32 = 1 << 2;
-    pub(crate) const SHARED: u32 = 1 << 3;
-    pub(crate) const GROWSDOWN: u32 = 1 << 4;
-    pub(crate) const LOCKED: u32 = 1 << 5;
-    pub(crate) const LOCKONFAULT: u32 = 1 << 6;
-    pub(crate) const NORESERVE: u32 = 1 << 7;
-    pub(crate) const DONTCOPY: u32 = 1 << 8;
-    pub(crate) const DONTDUMP: u32 = 1 << 9;
-    pub(crate) const WIPEONFORK: u32 = 1 << 10;
-    pub(crate) const HUGEPAGE: u32 = 1 << 11;
-    pub(crate) const NOHUGEPAGE: u32 = 1 << 12;
-    pub(crate) const SEQ_READ: u32 = 1 << 13;
-    pub(crate) const RAND_READ: u32 = 1 << 14;
-    pub(crate) const MAYWRITE: u32 = 1 << 15;
-    pub(crate) const MAYEXEC: u32 = 1 << 16;
-    pub(crate) const ANON: u32 = 1 << 17;
-    pub(crate) const IO: u32 = 1 << 18;
-    pub(crate) const HUGETLB: u32 = 1 << 19;
-    pub(crate) const UFFD: u32 = 1 << 20;
-    pub(crate) const SHADOW_STACK: u32 = 1 << 21;
+    pub(crate) use crate::ffi::{
+        CKPT_PROC_ANON as ANON, CKPT_PROC_DONTCOPY as DONTCOPY, CKPT_PROC_DONTDUMP as DONTDUMP,
+        CKPT_PROC_EXEC as EXEC, CKPT_PROC_GROWSDOWN as GROWSDOWN, CKPT_PROC_HUGEPAGE as HUGEPAGE,
+        CKPT_PROC_HUGETLB as HUGETLB, CKPT_PROC_IO as IO, CKPT_PROC_LOCKED as LOCKED,
+        CKPT_PROC_LOCKONFAULT as LOCKONFAULT, CKPT_PROC_MAYEXEC as MAYEXEC,
+        CKPT_PROC_MAYWRITE as MAYWRITE, CKPT_PROC_NOHUGEPAGE as NOHUGEPAGE,
+        CKPT_PROC_NORESERVE as NORESERVE, CKPT_PROC_RAND_READ as RAND_READ, CKPT_PROC_READ as READ,
+        CKPT_PROC_SEQ_READ as SEQ_READ, CKPT_PROC_SHADOW_STACK as SHADOW_STACK,
+        CKPT_PROC_SHARED as SHARED, CKPT_PROC_UFFD as UFFD, CKPT_PROC_WIPEONFORK as WIPEONFORK,
+        CKPT_PROC_WRITE as WRITE,
+    };
 }
 
 /// `CKPT_PROC_ST_*` bits of `ckpt_proc_state()`, with what the refusal says.
 pub(crate) const STATE_REFUSALS: [(u32, &str); 5] = [
-    (1 << 0, "seccomp filters are not supported yet"),
-    (1 << 1, "POSIX timers (timer_create) are not supported yet"),
-    (1 << 2, "interval timers (setitimer) are not supported yet"),
     (
-        1 << 3,
+        CKPT_PROC_ST_SECCOMP,
+        "seccomp filters are not supported yet",
+    ),
+    (
+        CKPT_PROC_ST_POSIX_TIMERS,
+        "POSIX timers (timer_create) are not supported yet",
+    ),
+    (
+        CKPT_PROC_ST_ITIMERS,
+        "interval timers (setitimer) are not supported yet",
+    ),
+    (
+        CKPT_PROC_ST_LDT,
         "a local descriptor table (modify_ldt) is not supported yet",
     ),
-    (1 << 4, "io_uring instances are not supported yet"),
+    (
+        CKPT_PROC_ST_IO_URING,
+        "io_uring instances are not supported yet",
+    ),
 ];
 
-/// `ckpt_proc_copy_pages()` modes.
+/// `ckpt_proc_copy_pages()` modes (`CKPT_PROC_PAGES_*`).
 pub(crate) mod mode {
     /// Anonymous VMA: every present page.
-    pub(crate) const ALL: u32 = 0;
+    pub(crate) use crate::ffi::CKPT_PROC_PAGES_ALL as ALL;
     /// Private file VMA: only anonymous (copied-on-write) pages, without faulting.
-    pub(crate) const ANON: u32 = 1;
+    pub(crate) use crate::ffi::CKPT_PROC_PAGES_ANON as ANON;
     /// The same, faulting in swapped-out pages (and so page cache pages too).
-    pub(crate) const ANON_SWAP: u32 = 2;
+    pub(crate) use crate::ffi::CKPT_PROC_PAGES_ANON_SWAP as ANON_SWAP;
     /// Every page, faulting it in (the vDSO).
-    pub(crate) const FORCE: u32 = 3;
-}
-
-// Only pointers to kernel structs cross this boundary, never the structs themselves.
-#[allow(improper_ctypes)]
-extern "C" {
-    pub(crate) fn ckpt_proc_mm_info(mm: *mut bindings::mm_struct, out: *mut ProcMm) -> i32;
-    pub(crate) fn ckpt_proc_next_vma(
-        mm: *mut bindings::mm_struct,
-        addr: u64,
-        out: *mut ProcVma,
-    ) -> i32;
-    pub(crate) fn ckpt_proc_state(task: *mut bindings::task_struct) -> u32;
-    pub(crate) fn ckpt_proc_regset(
-        task: *mut bindings::task_struct,
-        note: u32,
-        buf: *mut u8,
-        size: u32,
-    ) -> i32;
-    pub(crate) fn ckpt_proc_personality(task: *mut bindings::task_struct) -> u32;
-    pub(crate) fn ckpt_proc_copy_pages(
-        mm: *mut bindings::mm_struct,
-        start: u64,
-        nr: u32,
-        mode: u32,
-        buf: *mut u8,
-        present: *mut u64,
-    ) -> isize;
+    pub(crate) use crate::ffi::CKPT_PROC_PAGES_FORCE as FORCE;
 }
