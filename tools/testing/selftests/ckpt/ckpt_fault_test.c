@@ -58,6 +58,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 /* The fds the tests restore: well above what the harness leaves open. */
 #define FD0		300
@@ -199,99 +200,7 @@ static bool nth_hit(int fd)
 	return hit;
 }
 
-/* ---- fd table snapshots ---- */
-
-struct fdent {
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	dev_t rdev;
-	long long pos;
-	int fl, fdfl;
-};
-
-struct fdsnap {
-	int n;
-	struct fdent e[MAX_FDS];
-};
-
-static int cmp_fd(const void *a, const void *b)
-{
-	return ((const struct fdent *)a)->fd - ((const struct fdent *)b)->fd;
-}
-
-static int snapshot(struct fdsnap *s)
-{
-	DIR *dp = opendir("/proc/self/fd");
-	struct dirent *d;
-	struct stat st;
-	int fd;
-
-	s->n = 0;
-	if (!dp)
-		return -1;
-	while ((d = readdir(dp))) {
-		struct fdent *e = &s->e[s->n];
-
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
-		if (s->n == MAX_FDS) {
-			closedir(dp);
-			return -1;
-		}
-		memset(e, 0, sizeof(*e));
-		e->fd = fd;
-		if (!fstat(fd, &st)) {
-			e->dev = st.st_dev;
-			e->ino = st.st_ino;
-			e->rdev = st.st_rdev;
-		}
-		e->pos = lseek(fd, 0, SEEK_CUR);
-		if (e->pos < 0)
-			e->pos = -errno;
-		e->fl = fcntl(fd, F_GETFL);
-		e->fdfl = fcntl(fd, F_GETFD);
-		s->n++;
-	}
-	closedir(dp);
-	qsort(s->e, s->n, sizeof(s->e[0]), cmp_fd);
-	return 0;
-}
-
-/* 0 if equal, else the first difference in @msg. */
-static int snap_diff(const struct fdsnap *a, const struct fdsnap *b, char *msg, size_t len)
-{
-	int i;
-
-	for (i = 0; i < a->n && i < b->n; i++) {
-		const struct fdent *x = &a->e[i], *y = &b->e[i];
-
-		if (x->fd != y->fd) {
-			snprintf(msg, len, "fd %d %s", x->fd < y->fd ? x->fd : y->fd,
-				 x->fd < y->fd ? "closed" : "added");
-			return -1;
-		}
-		if (x->dev != y->dev || x->ino != y->ino || x->rdev != y->rdev) {
-			snprintf(msg, len, "fd %d: another file (ino %lu -> %lu)", x->fd,
-				 (unsigned long)x->ino, (unsigned long)y->ino);
-			return -1;
-		}
-		if (x->pos != y->pos || x->fl != y->fl || x->fdfl != y->fdfl) {
-			snprintf(msg, len, "fd %d: pos %lld flags %#o/%d -> pos %lld flags %#o/%d",
-				 x->fd, x->pos, x->fl, x->fdfl, y->pos, y->fl, y->fdfl);
-			return -1;
-		}
-	}
-	if (a->n != b->n) {
-		snprintf(msg, len, "fd %d %s", i < a->n ? a->e[i].fd : b->e[i].fd,
-			 i < a->n ? "closed" : "added");
-		return -1;
-	}
-	return 0;
-}
+/* ---- leaks ---- */
 
 static long file_nr(void)
 {
@@ -300,59 +209,6 @@ static long file_nr(void)
 	if (read_str("/proc/sys/fs/file-nr", b, sizeof(b)))
 		return -1;
 	return atol(b);
-}
-
-/* ---- file systems: each test mounts its own and must be able to unmount it ---- */
-
-static int mount_fs(const char *fs, const char *base, char *err, size_t errlen)
-{
-	char img[PATH_MAX], cmd[3 * PATH_MAX];
-	int fd;
-
-	if (mkdir(base, 0755) && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", base, strerror(errno));
-		return -1;
-	}
-	if (!strcmp(fs, "tmpfs")) {
-		if (mount("tmpfs", base, "tmpfs", 0, "size=64m,mode=0755")) {
-			snprintf(err, errlen, "mount tmpfs: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	snprintf(img, sizeof(img), "%s.img", base);
-	fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, 32 << 20)) {
-		snprintf(err, errlen, "image %s: %s", img, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	snprintf(cmd, sizeof(cmd),
-		 "PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH; mkfs.%s -q -F %s >/dev/null 2>&1 && "
-		 "mount -t %s -o loop,noatime %s %s", fs, img, fs, img, base);
-	if (system(cmd)) {
-		snprintf(err, errlen, "mkfs.%s or loop mount failed: %s", fs, cmd);
-		return -1;
-	}
-	return 0;
-}
-
-/* Unmounts (not lazily: a leaked file keeps it busy) and removes the image. */
-static int unmount_fs(const char *base)
-{
-	char img[PATH_MAX];
-	int r = umount2(base, 0);
-	int e = errno;
-
-	if (r)
-		umount2(base, MNT_DETACH);
-	snprintf(img, sizeof(img), "%s.img", base);
-	unlink(img);
-	rmdir(base);
-	errno = e;
-	return r;
 }
 
 /* ---- the test's own files ---- */
@@ -610,7 +466,8 @@ FIXTURE_SETUP(fs)
 	ASSERT_GE(self->nth, 0) TH_LOG("/proc/thread-self/fail-nth: %s", strerror(errno));
 	snprintf(self->base, sizeof(self->base), "/tmp/ckpt-fault-%d", getpid());
 	self->file_nr = file_nr();
-	ASSERT_EQ(0, mount_fs(variant->fs, self->base, err, sizeof(err))) TH_LOG("%s", err);
+	ASSERT_EQ(0, ckpt_mount_fs(variant->fs, self->base, strcmp(variant->fs, "tmpfs") ? 32 : 64,
+				   "loop,noatime", err, sizeof(err))) TH_LOG("%s", err);
 	ASSERT_EQ(0, make_files(self->base));
 }
 
@@ -631,7 +488,7 @@ static void leak_check(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *self
 
 	/* deferred fputs run on return to user space; let RCU frees settle */
 	usleep(100000);
-	ASSERT_EQ(0, unmount_fs(self->base))
+	ASSERT_EQ(0, ckpt_unmount_fs(self->base))
 		TH_LOG("umount %s: %s (a file reference leaked?)", self->base, strerror(errno));
 	self->base[0] = '\0';
 	after = file_nr();
@@ -643,7 +500,7 @@ static void sweep_checkpoint_self(struct __test_metadata *_metadata, FIXTURE_DAT
 				  int extra)
 {
 	int ext[MAX_FDS], next, nfds, out, n, failed = 0, recovered = 0;
-	struct fdsnap before, cur;
+	struct ckpt_fdsnap before, cur;
 	struct call ref, c;
 	char p[PATH_MAX], msg[256];
 	double t0 = now();
@@ -659,7 +516,7 @@ static void sweep_checkpoint_self(struct __test_metadata *_metadata, FIXTURE_DAT
 	checkpoint(self->dev, self->nth, 0, out, 0, ext, next, &ref);
 	ASSERT_EQ(0, ref.rc) TH_LOG("%s: %s", strerror(ref.err), ref.log);
 	ASSERT_EQ(0, lseek(out, 0, SEEK_SET));
-	ASSERT_EQ(0, snapshot(&before));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&before));
 
 	for (n = 1;; n++) {
 		ASSERT_LT(n, MAX_POINTS);
@@ -667,8 +524,8 @@ static void sweep_checkpoint_self(struct __test_metadata *_metadata, FIXTURE_DAT
 		ASSERT_EQ(0, lseek(out, 0, SEEK_SET));
 		checkpoint(self->dev, self->nth, n, out, 0, ext, next, &c);
 		ASSERT_EQ(0, lseek(out, 0, SEEK_SET));
-		ASSERT_EQ(0, snapshot(&cur));
-		ASSERT_EQ(0, snap_diff(&before, &cur, msg, sizeof(msg)))
+		ASSERT_EQ(0, ckpt_fd_snapshot(&cur));
+		ASSERT_EQ(0, ckpt_fd_snap_diff(&before, &cur, msg, sizeof(msg)))
 			TH_LOG("n=%d rc %d: the fd table changed: %s", n, c.rc, msg);
 		if (c.rc) {
 			ASSERT_TRUE(c.hit) TH_LOG("n=%d: failed without a fault: %s", n, c.log);
@@ -847,7 +704,7 @@ static void sweep_restart(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *s
 	int ext[MAX_FDS], fillers[MAX_FDS], next, nfds, nfill = 0, img, n;
 	int failed = 0, recovered = 0;
 	__u64 flags = replace ? CKPT_RESTART_REPLACE_FDS : 0;
-	struct fdsnap before, restored, cur;
+	struct ckpt_fdsnap before, restored, cur;
 	struct call c;
 	char p[PATH_MAX], msg[256];
 	double t0 = now();
@@ -874,12 +731,12 @@ static void sweep_restart(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *s
 	ASSERT_EQ(0, c.rc) TH_LOG("restart: %s: %s", strerror(c.err), c.log);
 	ASSERT_EQ((__u32)nfds, c.rs.nr_fds);
 	ASSERT_EQ(0, lseek(img, 0, SEEK_SET));
-	ASSERT_EQ(0, snapshot(&restored));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&restored));
 	close_set(nfds);
 
 	if (replace)
 		ASSERT_EQ(0, occupy(self->base, nfds));
-	ASSERT_EQ(0, snapshot(&before));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&before));
 
 	for (n = 1;; n++) {
 		ASSERT_LT(n, MAX_POINTS);
@@ -889,9 +746,9 @@ static void sweep_restart(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *s
 		if (getenv("CKPT_FAULT_VERBOSE"))
 			TH_LOG("n=%d hit %d rc %d %s reason %u err_fd %d: %s", n, c.hit, c.rc,
 			       strerror(c.err), c.rs.reason, c.rs.err_fd, c.log);
-		ASSERT_EQ(0, snapshot(&cur));
+		ASSERT_EQ(0, ckpt_fd_snapshot(&cur));
 		if (c.rc) {
-			ASSERT_EQ(0, snap_diff(&before, &cur, msg, sizeof(msg)))
+			ASSERT_EQ(0, ckpt_fd_snap_diff(&before, &cur, msg, sizeof(msg)))
 				TH_LOG("n=%d: a failed restart changed the caller's fd table: %s "
 				       "(%s, reason %u, err_fd %d: %s)", n, msg, strerror(c.err),
 				       c.rs.reason, c.rs.err_fd, c.log);
@@ -905,7 +762,7 @@ static void sweep_restart(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *s
 			failed++;
 			continue;
 		}
-		ASSERT_EQ(0, snap_diff(&restored, &cur, msg, sizeof(msg)))
+		ASSERT_EQ(0, ckpt_fd_snap_diff(&restored, &cur, msg, sizeof(msg)))
 			TH_LOG("n=%d (fault %s): restored differently: %s", n,
 			       c.hit ? "hit" : "not hit", msg);
 		ASSERT_EQ((__u32)nfds, c.rs.nr_fds);
@@ -915,8 +772,8 @@ static void sweep_restart(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *s
 		recovered++;
 		if (replace)
 			ASSERT_EQ(0, occupy(self->base, nfds));
-		ASSERT_EQ(0, snapshot(&cur));
-		ASSERT_EQ(0, snap_diff(&before, &cur, msg, sizeof(msg))) TH_LOG("%s", msg);
+		ASSERT_EQ(0, ckpt_fd_snapshot(&cur));
+		ASSERT_EQ(0, ckpt_fd_snap_diff(&before, &cur, msg, sizeof(msg))) TH_LOG("%s", msg);
 	}
 	TH_LOG("CKPT_IOC_RESTART%s (%d fds): %d fault points (%d failed, %d recovered), %.1f s",
 	       replace ? " with REPLACE_FDS" : "", nfds, n - 1, failed, recovered, now() - t0);

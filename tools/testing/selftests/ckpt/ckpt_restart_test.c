@@ -87,60 +87,24 @@ static bool is_mountpoint(const char *path)
 
 static void __attribute__((destructor)) unmount_all(void)
 {
-	char base[64], img[80];
+	char base[64];
 	size_t i;
 
 	if (getpid() != main_pid)
 		return;
 	for (i = 0; i < sizeof(file_systems) / sizeof(file_systems[0]); i++) {
 		fs_base(file_systems[i], base, sizeof(base));
-		/* loop devices set up by mount -o loop are auto-cleared on umount */
-		if (is_mountpoint(base))
-			umount2(base, MNT_DETACH);
-		snprintf(img, sizeof(img), "%s.img", base);
-		unlink(img);
-		rmdir(base);
+		ckpt_unmount_fs(base);	/* also what a failed mount left */
 	}
 }
 
 /* Mounts @fs at its base directory unless an earlier test did; 0 or a message in @err. */
 static int ensure_fs(const char *fs, char *base, size_t len, char *err, size_t errlen)
 {
-	char img[PATH_MAX], cmd[3 * PATH_MAX];
-	int fd;
-
 	fs_base(fs, base, len);
 	if (is_mountpoint(base))
 		return 0;
-	if (mkdir(base, 0755) && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", base, strerror(errno));
-		return -1;
-	}
-	if (!strcmp(fs, "tmpfs")) {
-		if (mount("tmpfs", base, "tmpfs", 0, "size=256m,mode=0755")) {
-			snprintf(err, errlen, "mount tmpfs: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	/* a sparse image file; mkfs uses the small-fs defaults (1 KiB blocks) */
-	snprintf(img, sizeof(img), "%s.img", base);
-	fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, 64 << 20)) {
-		snprintf(err, errlen, "image %s: %s", img, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	snprintf(cmd, sizeof(cmd),
-		 "PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH; mkfs.%s -q -F %s >/dev/null 2>&1 && "
-		 "mount -t %s -o loop %s %s", fs, img, fs, img, base);
-	if (system(cmd)) {
-		snprintf(err, errlen, "mkfs.%s or loop mount failed: %s", fs, cmd);
-		return -1;
-	}
-	return 0;
+	return ckpt_mount_fs(fs, base, strcmp(fs, "tmpfs") ? 64 : 256, "loop", err, errlen);
 }
 
 /* ---- small helpers ---- */

@@ -3,8 +3,9 @@
  * Helpers the ckpt kselftests share: little-endian fields and CRC-32C of the
  * image format (Documentation/image-format.rst, written from the document and
  * not from the codec, so the two check each other), CKPT_IOC_CHECKPOINT and
- * CKPT_IOC_RESTART calls with their results, and fd table snapshots for "the
- * caller's fd table is exactly as before".
+ * CKPT_IOC_RESTART calls with their results, fd table snapshots for "the
+ * caller's fd table is exactly as before", and file systems a test mounts and
+ * must be able to unmount.
  *
  * Header only (static functions): each test program is one translation unit.
  * Include it after kselftest_harness.h.
@@ -15,11 +16,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,6 +299,72 @@ static inline int ckpt_fd_snap_diff(const struct ckpt_fdsnap *a, const struct ck
 				    char *msg, size_t len)
 {
 	return ckpt_fd_snap_diff_but(a, b, -1, msg, len);
+}
+
+/* ---- file systems ---- */
+
+/*
+ * Mounts a fresh @fs at @base (created if missing): tmpfs of @mib MiB, or a
+ * sparse @mib MiB image file @base.img made by mkfs.@fs (ext2, ext3, ext4: the
+ * small-fs defaults, 1 KiB blocks) and mounted with "-o @opts" (which must
+ * include "loop"). Returns 0, or -1 with what failed in @err.
+ */
+static inline int ckpt_mount_fs(const char *fs, const char *base, int mib, const char *opts,
+				char *err, size_t errlen)
+{
+	char img[PATH_MAX], cmd[3 * PATH_MAX], o[64];
+	int fd;
+
+	if (mkdir(base, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", base, strerror(errno));
+		return -1;
+	}
+	if (!strcmp(fs, "tmpfs")) {
+		snprintf(o, sizeof(o), "size=%dm,mode=0755", mib);
+		if (mount("tmpfs", base, "tmpfs", 0, o)) {
+			snprintf(err, errlen, "mount tmpfs: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(img, sizeof(img), "%s.img", base);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)mib << 20)) {
+		snprintf(err, errlen, "image %s: %s", img, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH; mkfs.%s -q -F %s >/dev/null 2>&1 && "
+		 "mount -t %s -o %s %s %s", fs, img, fs, opts, img, base);
+	if (system(cmd)) {
+		snprintf(err, errlen, "mkfs.%s or loop mount failed: %s", fs, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Unmounts @base, not lazily (a leaked file reference keeps it busy, and that
+ * is a failure), then detaches it anyway, removes its image file (a loop
+ * device set up by mount -o loop is cleared on umount) and the directory.
+ * Returns the first umount's result, with its errno.
+ */
+static inline int ckpt_unmount_fs(const char *base)
+{
+	char img[PATH_MAX];
+	int r = umount2(base, 0);
+	int e = errno;
+
+	if (r)
+		umount2(base, MNT_DETACH);
+	snprintf(img, sizeof(img), "%s.img", base);
+	unlink(img);
+	rmdir(base);
+	errno = e;
+	return r;
 }
 
 #endif /* CKPT_SELFTEST_H */
