@@ -16,21 +16,10 @@ fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `CKPT_BLESS=1` rewrites the pinned files; never under `make check` (`CKPT_CHECK=1`) or CI,
-/// where a blessing check would pass on any output.
-fn bless() -> bool {
-    let on = std::env::var_os("CKPT_BLESS").is_some_and(|v| v == "1");
-    let checking = ["CKPT_CHECK", "CI"]
-        .iter()
-        .find(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if let (true, Some(var)) = (on, checking) {
-        panic!(
-            "CKPT_BLESS=1 with {var} set: a check never rewrites the pinned files it compares \
-             with; bless by hand (CKPT_BLESS=1 cargo test) and review the diff"
-        );
-    }
-    on
-}
+// The codec tests' `CKPT_BLESS` switch, one definition for both.
+#[path = "../../ckpt-image/tests/common/bless.rs"]
+mod bless;
+use bless::bless;
 
 fn ckpt(args: &[&str]) -> Output {
     ckpt_stdin(args, &[])

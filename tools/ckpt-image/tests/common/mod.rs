@@ -6,6 +6,9 @@
 
 use ckpt_image::*;
 
+mod bless;
+pub use bless::bless;
+
 /// A fixed header (fixed time, so images are reproducible).
 pub fn header() -> Header {
     Header {
@@ -273,22 +276,6 @@ pub fn env_payload() -> Vec<u8> {
     let mut v = Vec::new();
     encode_env_payload(&mut v, sample_env).unwrap();
     v
-}
-
-/// `CKPT_BLESS=1`: rewrite the pinned files instead of comparing with them. Never under
-/// `make check` (which sets `CKPT_CHECK=1`) or CI: a check that blesses passes on any output.
-pub fn bless() -> bool {
-    let on = std::env::var_os("CKPT_BLESS").is_some_and(|v| v == "1");
-    let checking = ["CKPT_CHECK", "CI"]
-        .iter()
-        .find(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if let (true, Some(var)) = (on, checking) {
-        panic!(
-            "CKPT_BLESS=1 with {var} set: a check never rewrites the pinned files it compares \
-             with; bless by hand (CKPT_BLESS=1 cargo test) and review the diff"
-        );
-    }
-    on
 }
 
 /// A process's memory: an executable file, its mm, a map with every VMA kind (private and
