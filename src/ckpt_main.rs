@@ -65,12 +65,35 @@ module! {
 struct CkptModule {
     #[pin]
     _miscdev: Registration,
+    /// Dropped after the device: no ioctl runs any more.
+    _faults: FaultAttrs,
+}
+
+/// The module's fault injection attributes in debugfs (`/sys/kernel/debug/ckpt/`, only with
+/// `CONFIG_FAULT_INJECTION_DEBUG_FS`), removed when dropped. Failing to create them is not an
+/// error (as for every debugfs file): the attributes then never fail anything.
+struct FaultAttrs;
+
+impl FaultAttrs {
+    fn new() -> Self {
+        // SAFETY: Called once per module load; `drop` removes what it creates.
+        unsafe { ffi::ckpt_glue_fault_init() };
+        Self
+    }
+}
+
+impl Drop for FaultAttrs {
+    fn drop(&mut self) {
+        // SAFETY: Removes the debugfs directory `new` created (nothing if it has none).
+        unsafe { ffi::ckpt_glue_fault_exit() };
+    }
 }
 
 impl kernel::InPlaceModule for CkptModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let mode = module_parameters::mode.value();
         try_pin_init!(Self {
+            _faults: FaultAttrs::new(),
             _miscdev <- Registration::register(mode),
         })
     }

@@ -46,6 +46,17 @@ pub(crate) fn is_open(fd: u32) -> bool {
     true
 }
 
+/// `ENOMEM` when the module's fault attribute says so (`/sys/kernel/debug/ckpt/fail_install/`,
+/// with `CONFIG_FAULT_INJECTION_DEBUG_FS`): consulted at each step of a replacing install after
+/// a file was taken out, which no allocation failure can reach (`KVVec` retries with vmalloc).
+fn injected_failure() -> Result {
+    // SAFETY: Consults the module's own fault attribute; no precondition.
+    if unsafe { ffi::ckpt_glue_fail_install() } != 0 {
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
 /// One fd to fill: its number and close-on-exec flag.
 #[derive(Clone, Copy)]
 pub(crate) struct Slot {
@@ -188,7 +199,7 @@ impl Reservation {
                 .binary_search_by_key(&fd, |s| s.fd)
                 .is_ok_and(|i| slots[i].cloexec);
             closer.take(fd);
-            if let Err(e) = self.reserve_exact(fd, cloexec) {
+            if let Err(e) = injected_failure().and_then(|()| self.reserve_exact(fd, cloexec)) {
                 self.put_back(&mut closer);
                 return Err(ReserveError::at(fd)(e));
             }
@@ -196,6 +207,10 @@ impl Reservation {
         if let Some(s) = slots.iter().find(|s| !self.holds(s.fd)) {
             self.put_back(&mut closer);
             return Err(ReserveError::at(s.fd)(EBUSY));
+        }
+        if let Err(errno) = injected_failure() {
+            self.put_back(&mut closer);
+            return Err(ReserveError { errno, fd: None });
         }
         for r in self.held.drain_all() {
             match slots.binary_search_by_key(&r.reserved_fd(), |s| s.fd) {
@@ -207,8 +222,8 @@ impl Reservation {
     }
 
     /// Puts the files a failed [`Reservation::commit`] took out back at their fds, with their
-    /// own close-on-exec flags, where this reservation still holds the fd; a file whose fd
-    /// another thread took stays in `closer` and is closed.
+    /// own close-on-exec flags; a file whose fd another thread took stays in `closer` and is
+    /// closed.
     fn put_back(&mut self, closer: &mut DeferredClose) {
         let Some(inner) = closer.inner.as_mut() else {
             return;
@@ -216,14 +231,13 @@ impl Reservation {
         let mut lost = 0;
         while let Some(t) = inner.files.get(lost) {
             let (fd, cloexec) = (t.fd, t.cloexec);
-            let back = match self.position(fd) {
-                // The slot was reserved with the image's flag: reserve it with the file's own.
-                Ok(i) => {
-                    let _ = self.held.remove(i);
-                    self.reserve_exact(fd, cloexec).is_ok()
-                }
-                Err(_) => false,
-            };
+            // A slot reserved with the image's flag is reserved again with the file's own; one
+            // not reserved yet (the failed step was reserving it) is reserved now, unless
+            // another thread took the fd meanwhile.
+            if let Ok(i) = self.position(fd) {
+                let _ = self.held.remove(i);
+            }
+            let back = self.reserve_exact(fd, cloexec).is_ok();
             let held = if back { self.position(fd).ok() } else { None };
             let Some(i) = held else {
                 lost += 1;

@@ -9,7 +9,9 @@
 
 #include <linux/cred.h>
 #include <linux/dcache.h>
+#include <linux/debugfs.h>
 #include <linux/exportfs.h>
+#include <linux/fault-inject.h>
 #include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
@@ -338,4 +340,35 @@ int ckpt_glue_task_abis(struct task_struct *task)
 	if (addr32)
 		return mode64 ? 1 << 2 : 1 << 1;
 	return mode64 ? 1 << 0 : (1 << 0) | (1 << 1);
+}
+
+/*
+ * C: DECLARE_FAULT_ATTR() is a macro; should_fail() and
+ * fault_create_debugfs_attr() are static inline stubs without
+ * CONFIG_FAULT_INJECTION(_DEBUG_FS), which compiles this out. Failures of the
+ * install steps of a replacing restart (src/fdtable.rs), configured in
+ * /sys/kernel/debug/ckpt/fail_install/ (Documentation/fault-injection/,
+ * probability 0 until set). Silent by default (verbose=0): an injected
+ * failure is no kernel problem for the log checks.
+ */
+static DECLARE_FAULT_ATTR(ckpt_fail_install);
+static struct dentry *ckpt_debugfs;
+
+void ckpt_glue_fault_init(void)
+{
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+	ckpt_fail_install.verbose = 0;
+	ckpt_debugfs = debugfs_create_dir("ckpt", NULL);
+	fault_create_debugfs_attr("fail_install", ckpt_debugfs, &ckpt_fail_install);
+#endif
+}
+
+void ckpt_glue_fault_exit(void)
+{
+	debugfs_remove_recursive(ckpt_debugfs);
+}
+
+int ckpt_glue_fail_install(void)
+{
+	return should_fail(&ckpt_fail_install, 1);
 }

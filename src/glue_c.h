@@ -71,4 +71,9 @@ void ckpt_glue_cpuid_count(__u32 leaf, __u32 subleaf, __u32 *out);
 int ckpt_glue_task_fpu(struct task_struct *task, __u64 *user_xfeatures, __u32 *user_size);
 int ckpt_glue_task_abis(struct task_struct *task);
 
+/* fault injection (src/ckpt_main.rs, src/fdtable.rs) */
+void ckpt_glue_fault_init(void);
+void ckpt_glue_fault_exit(void);
+int ckpt_glue_fail_install(void);
+
 #endif /* CKPT_GLUE_C_H */

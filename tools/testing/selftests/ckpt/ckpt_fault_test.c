@@ -28,6 +28,11 @@
  * allocation and the error paths behind those are not reached here.
  * CKPT_FAULT_VERBOSE=1 prints every restart attempt.
  *
+ * restart_replace_install_fails reaches them with the module's own fault
+ * attribute (/sys/kernel/debug/ckpt/fail_install/, src/fdtable.rs): each step
+ * of a replacing install fails in turn after the caller's files were taken
+ * out, and every file must be back at its fd.
+ *
  * Needs root,
  * CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB and CONFIG_FAIL_PAGE_ALLOC:
  * slab and page allocations that may sleep are made eligible (by default
@@ -473,6 +478,7 @@ FIXTURE_SETUP(fs)
 
 FIXTURE_TEARDOWN(fs)
 {
+	write_str("/sys/kernel/debug/ckpt/fail_install/probability", "0");
 	if (self->nth >= 0)
 		close(self->nth);
 	if (self->dev >= 0)
@@ -791,6 +797,121 @@ TEST_F_TIMEOUT(fs, restart, 300)
 TEST_F_TIMEOUT(fs, restart_replace_fds, 300)
 {
 	sweep_restart(_metadata, self, variant->extra, true);
+	leak_check(_metadata, self);
+}
+
+/* ---- the install phase: the module's own fault attribute ---- */
+
+#define FAIL_INSTALL "/sys/kernel/debug/ckpt/fail_install/"
+
+static int fail_install_set(const char *knob, long v)
+{
+	char p[128], b[32];
+
+	snprintf(p, sizeof(p), FAIL_INSTALL "%s", knob);
+	snprintf(b, sizeof(b), "%ld", v);
+	return write_str(p, b);
+}
+
+static long fail_install_get(const char *knob)
+{
+	char p[128], b[32];
+
+	snprintf(p, sizeof(p), FAIL_INSTALL "%s", knob);
+	return read_str(p, b, sizeof(b)) ? -1 : atol(b);
+}
+
+/* Fails the @n-th install step of the next restarts (times=1), or none (@n = 0). */
+static int fail_install_arm(int n)
+{
+	if (!n)
+		return fail_install_set("probability", 0);
+	return fail_install_set("verbose", 0) || fail_install_set("task-filter", 0) ||
+	       fail_install_set("interval", 1) || fail_install_set("space", n) ||
+	       fail_install_set("times", 1) || fail_install_set("probability", 100);
+}
+
+/*
+ * A replacing restart fails at each step of its install phase in turn (the
+ * module asks its fault attribute after taking each of the caller's files out
+ * of the table, and once more after the last: one step per replaced fd, and
+ * one), which allocation failures never reach. Each failure is ENOMEM with
+ * nothing restored and the caller's fd table exactly as before, every file
+ * back at its fd with its flags and position; nothing leaks (file-nr, the
+ * file system unmounts). Past the last step the restart succeeds, exactly as
+ * an undisturbed one.
+ */
+TEST_F_TIMEOUT(fs, restart_replace_install_fails, 300)
+{
+	int ext[MAX_FDS], next, nfds, img, n, failed = 0;
+	struct ckpt_fdsnap before, restored, cur;
+	struct call c;
+	char p[PATH_MAX], msg[512];
+
+	ASSERT_EQ(0, access(FAIL_INSTALL "space", W_OK))
+		TH_LOG(FAIL_INSTALL ": %s (CONFIG_FAULT_INJECTION_DEBUG_FS?)", strerror(errno));
+	snprintf(p, sizeof(p), "%s/image", self->base);
+	img = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_GE(img, 0);
+	next = open_fds(ext, MAX_FDS);
+	ASSERT_GT(next, 0);
+	nfds = open_set(self->base, variant->extra);
+	ASSERT_GT(nfds, 0);
+	checkpoint(self->dev, self->nth, 0, img, 0, ext, next, &c);
+	ASSERT_EQ(0, c.rc) TH_LOG("checkpoint: %s: %s", strerror(c.err), c.log);
+	close_set(nfds);
+
+	/* the undisturbed replacing restart, for reference */
+	ASSERT_EQ(0, fail_install_arm(0));
+	ASSERT_EQ(0, occupy(self->base, nfds));
+	ASSERT_EQ(0, lseek(img, 0, SEEK_SET));
+	restart(self->dev, self->nth, 0, img, CKPT_RESTART_REPLACE_FDS, &c);
+	ASSERT_EQ(0, c.rc) TH_LOG("restart: %s: %s", strerror(c.err), c.log);
+	ASSERT_EQ((__u32)nfds, c.rs.nr_fds);
+	ASSERT_EQ(0, lseek(img, 0, SEEK_SET));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&restored));
+	close_set(nfds);
+
+	ASSERT_EQ(0, occupy(self->base, nfds));
+	ASSERT_EQ(0, ckpt_fd_snapshot(&before));
+	for (n = 1;; n++) {
+		bool hit;
+
+		/* steps 1..nfds + 1 fail, then the restart runs through */
+		ASSERT_LE(n, nfds + 2) TH_LOG("more install steps than replaced fds and one");
+		ASSERT_EQ(0, fail_install_arm(n));
+		ASSERT_EQ(0, lseek(img, 0, SEEK_SET));
+		restart(self->dev, self->nth, 0, img, CKPT_RESTART_REPLACE_FDS, &c);
+		hit = fail_install_get("times") == 0;
+		ASSERT_EQ(0, fail_install_arm(0));
+		ASSERT_EQ(0, lseek(img, 0, SEEK_SET));
+		ASSERT_EQ(0, ckpt_fd_snapshot(&cur));
+		if (c.rc) {
+			ASSERT_EQ(0, ckpt_fd_snap_diff(&before, &cur, msg, sizeof(msg)))
+				TH_LOG("step %d: a failed install changed the caller's fd table: %s "
+				       "(%s, err_fd %d: %s)", n, msg, strerror(c.err), c.rs.err_fd, c.log);
+			ASSERT_TRUE(hit) TH_LOG("step %d: failed without a fault: %s", n, c.log);
+			ASSERT_EQ(ENOMEM, c.err)
+				TH_LOG("step %d: %s, reason %u: %s", n, strerror(c.err), c.rs.reason,
+				       c.log);
+			ASSERT_EQ((__u32)CKPT_REASON_NONE, c.rs.reason) TH_LOG("%s", c.log);
+			ASSERT_EQ(0U, c.rs.nr_fds);
+			if (n <= nfds)	/* the step after taking FD0 + n - 1 out */
+				ASSERT_EQ(FD0 + n - 1, c.rs.err_fd) TH_LOG("step %d: %s", n, c.log);
+			failed++;
+			continue;
+		}
+		ASSERT_FALSE(hit) TH_LOG("step %d: a fault was injected and the restart succeeded", n);
+		ASSERT_EQ(0, ckpt_fd_snap_diff(&restored, &cur, msg, sizeof(msg)))
+			TH_LOG("restored differently: %s", msg);
+		ASSERT_EQ((__u32)nfds, c.rs.nr_fds);
+		close_set(nfds);
+		break;
+	}
+	ASSERT_EQ(nfds + 1, failed) TH_LOG("%d replaced fds, %d install steps failed", nfds, failed);
+	TH_LOG("CKPT_IOC_RESTART with REPLACE_FDS (%d fds): each of %d install steps failed in turn",
+	       nfds, failed);
+	close(img);
 	leak_check(_metadata, self);
 }
 
