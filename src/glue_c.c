@@ -56,13 +56,19 @@ unsigned long ckpt_glue_nofile(void)
 	return rlimit(RLIMIT_NOFILE);
 }
 
-/* Closes a file taken out of the caller's table, as close(2) would. */
+/*
+ * current->files (the POSIX lock owner) is a task_struct field. Closes a
+ * file taken out of the caller's table, as close(2) would.
+ */
 int ckpt_glue_filp_close(struct file *file)
 {
 	return filp_close(file, current->files);
 }
 
-/* mm->context.vdso: 1 if the task has a vDSO mapped, 0 if not, -ESRCH without an mm. */
+/*
+ * mm->context is arch-specific (no Rust layout checked). 1 if the task has a
+ * vDSO mapped, 0 if not, -ESRCH without an mm.
+ */
 int ckpt_glue_task_vdso_mapped(struct task_struct *t)
 {
 	struct mm_struct *mm = get_task_mm(t);
