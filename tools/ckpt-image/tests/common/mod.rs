@@ -7,6 +7,7 @@
 use ckpt_image::*;
 
 mod bless;
+#[allow(unused_imports)] // as dead_code above
 pub use bless::bless;
 
 /// A fixed header (fixed time, so images are reproducible).
