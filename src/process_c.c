@@ -20,6 +20,11 @@
 #include <linux/sched/mm.h>
 #include <linux/string.h>
 #include <linux/userfaultfd_k.h>
+#include <linux/fs_struct.h>
+#include <linux/futex.h>
+#include <linux/resource.h>
+#include <linux/sched/task.h>
+#include <linux/signal.h>
 
 #include "process_c.h"
 
@@ -246,4 +251,121 @@ u32 ckpt_proc_state(struct task_struct *task)
 u32 ckpt_proc_personality(struct task_struct *task)
 {
 	return READ_ONCE(task->personality);
+}
+
+/* ---- signal and task state: SIGNALS and TASK_STATE records (branch sigstate) ---- */
+
+static_assert(_NSIG == CKPT_PROC_NSIG && _NSIG_WORDS == 1);
+static_assert(RLIM_NLIMITS == CKPT_PROC_NLIMITS);
+static_assert(sizeof(struct ckpt_proc_signals) == 5 * 8 + CKPT_PROC_NSIG * 32);
+static_assert(sizeof(struct ckpt_proc_task_state) == 7 * 8 + CKPT_PROC_NLIMITS * 16);
+
+/*
+ * lock_task_sighand() is not exported: the same loop over the exported
+ * primitives. sighand_struct is SLAB_TYPESAFE_BY_RCU, so taking its lock
+ * under rcu_read_lock() and re-checking that it is still the task's is safe;
+ * NULL once the task has exited.
+ */
+static struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags)
+{
+	struct sighand_struct *sighand;
+
+	rcu_read_lock();
+	for (;;) {
+		sighand = rcu_dereference(t->sighand);
+		if (unlikely(!sighand))
+			break;
+		spin_lock_irqsave(&sighand->siglock, *flags);
+		if (likely(sighand == rcu_access_pointer(t->sighand)))
+			break;
+		spin_unlock_irqrestore(&sighand->siglock, *flags);
+	}
+	rcu_read_unlock();
+	return sighand;
+}
+
+/*
+ * The signal state of @task (the caller or stopped in a ptrace stop), read
+ * under its siglock as /proc/PID/status does. -ESRCH if it has exited.
+ */
+int ckpt_proc_signals(struct task_struct *task, struct ckpt_proc_signals *out)
+{
+	struct sighand_struct *sighand;
+	unsigned long flags;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	sighand = ckpt_lock_sighand(task, &flags);
+	if (!sighand)
+		return -ESRCH;
+	out->blocked = task->blocked.sig[0];
+	out->pending = task->pending.signal.sig[0] | task->signal->shared_pending.signal.sig[0];
+	out->temp_mask = test_tsk_restore_sigmask(task) ? 1 : 0;
+	for (i = 0; i < CKPT_PROC_NSIG; i++) {
+		const struct sigaction *sa = &sighand->action[i].sa;
+
+		out->action[i].handler = (u64)(unsigned long)sa->sa_handler;
+		out->action[i].flags = sa->sa_flags & UAPI_SA_FLAGS;
+		out->action[i].restorer = (u64)(unsigned long)sa->sa_restorer;
+		out->action[i].mask = sa->sa_mask.sig[0];
+	}
+	/* what do_sigaltstack() reports, off the stack (sas_ss_flags() reads current) */
+	out->altstack_sp = task->sas_ss_sp;
+	out->altstack_size = task->sas_ss_size;
+	out->altstack_flags = (task->sas_ss_size ? 0 : SS_DISABLE) |
+			      (task->sas_ss_flags & SS_FLAG_BITS);
+	unlock_task_sighand(task, &flags);
+	return 0;
+}
+
+/*
+ * The rest of what user space set for @task: rseq, robust futex lists and
+ * clear_child_tid (the task's own fields: it is the caller or stopped),
+ * umask (task->fs, under task_lock() as for any other task's fs), the
+ * parent-death signal, and the resource limits, under task_lock() of the
+ * group leader as do_prlimit() takes it. -ESRCH if the task has exited.
+ */
+int ckpt_proc_task_state(struct task_struct *task, struct ckpt_proc_task_state *out)
+{
+	struct task_struct *leader;
+	int i, err = 0;
+
+	memset(out, 0, sizeof(*out));
+#ifdef CONFIG_RSEQ
+	out->rseq = (u64)(unsigned long)READ_ONCE(task->rseq.usrptr);
+	out->rseq_len = READ_ONCE(task->rseq.len);
+	out->rseq_sig = READ_ONCE(task->rseq.sig);
+#endif
+#ifdef CONFIG_FUTEX
+	out->robust_list = (u64)(unsigned long)READ_ONCE(task->futex.robust_list);
+	if (out->robust_list)
+		out->robust_list_len = sizeof(struct robust_list_head);
+#ifdef CONFIG_COMPAT
+	out->compat_robust_list = (u64)(unsigned long)READ_ONCE(task->futex.compat_robust_list);
+#endif
+#endif
+	out->clear_child_tid = (u64)(unsigned long)READ_ONCE(task->clear_child_tid);
+	out->pdeath_signal = READ_ONCE(task->pdeath_signal);
+
+	task_lock(task);
+	if (task->fs)
+		out->umask = task->fs->umask;
+	else
+		err = -ESRCH;
+	task_unlock(task);
+	if (err)
+		return err;
+
+	rcu_read_lock();
+	leader = READ_ONCE(task->group_leader);
+	get_task_struct(leader);
+	rcu_read_unlock();
+	task_lock(leader);
+	for (i = 0; i < CKPT_PROC_NLIMITS; i++) {
+		out->rlim[i][0] = task->signal->rlim[i].rlim_cur;
+		out->rlim[i][1] = task->signal->rlim[i].rlim_max;
+	}
+	task_unlock(leader);
+	put_task_struct(leader);
+	return 0;
 }

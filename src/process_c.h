@@ -92,4 +92,39 @@ u32 ckpt_proc_state(struct task_struct *task);
 int ckpt_proc_regset(struct task_struct *task, u32 note, u8 *buf, u32 size);
 u32 ckpt_proc_personality(struct task_struct *task);
 
+/* ---- signal and task state: SIGNALS and TASK_STATE records (branch sigstate) ---- */
+
+/* Signals (_NSIG) and resource limits (RLIM_NLIMITS) copied; process_c.c asserts both. */
+#define CKPT_PROC_NSIG		64
+#define CKPT_PROC_NLIMITS	16
+
+struct ckpt_proc_sigaction {
+	u64 handler;		/* SIG_DFL 0, SIG_IGN 1, or the handler's address */
+	u64 flags;		/* sa_flags & UAPI_SA_FLAGS, as sigaction(2) reports */
+	u64 restorer;
+	u64 mask;
+};
+
+struct ckpt_proc_signals {
+	u64 blocked;
+	u64 pending;		/* private and shared pending signals */
+	u64 altstack_sp, altstack_size;
+	u32 altstack_flags;	/* as sigaltstack(2) reports off the stack */
+	u32 temp_mask;		/* 1: a temporary mask is in force (sigsuspend, ppoll...) */
+	struct ckpt_proc_sigaction action[CKPT_PROC_NSIG];	/* signal 1 first */
+};
+
+struct ckpt_proc_task_state {
+	u64 rseq;		/* rseq area, 0 if none */
+	u32 rseq_len, rseq_sig;
+	u64 robust_list, robust_list_len;	/* len 0 if no list */
+	u64 compat_robust_list;	/* 32-bit list (compat tasks), 0 if none */
+	u64 clear_child_tid;
+	u32 umask, pdeath_signal;
+	u64 rlim[CKPT_PROC_NLIMITS][2];	/* cur, max */
+};
+
+int ckpt_proc_signals(struct task_struct *task, struct ckpt_proc_signals *out);
+int ckpt_proc_task_state(struct task_struct *task, struct ckpt_proc_task_state *out);
+
 #endif /* CKPT_PROCESS_C_H */

@@ -278,7 +278,9 @@ impl<'a> Plan<'a> {
                 | Body::Mm(_)
                 | Body::Vma(_)
                 | Body::Pages(_)
-                | Body::Regset(_) => continue,
+                | Body::Regset(_)
+                | Body::Signals(_)
+                | Body::TaskState(_) => continue,
                 _ => image::parse_body(&record.header, payload).map_err(|e| {
                     bad_image(FormatError {
                         kind: e.kind,
@@ -317,7 +319,9 @@ impl<'a> Plan<'a> {
                 | Body::Mm(_)
                 | Body::Vma(_)
                 | Body::Pages(_)
-                | Body::Regset(_) => {}
+                | Body::Regset(_)
+                | Body::Signals(_)
+                | Body::TaskState(_) => {}
             }
         }
         if let Some(id) = several_tasks {

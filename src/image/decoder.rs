@@ -13,6 +13,7 @@ use super::header::{
 use super::memory::{Mm, Pages, Vma};
 use super::record::{RecordHeader, RecordType, RECORD_HEADER_LEN};
 use super::regs::Regset;
+use super::sigstate::{Signals, TaskState};
 use super::task::{Task, TaskVector};
 use super::terminator::{Terminator, TERMINATOR_PAYLOAD_LEN};
 
@@ -69,6 +70,10 @@ pub enum Body<'a> {
     Pages(Pages<'a>),
     /// One register set of a task.
     Regset(Regset<'a>),
+    /// A task's signal state.
+    Signals(Signals<'a>),
+    /// A task's other state (rseq, robust list, umask, rlimits...).
+    TaskState(TaskState),
     /// The terminator (already verified when returned by a [`Decoder`]).
     Terminator(Terminator),
     /// An optional record of an unknown type; its payload if it fit the buffer.
@@ -88,6 +93,8 @@ pub fn parse_body<'a>(header: &RecordHeader, payload: &'a [u8]) -> Result<Body<'
         RecordType::VMA => Body::Vma(Vma::parse(payload, header.id)?),
         RecordType::PAGES => Body::Pages(Pages::parse(payload, header.id)?),
         RecordType::REGSET => Body::Regset(Regset::parse(payload)?),
+        RecordType::SIGNALS => Body::Signals(Signals::parse(payload)?),
+        RecordType::TASK_STATE => Body::TaskState(TaskState::parse(payload)?),
         RecordType::TERMINATOR => Body::Terminator(Terminator::parse(payload)?),
         _ => Body::Unknown(Some(payload)),
     })

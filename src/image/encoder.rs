@@ -16,6 +16,7 @@ use super::record::{
     RecordHeader, RecordType, RECORD_FLAG_CRITICAL, RECORD_HEADER_LEN, RECORD_MAX_LEN,
 };
 use super::regs::{Regset, REGSET_FIXED_LEN};
+use super::sigstate::{Signals, TaskState, SIGNALS_LEN, TASK_STATE_LEN};
 use super::task::Task;
 use super::terminator::TERMINATOR_LEN;
 use super::wire::{measure, ByteOut, Stop};
@@ -401,6 +402,32 @@ impl<S: Sink> Encoder<S> {
         let len = REGSET_FIXED_LEN.saturating_add(regs.data.len());
         let flags = RecordType::REGSET.defined_flags();
         self.emit(RecordType::REGSET, flags, id, len, |out| regs.write(out))
+    }
+
+    /// Writes the SIGNALS record of the task written last.
+    pub fn write_signals(
+        &mut self,
+        id: u64,
+        signals: &Signals<'_>,
+    ) -> Result<(), EncodeError<S::Error>> {
+        signals.check().map_err(EncodeError::Invalid)?;
+        let flags = RecordType::SIGNALS.defined_flags();
+        self.emit(RecordType::SIGNALS, flags, id, SIGNALS_LEN, |out| {
+            signals.write(out)
+        })
+    }
+
+    /// Writes the TASK_STATE record of the task written last.
+    pub fn write_task_state(
+        &mut self,
+        id: u64,
+        state: &TaskState,
+    ) -> Result<(), EncodeError<S::Error>> {
+        state.check().map_err(EncodeError::Invalid)?;
+        let flags = RecordType::TASK_STATE.defined_flags();
+        self.emit(RecordType::TASK_STATE, flags, id, TASK_STATE_LEN, |out| {
+            state.write(out)
+        })
     }
 
     /// Writes a PAGES record (build it with [`Pages::new`], which computes its checksum).

@@ -133,6 +133,12 @@ pub enum FormatErrorKind {
     PageSizeMismatch(u32),
     /// A register set of a length its note type does not have.
     BadRegset,
+    /// A SIGNALS record the kernel could not have written (a blocked or masked SIGKILL or
+    /// SIGSTOP, an action for them, an inconsistent alternate stack, another signal count).
+    BadSignals,
+    /// A TASK_STATE record the kernel could not have written (rseq or robust list fields
+    /// inconsistent, umask over 0777, a soft limit above its hard limit, ...).
+    BadTaskState,
 }
 
 impl fmt::Display for FormatErrorKind {
@@ -206,6 +212,8 @@ impl fmt::Display for FormatErrorKind {
             ),
             K::BadRegset => f.write_str("register set of a wrong length for its note type"),
             K::PageSizeMismatch(s) => write!(f, "pages of {s} bytes in an image of another page size"),
+            K::BadSignals => f.write_str("signal state the kernel cannot have"),
+            K::BadTaskState => f.write_str("task state the kernel cannot have"),
         }
     }
 }

@@ -29,6 +29,7 @@ mod memory;
 mod policy;
 mod record;
 mod regs;
+mod sigstate;
 mod task;
 mod terminator;
 mod wire;
@@ -74,6 +75,12 @@ pub use self::record::{
 pub use self::regs::{
     Regset, NT_PRFPREG, NT_PRSTATUS, NT_X86_XSTATE, REGSET_FIXED_LEN, REGSET_MAX_LEN,
     X86_64_PRSTATUS_LEN, XSTATE_MIN_LEN,
+};
+pub use self::sigstate::{
+    bit as signal_bit, signals_in, Rlimit, SigAction, SigName, Signals, TaskState, NSIG,
+    RLIMIT_NAMES, RLIM_INFINITY, RLIM_NLIMITS, RSEQ_MIN_LEN, SIGACTIONS_LEN, SIGACTION_LEN,
+    SIGKILL, SIGNALS_FIXED_LEN, SIGNALS_LEN, SIGSTOP, SIG_KILL_STOP_MASK, SS_AUTODISARM,
+    SS_DISABLE, TASK_STATE_FIXED_LEN, TASK_STATE_LEN,
 };
 pub use self::task::{Task, TaskVector, COMM_LEN};
 pub use self::terminator::{Terminator, TERMINATOR_LEN, TERMINATOR_PAYLOAD_LEN};

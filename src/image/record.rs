@@ -41,9 +41,13 @@ impl RecordType {
     pub const VMA: RecordType = RecordType(0x0031);
     /// The contents of consecutive present pages of one mapping.
     pub const PAGES: RecordType = RecordType(0x0032);
+    /// A task's signal state: blocked mask, actions, alternate stack.
+    pub const SIGNALS: RecordType = RecordType(0x0012);
+    /// A task's other state: rseq, robust list, clear_child_tid, umask, rlimits...
+    pub const TASK_STATE: RecordType = RecordType(0x0013);
 
     /// Every type this codec knows.
-    pub const KNOWN: [RecordType; 10] = [
+    pub const KNOWN: [RecordType; 12] = [
         RecordType::TERMINATOR,
         RecordType::ENV_VECTOR,
         RecordType::TASK_VECTOR,
@@ -54,6 +58,8 @@ impl RecordType {
         RecordType::VMA,
         RecordType::PAGES,
         RecordType::REGSET,
+        RecordType::SIGNALS,
+        RecordType::TASK_STATE,
     ];
 
     /// The record flags a known type is written with and must have: [`RECORD_FLAG_CRITICAL`]
@@ -61,7 +67,12 @@ impl RecordType {
     /// (memory, ...), which a reader that only restores a file table may skip.
     pub fn defined_flags(self) -> u16 {
         match self {
-            RecordType::MM | RecordType::VMA | RecordType::PAGES | RecordType::REGSET => 0,
+            RecordType::MM
+            | RecordType::VMA
+            | RecordType::PAGES
+            | RecordType::REGSET
+            | RecordType::SIGNALS
+            | RecordType::TASK_STATE => 0,
             _ => RECORD_FLAG_CRITICAL,
         }
     }
@@ -79,6 +90,8 @@ impl RecordType {
             RecordType::VMA => "vma",
             RecordType::PAGES => "pages",
             RecordType::REGSET => "regset",
+            RecordType::SIGNALS => "signals",
+            RecordType::TASK_STATE => "task_state",
             _ => return None,
         })
     }

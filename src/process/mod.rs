@@ -5,17 +5,19 @@
 //! After the task record and its task vector, [`checkpoint`] writes, in this order (see
 //! `Documentation/image-format.rst`, *Process state*): the file records of mapped files (the
 //! executable, libraries, data files), the MM record, one VMA record per mapping, the REGSET
-//! records, and last the PAGES records, so that everything a restarter validates precedes the
-//! page data.
+//! records, the SIGNALS and TASK_STATE records, and last the PAGES records, so that everything
+//! a restarter validates precedes the page data.
 //!
 //! Layout: `ffi` declares the C helpers of `src/process_c.c`; `mm` wraps an address space
 //! (every read takes and drops the mmap lock); `vma` decides what a mapping is or why it is
-//! refused; `regs` reads the register sets; `pages` streams page contents in bounded batches.
+//! refused; `regs` reads the register sets; `sigstate` the signal and task state; `pages`
+//! streams page contents in bounded batches.
 
 mod ffi;
 mod mm;
 mod pages;
 mod regs;
+mod sigstate;
 mod vma;
 
 use core::fmt;
@@ -131,6 +133,10 @@ pub(crate) fn checkpoint<S: image::Sink<Error = CkptError>>(
 
     // The registers.
     regs::write(task, enc)?;
+    *records = enc.records_written();
+
+    // The signal and task state.
+    sigstate::write(task, enc)?;
     *records = enc.records_written();
 
     // Last, the pages.

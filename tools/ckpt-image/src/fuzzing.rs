@@ -78,6 +78,8 @@ fn reencode(
         Body::Vma(v) => enc.write_vma(id, &v),
         Body::Pages(p) => enc.write_pages(id, &p),
         Body::Regset(r) => enc.write_regset(id, &r),
+        Body::Signals(s) => enc.write_signals(id, &s),
+        Body::TaskState(t) => enc.write_task_state(id, &t),
         Body::Unknown(Some(payload)) => {
             enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
         }

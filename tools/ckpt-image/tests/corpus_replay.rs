@@ -27,6 +27,7 @@ fn decode_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("seed-truncated", full[..full.len() / 2].to_vec()),
         ("seed-flipped", flipped),
         ("seed-process", common::process_image()),
+        ("seed-sigstate", common::sigstate_image()),
     ]
 }
 

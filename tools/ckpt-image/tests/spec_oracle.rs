@@ -336,8 +336,11 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
             return Ok(seen);
         }
         let known = matches!(rtype, 0x0002 | 0x0003 | 0x0010 | 0x0020 | 0x0021);
+        let optional = matches!(rtype, 0x0012 | 0x0013);
         if known {
             rule(flags == 1, "a v1 record's flags must be exactly CRITICAL")?;
+        } else if optional {
+            rule(flags == 0, "a process state record's flags must be 0")?;
         } else {
             rule(flags & 1 == 0, "unknown critical record")?;
         }
@@ -412,6 +415,8 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
                 }
                 files.push(id);
             }
+            0x0012 => spec_signals(&mut p)?,
+            0x0013 => spec_task_state(&mut p)?,
             _ => p.at = payload.len(), // unknown optional: skipped by its length
         }
         p.done()?;
@@ -424,6 +429,62 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
         prev_type = rtype;
         at += len as usize;
     }
+}
+
+/// A signals payload ("Signals"): blocked, altstack sp, size, flags, nsig 64, then 64
+/// actions of handler, flags, restorer, mask.
+fn spec_signals(p: &mut Cur<'_>) -> Result<(), Bad> {
+    const KILL: u64 = 1 << 8;
+    const STOP: u64 = 1 << 18;
+    let blocked = p.u64()?;
+    rule(blocked & (KILL | STOP) == 0, "SIGKILL or SIGSTOP blocked")?;
+    let (sp, size, flags) = (p.u64()?, p.u64()?, p.u32()?);
+    rule(flags & !(2 | 0x8000_0000) == 0, "altstack flags")?;
+    rule(
+        (flags & 2 != 0) == (size == 0),
+        "SS_DISABLE exactly when size is 0",
+    )?;
+    rule(flags & 2 == 0 || sp == 0, "a disabled altstack with an sp")?;
+    rule(p.u32()? == 64, "nsig")?;
+    for sig in 1..=64 {
+        let (handler, fl, restorer, mask) = (p.u64()?, p.u64()?, p.u64()?, p.u64()?);
+        rule(
+            mask & (KILL | STOP) == 0,
+            "an action's mask with SIGKILL or SIGSTOP",
+        )?;
+        if sig == 9 || sig == 19 {
+            rule(
+                handler == 0 && fl == 0 && restorer == 0 && mask == 0,
+                "an action for SIGKILL or SIGSTOP",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A task state payload ("Task state").
+fn spec_task_state(p: &mut Cur<'_>) -> Result<(), Bad> {
+    let (rseq, len, sig) = (p.u64()?, p.u32()?, p.u32()?);
+    rule(
+        if rseq == 0 {
+            len == 0 && sig == 0
+        } else {
+            len >= 32
+        },
+        "rseq length and signature",
+    )?;
+    let (robust, robust_len) = (p.u64()?, p.u64()?);
+    rule((robust == 0) == (robust_len == 0), "robust list length")?;
+    let _clear_child_tid = p.u64()?;
+    rule(p.u32()? <= 0o777, "umask")?;
+    rule(p.u32()? <= 64, "pdeath_signal")?;
+    rule(p.u32()? == 16, "nlimits")?;
+    rule(p.u32()? == 0, "task state reserved")?;
+    for _ in 0..16 {
+        let (soft, hard) = (p.u64()?, p.u64()?);
+        rule(soft <= hard, "a soft limit above its hard limit")?;
+    }
+    Ok(())
 }
 
 /// The records the codec's decoder returns, as the oracle lists them.
@@ -499,6 +560,105 @@ fn oracle_catches_what_the_document_forbids() {
         assert!(
             matches!(spec_decode(&reseal(b)), Err(Bad::Rule(_))),
             "oracle accepts: {what}"
+        );
+    }
+}
+
+/// The sample signal and task state (`common::sample_signals`, `sample_task_state`), byte by
+/// byte from the tables "Signals" and "Task state".
+fn sigstate_records_by_hand() -> (Vec<u8>, Vec<u8>) {
+    let mut sig = Vec::new();
+    sig.extend_from_slice(&((1u64 << 11) | (1 << 34)).to_le_bytes()); // blocked: USR2, RTMIN+3
+    sig.extend_from_slice(&0x7f00_1000_0000u64.to_le_bytes()); // altstack_sp
+    sig.extend_from_slice(&0x4000u64.to_le_bytes()); // altstack_size
+    sig.extend_from_slice(&0x8000_0000u32.to_le_bytes()); // SS_AUTODISARM
+    sig.extend_from_slice(&64u32.to_le_bytes()); // nsig
+    for signal in 1..=64u32 {
+        let (handler, flags, restorer, mask): (u64, u64, u64, u64) = match signal {
+            // SA_RESTART | SA_ONSTACK | SA_RESTORER | SA_SIGINFO, masking USR2 and RTMIN+1
+            10 => (0x40_1234, 0x1c00_0004, 0x40_5678, (1 << 11) | (1 << 32)),
+            13 => (1, 0, 0, 0),                           // SIG_IGN
+            34 => (0x40_2000, 0x0400_0000, 0x40_5678, 0), // SA_RESTORER
+            _ => (0, 0, 0, 0),
+        };
+        for v in [handler, flags, restorer, mask] {
+            sig.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let mut st = Vec::new();
+    st.extend_from_slice(&0x4c_9fe0u64.to_le_bytes()); // rseq
+    st.extend_from_slice(&32u32.to_le_bytes()); // rseq_len
+    st.extend_from_slice(&0x5305_3053u32.to_le_bytes()); // rseq_sig
+    st.extend_from_slice(&0x4c_9a20u64.to_le_bytes()); // robust_list
+    st.extend_from_slice(&24u64.to_le_bytes()); // robust_list_len
+    st.extend_from_slice(&0x4c_9a10u64.to_le_bytes()); // clear_child_tid
+    st.extend_from_slice(&0o027u32.to_le_bytes()); // umask
+    st.extend_from_slice(&15u32.to_le_bytes()); // pdeath_signal: SIGTERM
+    st.extend_from_slice(&16u32.to_le_bytes()); // nlimits
+    st.extend_from_slice(&0u32.to_le_bytes()); // reserved
+    for resource in 0..16 {
+        let (soft, hard) = match resource {
+            3 => (8 << 20, u64::MAX), // stack
+            4 => (4096, 1 << 20),     // core
+            7 => (64, 1024),          // nofile
+            _ => (u64::MAX, u64::MAX),
+        };
+        st.extend_from_slice(&soft.to_le_bytes());
+        st.extend_from_slice(&hard.to_le_bytes());
+    }
+    (sig, st)
+}
+
+#[test]
+fn signal_and_task_state_records_are_what_the_document_says() {
+    let img = common::sigstate_image();
+    let seen = spec_decode(&img).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(seen, codec_records(&img));
+    let types: Vec<u16> = seen.iter().map(|s| s.rtype).collect();
+    assert_eq!(types, [2, 0x10, 3, 0x12, 0x13]);
+    // the codec's bytes are the document's
+    let (sig, st) = sigstate_records_by_hand();
+    let (s, t) = (&seen[3], &seen[4]);
+    let mut expect = Vec::new();
+    record(&mut expect, 0x0012, 0, 4, &sig);
+    record(&mut expect, 0x0013, 0, 5, &st);
+    assert_eq!(&img[s.offset..t.offset + t.len as usize], &expect[..]);
+
+    // and the oracle refuses what the document forbids, each edit resealed
+    let reseal = |mut b: Vec<u8>| {
+        let n = b.len();
+        let crc = crc32c(&b[..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    let sp = s.offset + 16;
+    let tp = t.offset + 16;
+    let edits: [(&str, usize, &[u8]); 8] = [
+        ("SIGKILL blocked", sp + 1, &[0x09]),
+        ("SS_ONSTACK", sp + 24, &[1]),
+        ("nsig", sp + 28, &[63]),
+        ("a SIGSTOP handler", sp + 32 + 18 * 32, &[1]),
+        ("rseq of 16 bytes", tp + 8, &[16]),
+        ("umask 01000", tp + 41, &[2]),
+        ("nlimits", tp + 48, &[15]),
+        ("soft over hard", tp + 56 + 4 * 16 + 3, &[0x7f]),
+    ];
+    for (what, at, bytes) in edits {
+        let mut b = img.clone();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        assert!(
+            matches!(spec_decode(&reseal(b.clone())), Err(Bad::Rule(_))),
+            "oracle accepts: {what}"
+        );
+        assert!(
+            ckpt_image::Decoder::new(&reseal(b)[..])
+                .and_then(|mut d| {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while d.next_record(&mut buf)?.is_some() {}
+                    Ok(())
+                })
+                .is_err(),
+            "codec accepts: {what}"
         );
     }
 }

@@ -8,6 +8,10 @@ use ckpt_image::{
     Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC,
     HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION, VMA_FLAG_NAMES,
 };
+use ckpt_image::{
+    signals_in, Rlimit, SigAction, SigName, Signals, TaskState, NSIG, RLIMIT_NAMES, RLIM_INFINITY,
+    RLIM_NLIMITS, SIGACTIONS_LEN, SIGACTION_LEN,
+};
 use serde_json::{json, Value};
 
 use crate::input::{LoadedImage, OwnedRecord};
@@ -168,6 +172,8 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
             note: name_or(g.note_name(), g.note),
             data: hex(g.data),
         }),
+        Body::Signals(s) => BodyJson::Signals(signals_to_json(&s)),
+        Body::TaskState(t) => BodyJson::TaskState(task_state_to_json(&t)),
         Body::Unknown(payload) => BodyJson::Unknown {
             type_id: r.header.rtype.0,
             flags: r.header.flags,
@@ -180,6 +186,71 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
         length: Some(r.header.len),
         id: r.header.id,
         body,
+    }
+}
+
+/// Names of the signals of a mask (`SIGUSR1`...).
+pub fn signal_names(mask: u64) -> Vec<String> {
+    signals_in(mask).map(|s| SigName(s).to_string()).collect()
+}
+
+fn signals_to_json(s: &Signals<'_>) -> SignalsJson {
+    SignalsJson {
+        blocked: format!("{:#x}", s.blocked),
+        blocked_names: Some(signal_names(s.blocked)),
+        altstack: AltstackJson {
+            sp: s.altstack_sp,
+            size: s.altstack_size,
+            flags: format!("{:#x}", s.altstack_flags),
+        },
+        actions: s
+            .actions()
+            .filter(|(_, a)| *a != SigAction::default())
+            .map(|(sig, a)| SigActionJson {
+                signal: sig,
+                name: Some(SigName(sig).to_string()),
+                handler: match a.handler {
+                    SigAction::DFL => NameOr::Name("default".to_owned()),
+                    SigAction::IGN => NameOr::Name("ignore".to_owned()),
+                    h => NameOr::Number(h),
+                },
+                flags: format!("{:#x}", a.flags),
+                restorer: a.restorer,
+                mask: format!("{:#x}", a.mask),
+            })
+            .collect(),
+    }
+}
+
+/// A resource limit value as JSON: a number or `"unlimited"`.
+fn rlim_to_json(v: u64) -> NameOr<u64> {
+    if v == RLIM_INFINITY {
+        NameOr::Name("unlimited".to_owned())
+    } else {
+        NameOr::Number(v)
+    }
+}
+
+fn task_state_to_json(t: &TaskState) -> TaskStateJson {
+    TaskStateJson {
+        rseq: t.rseq,
+        rseq_len: t.rseq_len,
+        rseq_sig: format!("{:#x}", t.rseq_sig),
+        robust_list: t.robust_list,
+        robust_list_len: t.robust_list_len,
+        clear_child_tid: t.clear_child_tid,
+        umask: format!("{:04o}", t.umask),
+        pdeath_signal: t.pdeath_signal,
+        rlimits: t
+            .rlimits
+            .iter()
+            .zip(RLIMIT_NAMES)
+            .map(|(l, name)| RlimitJson {
+                resource: name.to_owned(),
+                cur: rlim_to_json(l.cur),
+                max: rlim_to_json(l.max),
+            })
+            .collect(),
     }
 }
 
@@ -646,6 +717,75 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
             let data = unhex(&g.data)?;
             let note = resolve(&g.note, "note", Regset::note_from_name)?;
             enc.write_regset(id, &Regset { note, data: &data })
+        }
+        BodyJson::Signals(s) => {
+            let mut actions = vec![0u8; SIGACTIONS_LEN];
+            let mut last = 0;
+            for a in &s.actions {
+                if a.signal <= last || a.signal > NSIG {
+                    return Err(format!(
+                        "action of signal {}: signals must be increasing, 1 to {NSIG}",
+                        a.signal
+                    ));
+                }
+                last = a.signal;
+                let handler = resolve(&a.handler, "handler", |n| match n {
+                    "default" => Some(SigAction::DFL),
+                    "ignore" => Some(SigAction::IGN),
+                    _ => None,
+                })?;
+                let action = SigAction {
+                    handler,
+                    flags: parse_u64(&json!(a.flags), "action flags")?,
+                    restorer: a.restorer,
+                    mask: parse_u64(&json!(a.mask), "action mask")?,
+                };
+                let at = (a.signal as usize - 1) * SIGACTION_LEN;
+                action.encode(&mut actions[at..at + SIGACTION_LEN]);
+            }
+            let flags = u32::try_from(parse_u64(&json!(s.altstack.flags), "altstack flags")?)
+                .map_err(|_| "altstack flags exceed 32 bits".to_owned())?;
+            let signals = Signals::new(
+                parse_u64(&json!(s.blocked), "blocked")?,
+                (s.altstack.sp, s.altstack.size, flags),
+                &actions,
+            );
+            enc.write_signals(id, &signals)
+        }
+        BodyJson::TaskState(t) => {
+            if t.rlimits.len() != RLIM_NLIMITS as usize {
+                return Err(format!(
+                    "{} rlimits (all {RLIM_NLIMITS} are needed)",
+                    t.rlimits.len()
+                ));
+            }
+            let mut rlimits = [Rlimit::default(); RLIM_NLIMITS as usize];
+            for ((l, j), name) in rlimits.iter_mut().zip(&t.rlimits).zip(RLIMIT_NAMES) {
+                if j.resource != name {
+                    return Err(format!("rlimit {:?} where {name:?} belongs", j.resource));
+                }
+                let value = |v: &NameOr<u64>| {
+                    resolve(v, "rlimit", |n| (n == "unlimited").then_some(RLIM_INFINITY))
+                };
+                l.cur = value(&j.cur)?;
+                l.max = value(&j.max)?;
+            }
+            let umask = u32::from_str_radix(&t.umask, 8)
+                .map_err(|_| format!("bad umask {:?} (octal, e.g. \"0022\")", t.umask))?;
+            let rseq_sig = u32::try_from(parse_u64(&json!(t.rseq_sig), "rseq_sig")?)
+                .map_err(|_| "rseq_sig exceeds 32 bits".to_owned())?;
+            let state = TaskState {
+                rseq: t.rseq,
+                rseq_len: t.rseq_len,
+                rseq_sig,
+                robust_list: t.robust_list,
+                robust_list_len: t.robust_list_len,
+                clear_child_tid: t.clear_child_tid,
+                umask,
+                pdeath_signal: t.pdeath_signal,
+                rlimits,
+            };
+            enc.write_task_state(id, &state)
         }
         BodyJson::Unknown {
             type_id,

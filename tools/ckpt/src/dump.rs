@@ -38,7 +38,8 @@ pub struct Args {
     /// Do not treat fds 0, 1 and 2 as external when they are pipes, sockets or terminals.
     #[arg(long)]
     strict: bool,
-    /// Also write the process state: mapped files, memory map, registers and pages.
+    /// Also write the process state: mapped files, memory map, registers, signal and task
+    /// state, pages.
     #[arg(long)]
     process: bool,
     /// Kill the target after the checkpoint instead of letting it continue.
@@ -84,7 +85,24 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     } else {
         0
     };
-    let result = device.checkpoint(out, target.pid, &external, flags);
+    // A regular file is read back for its page count; anything else (a pipe, a socket, a
+    // terminal) gets the image through a pipe of ours that a thread copies on while it decodes.
+    let regular = File::from(
+        out.try_clone_to_owned()
+            .map_err(|e| Failure::device(e.to_string()))?,
+    )
+    .metadata()
+    .is_ok_and(|m| m.file_type().is_file());
+    let tee = if args.process && !(regular && args.output != "-") {
+        Some(Tee::start(out).map_err(|e| Failure::device(format!("pipe: {e}")))?)
+    } else {
+        None
+    };
+    let result = match &tee {
+        Some(t) => device.checkpoint(t.input(), target.pid, &external, flags),
+        None => device.checkpoint(out, target.pid, &external, flags),
+    };
+    let counted = tee.map(Tee::finish);
     let finish = if args.kill {
         target.kill()
     } else {
@@ -93,10 +111,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     match result {
         Ok(stats) => {
             finish.map_err(|e| Failure::device(format!("after the checkpoint: {e}")))?;
-            let pages = if args.process && args.output != "-" {
-                format!(", {} pages", count_pages(&args.output))
-            } else {
-                String::new()
+            let pages = match counted {
+                Some(Ok(n)) => format!(", {n} pages"),
+                Some(Err(e)) => {
+                    return Err(Failure::device(format!("{}: {e}", args.output)));
+                }
+                None if args.process => format!(", {} pages", count_pages(&args.output)),
+                None => String::new(),
             };
             eprintln!(
                 "ckpt: pid {}: {} bytes, {} records{pages}",
@@ -243,6 +264,87 @@ impl Tracee {
         // SAFETY: `status` is writable. ECHILD (not our child) is fine.
         unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
         Ok(())
+    }
+}
+
+/// A pipe the kernel writes the image into, and a thread that copies it on to the real
+/// output while decoding it, to count its pages.
+struct Tee {
+    input: std::os::fd::OwnedFd,
+    thread: std::thread::JoinHandle<io::Result<u64>>,
+}
+
+/// Reads from the pipe and writes every byte read on to the output.
+struct TeeSource {
+    pipe: File,
+    out: File,
+}
+
+impl ckpt_image::Source for TeeSource {
+    type Error = io::Error;
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::{Read, Write};
+        let n = self.pipe.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+impl Tee {
+    fn start(out: BorrowedFd<'_>) -> io::Result<Self> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` is writable for two ints.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2() just returned these two fds, owned by nobody else.
+        let (read, input) = unsafe {
+            use std::os::fd::FromRawFd;
+            (
+                File::from_raw_fd(fds[0]),
+                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            )
+        };
+        let out = File::from(out.try_clone_to_owned()?);
+        let thread = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut src = TeeSource { pipe: read, out };
+            let mut pages = 0u64;
+            // Decode what can be decoded; the kernel's own status says whether it succeeded.
+            if let Ok(mut dec) = ckpt_image::Decoder::new(&mut src) {
+                let mut buf = vec![0u8; ckpt_image::RECORD_MAX_LEN as usize];
+                while let Ok(Some(r)) = dec.next_record(&mut buf) {
+                    if let ckpt_image::Body::Pages(p) = r.body {
+                        pages += u64::from(p.count());
+                    }
+                }
+            }
+            // Copy whatever follows (nothing, for a complete image) until the kernel is done.
+            let mut rest = [0u8; 1 << 16];
+            loop {
+                let n = src.pipe.read(&mut rest)?;
+                if n == 0 {
+                    break;
+                }
+                std::io::Write::write_all(&mut src.out, &rest[..n])?;
+            }
+            Ok(pages)
+        });
+        Ok(Tee { input, thread })
+    }
+
+    /// The pipe's write end, for the kernel.
+    fn input(&self) -> BorrowedFd<'_> {
+        self.input.as_fd()
+    }
+
+    /// Closes the write end and waits for the copy: the pages counted.
+    fn finish(self) -> io::Result<u64> {
+        drop(self.input);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the copying thread panicked")))
     }
 }
 

@@ -120,6 +120,8 @@ pub enum BodyJson {
     Vma(VmaJson),
     Pages(PagesJson),
     Regset(RegsetJson),
+    Signals(SignalsJson),
+    TaskState(TaskStateJson),
     /// A record of a type this tool does not know.
     Unknown {
         type_id: u16,
@@ -178,6 +180,74 @@ pub struct RegsetJson {
     pub note: NameOr<u32>,
     /// Hex, as `PTRACE_GETREGSET` returns them.
     pub data: String,
+}
+
+/// A SIGNALS record: masks and flags as `"0x..."`, addresses as numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalsJson {
+    pub blocked: String,
+    /// Output only: the blocked signals by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_names: Option<Vec<String>>,
+    pub altstack: AltstackJson,
+    /// The actions other than all-zero (`SIG_DFL`, no flags, no mask), signal order; an
+    /// action not listed is all-zero.
+    pub actions: Vec<SigActionJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AltstackJson {
+    pub sp: u64,
+    pub size: u64,
+    /// `"0x..."`: `SS_DISABLE` 0x2, `SS_AUTODISARM` 0x80000000.
+    pub flags: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigActionJson {
+    pub signal: u32,
+    /// Output only: `SIGUSR1`, `SIGRTMIN+2`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `"default"` (0), `"ignore"` (1) or the handler's address.
+    pub handler: NameOr<u64>,
+    /// `"0x..."`.
+    pub flags: String,
+    pub restorer: u64,
+    /// `"0x..."`.
+    pub mask: String,
+}
+
+/// A TASK_STATE record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskStateJson {
+    pub rseq: u64,
+    pub rseq_len: u32,
+    /// `"0x..."`.
+    pub rseq_sig: String,
+    pub robust_list: u64,
+    pub robust_list_len: u64,
+    pub clear_child_tid: u64,
+    /// Octal, as a string: `"0022"`.
+    pub umask: String,
+    pub pdeath_signal: u32,
+    /// All 16, `RLIMIT_CPU` first, each named.
+    pub rlimits: Vec<RlimitJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlimitJson {
+    /// `cpu`, `fsize`, ... `rttime` (checked against the position on input).
+    pub resource: String,
+    /// A number or `"unlimited"`.
+    pub cur: NameOr<u64>,
+    /// A number or `"unlimited"`.
+    pub max: NameOr<u64>,
 }
 
 /// A PAGES record.

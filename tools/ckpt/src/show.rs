@@ -9,6 +9,9 @@ use ckpt_image::{
     fixed_str, Body, EnvVector, FileVariant, Header, Regset, VmaKind, FD_FLAG_CLOEXEC,
     HEADER_FLAG_SYNTHETIC, NT_PRSTATUS, NT_X86_XSTATE, VMA_SHARED,
 };
+use ckpt_image::{
+    SigAction, SigName, Signals, TaskState, RLIMIT_NAMES, RLIM_INFINITY, SS_AUTODISARM, SS_DISABLE,
+};
 
 use crate::display;
 use crate::input::{self, LoadedImage, OwnedRecord};
@@ -318,6 +321,8 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io
             p.crc
         ),
         Body::Regset(g) => print_regset(out, &g),
+        Body::Signals(s) => print_signals(out, &s),
+        Body::TaskState(t) => print_task_state(out, &t),
         Body::Unknown(_) => writeln!(out, ": unknown optional record, skipped"),
         Body::EnvVector(_) | Body::Terminator(_) => writeln!(out),
     }
@@ -373,4 +378,137 @@ fn print_regset(out: &mut impl Write, g: &Regset<'_>) -> std::io::Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Signal names of a mask, space separated, or `-`.
+fn signal_list(mask: u64) -> String {
+    let names = convert::signal_names(mask);
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(" ")
+    }
+}
+
+/// `SA_*` flag names of x86_64 (`include/uapi/asm-generic/signal-defs.h` and the arch's).
+const SA_FLAGS: [(u64, &str); 9] = [
+    (0x0000_0001, "NOCLDSTOP"),
+    (0x0000_0002, "NOCLDWAIT"),
+    (0x0000_0004, "SIGINFO"),
+    (0x0000_0400, "UNSUPPORTED"),
+    (0x0000_0800, "EXPOSE_TAGBITS"),
+    (0x0400_0000, "RESTORER"),
+    (0x0800_0000, "ONSTACK"),
+    (0x1000_0000, "RESTART"),
+    (0x4000_0000, "NODEFER"),
+];
+const SA_RESETHAND: u64 = 0x8000_0000;
+
+fn sa_flag_names(flags: u64) -> String {
+    let mut names: Vec<String> = SA_FLAGS
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| (*n).to_owned())
+        .collect();
+    if flags & SA_RESETHAND != 0 {
+        names.push("RESETHAND".to_owned());
+    }
+    let known = SA_FLAGS.iter().fold(SA_RESETHAND, |m, (b, _)| m | b);
+    if flags & !known != 0 {
+        names.push(format!("{:#x}", flags & !known));
+    }
+    if names.is_empty() {
+        "0".to_owned()
+    } else {
+        names.join("|")
+    }
+}
+
+/// The signal state: blocked, ignored and handled signals by name, each handler, the
+/// alternate stack.
+fn print_signals(out: &mut impl Write, s: &Signals<'_>) -> std::io::Result<()> {
+    writeln!(out, ": blocked {:#018x}", s.blocked)?;
+    writeln!(out, "      blocked  {}", signal_list(s.blocked))?;
+    writeln!(out, "      ignored  {}", signal_list(s.ignored()))?;
+    writeln!(out, "      handled  {}", signal_list(s.handled()))?;
+    for (sig, a) in s.actions() {
+        if a == SigAction::default() || a.is_ignored() && a.flags == 0 && a.mask == 0 {
+            continue;
+        }
+        let handler = match a.handler {
+            SigAction::DFL => "default".to_owned(),
+            SigAction::IGN => "ignore".to_owned(),
+            h => format!("{h:#x}"),
+        };
+        writeln!(
+            out,
+            "      {:<12} handler {handler} flags {} restorer {:#x} mask {}",
+            SigName(sig).to_string(),
+            sa_flag_names(a.flags),
+            a.restorer,
+            signal_list(a.mask)
+        )?;
+    }
+    if s.altstack_flags & SS_DISABLE != 0 {
+        writeln!(out, "      altstack none")
+    } else {
+        let autodisarm = if s.altstack_flags & SS_AUTODISARM != 0 {
+            " autodisarm"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "      altstack {:#x}-{:#x} ({} bytes){autodisarm}",
+            s.altstack_sp,
+            s.altstack_sp.saturating_add(s.altstack_size),
+            s.altstack_size
+        )
+    }
+}
+
+fn rlim(v: u64) -> String {
+    if v == RLIM_INFINITY {
+        "unlimited".to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+/// rseq, robust list, clear_child_tid, umask, parent-death signal, resource limits.
+fn print_task_state(out: &mut impl Write, t: &TaskState) -> std::io::Result<()> {
+    writeln!(out, ": umask {:04o}", t.umask)?;
+    if t.rseq != 0 {
+        writeln!(
+            out,
+            "      rseq {:#x} ({} bytes) signature {:#010x}",
+            t.rseq, t.rseq_len, t.rseq_sig
+        )?;
+    } else {
+        writeln!(out, "      rseq none")?;
+    }
+    if t.robust_list != 0 {
+        writeln!(
+            out,
+            "      robust list {:#x} ({} bytes)",
+            t.robust_list, t.robust_list_len
+        )?;
+    } else {
+        writeln!(out, "      robust list none")?;
+    }
+    writeln!(out, "      clear_child_tid {:#x}", t.clear_child_tid)?;
+    match t.pdeath_signal {
+        0 => writeln!(out, "      parent death signal none")?,
+        s => writeln!(out, "      parent death signal {}", SigName(s))?,
+    }
+    writeln!(out, "      {:<12} {:>20} {:>20}", "rlimit", "soft", "hard")?;
+    for (l, name) in t.rlimits.iter().zip(RLIMIT_NAMES) {
+        writeln!(
+            out,
+            "      {name:<12} {:>20} {:>20}",
+            rlim(l.cur),
+            rlim(l.max)
+        )?;
+    }
+    Ok(())
 }

@@ -385,3 +385,78 @@ fn check_without_env_asks_the_device_and_exits_3_without_it() {
     assert_fails(&ckpt(&["env"]), 3, "/dev/ckpt");
     assert_fails(&ckpt(&["env", "--json"]), 3, "/dev/ckpt");
 }
+
+#[path = "../../ckpt-image/tests/common/mod.rs"]
+mod common;
+
+#[test]
+fn show_prints_the_signal_and_task_state_and_json_round_trips() {
+    let img = common::sigstate_image();
+    let o = ckpt_stdin(&["show", "-"], &img);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
+    for expected in [
+        "signals id 4 (2096 bytes): blocked 0x0000000400000800",
+        "      blocked  SIGUSR2 SIGRTMIN+3",
+        "      ignored  SIGPIPE",
+        "      handled  SIGUSR1 SIGRTMIN+2",
+        "      SIGUSR1      handler 0x401234 flags SIGINFO|RESTORER|ONSTACK|RESTART restorer \
+         0x405678 mask SIGUSR2 SIGRTMIN+1",
+        "      SIGRTMIN+2   handler 0x402000 flags RESTORER restorer 0x405678 mask -",
+        "      altstack 0x7f0010000000-0x7f0010004000 (16384 bytes) autodisarm",
+        "task_state id 5 (328 bytes): umask 0027",
+        "      rseq 0x4c9fe0 (32 bytes) signature 0x53053053",
+        "      robust list 0x4c9a20 (24 bytes)",
+        "      clear_child_tid 0x4c9a10",
+        "      parent death signal SIGTERM",
+        "      nofile                         64                 1024",
+        "      core                         4096              1048576",
+        "      cpu                     unlimited            unlimited",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let o = ckpt_stdin(&["show", "--json", "-"], &img);
+    assert_eq!(o.status.code(), Some(0));
+    let json = stdout(&o);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let sig = &v["records"][2];
+    assert_eq!(sig["type"], "signals");
+    assert_eq!(sig["blocked"], "0x400000800");
+    assert_eq!(
+        sig["blocked_names"],
+        serde_json::json!(["SIGUSR2", "SIGRTMIN+3"])
+    );
+    assert_eq!(sig["altstack"]["flags"], "0x80000000");
+    assert_eq!(sig["actions"][0]["name"], "SIGUSR1");
+    assert_eq!(sig["actions"][0]["handler"], 0x40_1234);
+    assert_eq!(sig["actions"][0]["flags"], "0x1c000004");
+    assert_eq!(sig["actions"][1]["handler"], "ignore");
+    let st = &v["records"][3];
+    assert_eq!(st["type"], "task_state");
+    assert_eq!(st["umask"], "0027");
+    assert_eq!(st["rseq_sig"], "0x53053053");
+    assert_eq!(
+        st["rlimits"][7],
+        serde_json::json!({"resource": "nofile", "cur": 64, "max": 1024})
+    );
+    assert_eq!(st["rlimits"][0]["cur"], "unlimited");
+    // JSON -> image gives the very same bytes
+    let o = ckpt_stdin(&["synth", "-", "-o", "-"], json.as_bytes());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.stdout, img);
+    // and synth refuses what the encoder refuses
+    let bad = json.replacen("\"umask\": \"0027\"", "\"umask\": \"1777\"", 1);
+    let o = ckpt_stdin(&["synth", "-", "-o", "-"], bad.as_bytes());
+    assert_ne!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("task state"));
+}

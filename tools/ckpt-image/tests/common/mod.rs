@@ -434,3 +434,90 @@ pub fn sample_vmas() -> [Vma; 7] {
         ),
     ]
 }
+
+/// The actions of [`sample_signals`]: SIGUSR1 handled (SA_RESTART|SA_ONSTACK|SA_RESTORER|
+/// SA_SIGINFO, masking SIGUSR2 and SIGRTMIN+1), SIGPIPE ignored, SIGRTMIN+2 handled.
+pub fn sample_actions() -> Vec<u8> {
+    let mut raw = vec![0u8; SIGACTIONS_LEN];
+    let mut set = |sig: u32, a: SigAction| {
+        let at = (sig as usize - 1) * SIGACTION_LEN;
+        assert!(a.encode(&mut raw[at..at + SIGACTION_LEN]));
+    };
+    set(
+        10,
+        SigAction {
+            handler: 0x40_1234,
+            flags: 0x1c00_0004,
+            restorer: 0x40_5678,
+            mask: (1 << 11) | (1 << 32),
+        },
+    );
+    set(
+        13,
+        SigAction {
+            handler: SigAction::IGN,
+            ..SigAction::default()
+        },
+    );
+    set(
+        34,
+        SigAction {
+            handler: 0x40_2000,
+            flags: 0x0400_0000,
+            restorer: 0x40_5678,
+            mask: 0,
+        },
+    );
+    raw
+}
+
+/// A SIGNALS record over `actions`: SIGUSR2 and SIGRTMIN+3 blocked, an alternate stack with
+/// SS_AUTODISARM.
+pub fn sample_signals(actions: &[u8]) -> Signals<'_> {
+    Signals::new(
+        (1 << 11) | (1 << 34),
+        (0x7f00_1000_0000, 0x4000, SS_AUTODISARM),
+        actions,
+    )
+}
+
+/// A TASK_STATE record as a static glibc program has it, with umask 027, a lowered
+/// RLIMIT_NOFILE and a custom RLIMIT_CORE.
+pub fn sample_task_state() -> TaskState {
+    let mut rlimits = [Rlimit {
+        cur: RLIM_INFINITY,
+        max: RLIM_INFINITY,
+    }; RLIM_NLIMITS as usize];
+    rlimits[3] = Rlimit {
+        cur: 8 << 20,
+        max: RLIM_INFINITY,
+    };
+    rlimits[4] = Rlimit {
+        cur: 4096,
+        max: 1 << 20,
+    };
+    rlimits[7] = Rlimit { cur: 64, max: 1024 };
+    TaskState {
+        rseq: 0x4c_9fe0,
+        rseq_len: 32,
+        rseq_sig: 0x5305_3053,
+        robust_list: 0x4c_9a20,
+        robust_list_len: 24,
+        clear_child_tid: 0x4c_9a10,
+        umask: 0o027,
+        pdeath_signal: 15,
+        rlimits,
+    }
+}
+
+/// An image with a task, its task vector and its SIGNALS and TASK_STATE records (ids 1 to 5).
+pub fn sigstate_image() -> Vec<u8> {
+    let actions = sample_actions();
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    enc.write_env_vector(1, sample_env).unwrap();
+    enc.write_task(2, &task(100, 0)).unwrap();
+    enc.write_task_vector(3, 2, sample_task_env).unwrap();
+    enc.write_signals(4, &sample_signals(&actions)).unwrap();
+    enc.write_task_state(5, &sample_task_state()).unwrap();
+    enc.finish().unwrap()
+}

@@ -37,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 mount -t tmpfs -o size=256m tmpfs "$work" || { echo "FAIL: mount tmpfs"; exit 1; }
 ktap_print_header
-ktap_set_plan 7
+ktap_set_plan 8
 
 fail() {
 	local m="$*"
@@ -175,5 +175,26 @@ if (set -o pipefail; "$cli" dump --kill --output - -- "$py" -c 'import os, signa
 else
 	fail "streaming: $(tail -n 3 "$work/stream.err" "$work/stream.txt")"
 fi
+
+# A whole process into a pipe: the page count is reported all the same, and
+# the signal and task state records decode. The program is dynamically
+# linked: it, its libc and ld.so are copied onto the tmpfs (the root file
+# system has no file implementation) and run through ld.so.
+x=$work/x
+mkdir -p "$x"
+cp /lib64/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu/libc.so.6 /bin/sleep "$x"/
+LC_ALL=C "$x/ld-linux-x86-64.so.2" --library-path "$x" "$x/sleep" 60 </dev/null >/dev/null 2>&1 &
+sleeper=$!
+for _ in $(seq 100); do grep -q libc.so.6 "/proc/$sleeper/maps" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+if (set -o pipefail; "$cli" dump --process --kill --pid "$sleeper" --output - 2>"$work/proc.err" |
+	"$cli" show - >"$work/proc.txt" 2>&1) &&
+	grep -Eq ', [1-9][0-9]* pages$' "$work/proc.err" &&
+	grep -q ' signals id ' "$work/proc.txt" && grep -q ' task_state id ' "$work/proc.txt"; then
+	pass "process image streamed through a pipe: $(tail -n 1 "$work/proc.err")"
+else
+	fail "process into a pipe: $(tail -n 3 "$work/proc.err" "$work/proc.txt")"
+fi
+wait "$sleeper" 2>/dev/null
 
 ktap_finished

@@ -102,7 +102,7 @@
  * until the type is replaced here.
  */
 static const uint16_t unassigned_types[] = {
-	0x7f00, 0x0004, 0x000f, 0x0013, 0x001f, 0x0022, 0x0040, 0x8000, 0xabcd, 0xffff,
+	0x7f00, 0x0004, 0x000f, 0x0014, 0x001f, 0x0022, 0x0040, 0x8000, 0xabcd, 0xffff,
 };
 #define NR_UNASSIGNED	(int)(sizeof(unassigned_types) / sizeof(unassigned_types[0]))
 #define UNKNOWN_TYPE	unassigned_types[0]
@@ -2962,6 +2962,147 @@ TEST_F_TIMEOUT(hostile, flags_and_arguments, 600)
 	EXPECT_EQ((__u32)CKPT_REASON_ENV_MISMATCH, o.a.reason);
 	EXPECT_NE(NULL, strstr(o.log, "1 critical, 1 advisory")) TH_LOG("log: %s", o.log);
 	CHECK_DONE(IMAGES_FLAGS_AND_ARGUMENTS);
+}
+
+/*
+ * SIGNALS (0x12) and TASK_STATE (0x13) records after the task vector: a
+ * restart of the file table skips valid ones (optional records), and refuses
+ * with EBADMSG every one the kernel could not have written
+ * (Documentation/image-format.rst, "Process state: signals and task state").
+ */
+#define T_SIGNALS	0x0012
+#define T_TASK_STATE	0x0013
+#define SIGNALS_LEN	(32 + 64 * 32)
+#define TASK_STATE_LEN	(56 + 16 * 16)
+#define IMAGES_SIGNAL_AND_TASK_STATE	26
+
+static void valid_signals(uint8_t *p)
+{
+	memset(p, 0, SIGNALS_LEN);
+	put64(p, 1ULL << 9);		/* SIGUSR2 blocked */
+	put32(p + 24, 2);		/* SS_DISABLE */
+	put32(p + 28, 64);
+	put64(p + 32 + 9 * 32, 0x401000);	/* a SIGUSR1 handler */
+	put64(p + 32 + 12 * 32, 1);	/* SIGPIPE ignored */
+}
+
+static void valid_task_state(uint8_t *p)
+{
+	memset(p, 0, TASK_STATE_LEN);
+	put64(p, 0x7f0000001000);	/* rseq */
+	put32(p + 8, 32);
+	put32(p + 12, 0x53053053);
+	put64(p + 16, 0x7f0000002000);	/* robust list */
+	put64(p + 24, 24);
+	put32(p + 40, 022);
+	put32(p + 48, 16);
+	for (int r = 0; r < 16; r++) {
+		put64(p + 56 + r * 16, r == 7 ? 1024 : ~0ULL);
+		put64(p + 64 + r * 16, r == 7 ? 4096 : ~0ULL);
+	}
+}
+
+/* The seed with @p (@len bytes) as a record of @type and @flags after the task vector. */
+static void with_state_record(hostile_t *g, uint16_t type, uint16_t flags, const uint8_t *p,
+			      uint32_t len)
+{
+	int tv = find_type(g->seed, T_TASKVEC, 0);
+
+	img_copy(g->w, g->seed);
+	spread_ids(g->w);
+	insert_rec(g->w, tv + 1, type, flags, g->w->r[tv].id + 1, p, len);
+}
+
+TEST_F_TIMEOUT(hostile, signal_and_task_state_records, 600)
+{
+	hostile_t *g = self;
+	uint8_t sig[SIGNALS_LEN + 1], st[TASK_STATE_LEN + 1];
+	static const struct {
+		const char *what;
+		int at, size;
+		uint64_t v;
+	} bad_sig[] = {
+		{ "SIGKILL blocked", 0, 8, (1ULL << 9) | (1ULL << 8) },
+		{ "SIGSTOP blocked", 0, 8, 1ULL << 18 },
+		{ "SS_ONSTACK", 24, 4, 3 },
+		{ "disabled altstack with a size", 16, 8, 4096 },
+		{ "disabled altstack with an sp", 8, 8, 0x7f0000000000 },
+		{ "63 signals", 28, 4, 63 },
+		{ "a SIGKILL handler", 32 + 8 * 32, 8, 0x401000 },
+		{ "SIGSTOP ignored", 32 + 18 * 32, 8, 1 },
+		{ "an action masking SIGSTOP", 32 + 9 * 32 + 24, 8, 1ULL << 18 },
+	}, bad_st[] = {
+		{ "no rseq but a length", 0, 8, 0 },
+		{ "rseq of 31 bytes", 8, 4, 31 },
+		{ "robust list without length", 24, 8, 0 },
+		{ "umask 01000", 40, 4, 01000 },
+		{ "pdeath signal 65", 44, 4, 65 },
+		{ "15 rlimits", 48, 4, 15 },
+		{ "reserved", 52, 4, 1 },
+		{ "soft above hard", 56 + 7 * 16, 8, 8192 },
+	};
+	size_t i;
+
+	/* valid: skipped by a file table restart */
+	valid_signals(sig);
+	valid_task_state(st);
+	with_state_record(g, T_SIGNALS, 0, sig, SIGNALS_LEN);
+	insert_rec(g->w, find_type(g->w, T_SIGNALS, 0) + 1, T_TASK_STATE, 0,
+		   g->w->r[find_type(g->w, T_SIGNALS, 0)].id + 1, st, TASK_STATE_LEN);
+	describe(g, "valid SIGNALS and TASK_STATE records");
+	try_w(g, 0);
+	/* known types: flags other than 0 are corruption */
+	with_state_record(g, T_SIGNALS, 1, sig, SIGNALS_LEN);
+	describe(g, "SIGNALS flagged CRITICAL");
+	try_w(g, EBADMSG);
+	with_state_record(g, T_TASK_STATE, 2, st, TASK_STATE_LEN);
+	describe(g, "TASK_STATE with flags 2");
+	try_w(g, EBADMSG);
+	/* lengths */
+	with_state_record(g, T_SIGNALS, 0, sig, SIGNALS_LEN - 1);
+	describe(g, "SIGNALS one byte short");
+	try_w(g, EBADMSG);
+	sig[SIGNALS_LEN] = 0;
+	with_state_record(g, T_SIGNALS, 0, sig, SIGNALS_LEN + 1);
+	describe(g, "SIGNALS one byte long");
+	try_w(g, EBADMSG);
+	with_state_record(g, T_TASK_STATE, 0, st, TASK_STATE_LEN - 8);
+	describe(g, "TASK_STATE 8 bytes short");
+	try_w(g, EBADMSG);
+	st[TASK_STATE_LEN] = 0;
+	with_state_record(g, T_TASK_STATE, 0, st, TASK_STATE_LEN + 1);
+	describe(g, "TASK_STATE one byte long");
+	try_w(g, EBADMSG);
+	/* values the kernel cannot have */
+	for (i = 0; i < sizeof(bad_sig) / sizeof(bad_sig[0]); i++) {
+		valid_signals(sig);
+		if (bad_sig[i].size == 8)
+			put64(sig + bad_sig[i].at, bad_sig[i].v);
+		else
+			put32(sig + bad_sig[i].at, bad_sig[i].v);
+		with_state_record(g, T_SIGNALS, 0, sig, SIGNALS_LEN);
+		describe(g, "SIGNALS: %s", bad_sig[i].what);
+		try_w(g, EBADMSG);
+	}
+	for (i = 0; i < sizeof(bad_st) / sizeof(bad_st[0]); i++) {
+		valid_task_state(st);
+		if (bad_st[i].size == 8)
+			put64(st + bad_st[i].at, bad_st[i].v);
+		else
+			put32(st + bad_st[i].at, bad_st[i].v);
+		with_state_record(g, T_TASK_STATE, 0, st, TASK_STATE_LEN);
+		describe(g, "TASK_STATE: %s", bad_st[i].what);
+		try_w(g, EBADMSG);
+	}
+	/* random bytes anywhere in a valid SIGNALS record: refused or skipped, never more */
+	for (i = 0; i < 2; i++) {
+		valid_signals(sig);
+		sig[below(g, SIGNALS_LEN)] = rnd(g);
+		with_state_record(g, T_SIGNALS, 0, sig, SIGNALS_LEN);
+		describe(g, "SIGNALS with a random byte");
+		try_w(g, ANY);
+	}
+	CHECK_DONE(IMAGES_SIGNAL_AND_TASK_STATE);
 }
 
 TEST_HARNESS_MAIN
