@@ -77,61 +77,8 @@ pub(crate) mod mode {
     pub(crate) use crate::ffi::CKPT_PROC_PAGES_FORCE as FORCE;
 }
 
-// ---- signal and task state: SIGNALS and TASK_STATE records (branch sigstate) ----
-// (declared here until the declarations of process_c.h come from bindgen)
+/// `struct ckpt_proc_signals`: signal state (SIGNALS record).
+pub(crate) type ProcSignals = ckpt_proc_signals;
 
-/// `CKPT_PROC_NSIG`: signal actions in [`ProcSignals`].
-pub(crate) const NSIG: usize = 64;
-/// `CKPT_PROC_NLIMITS`: resource limits in [`ProcTaskState`].
-pub(crate) const NLIMITS: usize = 16;
-
-/// `struct ckpt_proc_sigaction`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct ProcSigaction {
-    pub(crate) handler: u64,
-    pub(crate) flags: u64,
-    pub(crate) restorer: u64,
-    pub(crate) mask: u64,
-}
-
-/// `struct ckpt_proc_signals`.
-#[repr(C)]
-pub(crate) struct ProcSignals {
-    pub(crate) blocked: u64,
-    pub(crate) pending: u64,
-    pub(crate) altstack_sp: u64,
-    pub(crate) altstack_size: u64,
-    pub(crate) altstack_flags: u32,
-    pub(crate) temp_mask: u32,
-    pub(crate) action: [ProcSigaction; NSIG],
-}
-
-/// `struct ckpt_proc_task_state`.
-#[repr(C)]
-pub(crate) struct ProcTaskState {
-    pub(crate) rseq: u64,
-    pub(crate) rseq_len: u32,
-    pub(crate) rseq_sig: u32,
-    pub(crate) robust_list: u64,
-    pub(crate) robust_list_len: u64,
-    pub(crate) compat_robust_list: u64,
-    pub(crate) clear_child_tid: u64,
-    pub(crate) umask: u32,
-    pub(crate) pdeath_signal: u32,
-    pub(crate) rlim: [[u64; 2]; NLIMITS],
-}
-
-const _: () = assert!(core::mem::size_of::<ProcSignals>() == 5 * 8 + NSIG * 32);
-const _: () = assert!(core::mem::size_of::<ProcTaskState>() == 7 * 8 + NLIMITS * 16);
-
-// Only pointers to kernel structs cross this boundary, never the structs themselves.
-#[allow(improper_ctypes)]
-extern "C" {
-    pub(crate) fn ckpt_proc_signals(task: *mut bindings::task_struct, out: *mut ProcSignals)
-        -> i32;
-    pub(crate) fn ckpt_proc_task_state(
-        task: *mut bindings::task_struct,
-        out: *mut ProcTaskState,
-    ) -> i32;
-}
+/// `struct ckpt_proc_task_state`: per-task state (TASK_STATE record).
+pub(crate) type ProcTaskState = ckpt_proc_task_state;
