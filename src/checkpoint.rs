@@ -16,7 +16,7 @@ use kernel::{
 use crate::{
     env::{HostEnv, TaskEnv},
     error::{self, CkptError, CkptResult, Report},
-    files::{self, Kind, Scratch},
+    files::{self, Kind, SaveOptions, Scratch},
     glue::{OpenFile, Target},
     image::{
         self, Arch, EncodeError, Encoder, FdEntry, File, FileVariant, Header, Timestamp, Utsname,
@@ -93,7 +93,15 @@ fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
 
     let mut sink = ImageSink::new(output)?;
     let process = args.flags & u64::from(uapi::CKPT_CHECKPOINT_PROCESS) != 0;
-    let result = write_image(&target, &external, process, &mut sink, &mut stats.records);
+    let opts = SaveOptions;
+    let result = write_image(
+        &target,
+        &external,
+        process,
+        &opts,
+        &mut sink,
+        &mut stats.records,
+    );
     stats.bytes = sink.bytes;
     result
 }
@@ -141,6 +149,7 @@ fn write_image(
     target: &Target,
     external: &[u32],
     process: bool,
+    opts: &SaveOptions,
     sink: &mut ImageSink,
     records: &mut u64,
 ) -> CkptResult {
@@ -162,7 +171,7 @@ fn write_image(
         .map_err(encode_error)?;
     *records = enc.records_written();
 
-    let table = write_files(target, &fs, external, &mut enc, records)?;
+    let table = write_files(target, &fs, external, opts, &mut enc, records)?;
 
     let mut paths = KVec::from_elem(0u8, 2 * PATH_MAX, GFP_KERNEL)?;
     let (cwd_buf, root_buf) = paths.split_at_mut(PATH_MAX);
@@ -249,6 +258,7 @@ fn write_files(
     target: &Target,
     fs: &FsContext,
     external: &[u32],
+    opts: &SaveOptions,
     enc: &mut Encoder<&mut ImageSink>,
     records: &mut u64,
 ) -> CkptResult<u64> {
@@ -290,17 +300,14 @@ fn write_files(
     for i in 0..slots.len() {
         let owner = slots[i].owner;
         let id = if owner == i {
-            let is_external = external.binary_search(&slots[i].file.fd).is_ok();
+            let file = &slots[i].file;
             let id = enc.next_id();
-            write_file(
-                &slots[i].file,
-                is_external,
-                fs,
-                &mut path,
-                &mut scratch,
-                id,
-                enc,
-            )?;
+            if external.binary_search(&file.fd).is_ok() {
+                write_external(file, id, enc)?;
+            } else {
+                write_file_record_with(file, fs, &mut path, &mut scratch, id, enc, opts)
+                    .map_err(|e| e.at_fd(file.fd))?;
+            }
             *records = enc.records_written();
             id
         } else {
@@ -325,21 +332,9 @@ fn write_files(
     Ok(table)
 }
 
-/// Writes the record of one open fd through the implementation that claims it (an external
-/// fd: only its kind); errors name the fd.
-fn write_file(
-    file: &OpenFile,
-    is_external: bool,
-    fs: &FsContext,
-    path_buf: &mut [u8],
-    scratch: &mut Scratch,
-    id: u64,
-    enc: &mut Encoder<&mut ImageSink>,
-) -> CkptResult {
+/// Writes the record of an external fd: only its kind; errors name the fd.
+fn write_external(file: &OpenFile, id: u64, enc: &mut Encoder<&mut ImageSink>) -> CkptResult {
     let fd = file.fd;
-    if !is_external {
-        return write_file_record(file, fs, path_buf, scratch, id, enc).map_err(|e| e.at_fd(fd));
-    }
     let facts = file.facts()?;
     let fd_kind = files::external_kind(&facts);
     let record = file_record(&facts, &[], FileVariant::External { fd_kind });
@@ -347,9 +342,9 @@ fn write_file(
         .map_err(|e| record_error("external fd", e).at_fd(fd))
 }
 
-/// Writes the FILE record of `file` (an fd's or a mapping's) through the implementation that
-/// claims it: deny by default, unlinked files refused, the path relative to the task's root.
-/// The caller says whose file it is in the errors.
+/// Writes the FILE record of `file` (an fd's or a mapping's) through the kind that claims it
+/// (deny by default, files without a name refused unless a kind saves them otherwise), the
+/// path relative to the task's root. The caller says whose file it is in the errors.
 pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
     file: &OpenFile,
     fs: &FsContext,
@@ -358,14 +353,21 @@ pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
     id: u64,
     enc: &mut Encoder<S>,
 ) -> CkptResult {
+    write_file_record_with(file, fs, path_buf, scratch, id, enc, &SaveOptions)
+}
+
+/// [`write_file_record`], with the caller's options.
+fn write_file_record_with<S: image::Sink<Error = CkptError>>(
+    file: &OpenFile,
+    fs: &FsContext,
+    path_buf: &mut [u8],
+    scratch: &mut Scratch,
+    id: u64,
+    enc: &mut Encoder<S>,
+    opts: &SaveOptions,
+) -> CkptResult {
     let facts = file.facts()?;
-    let imp = files::lookup(&facts)?;
-    if facts.unlinked != 0 {
-        return Err(CkptError::unlinked_file(format_args!(
-            "unlinked file ({})",
-            Kind(&facts)
-        )));
-    }
+    let kind = files::lookup(file, &facts, opts)?;
     let path = fs.file_path(file, path_buf).map_err(|e| {
         let kind = Kind(&facts);
         if e == ENAMETOOLONG {
@@ -376,9 +378,9 @@ pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
             ))
         }
     })?;
-    let record = file_record(&facts, path, imp.variant(file, &facts, scratch)?);
+    let record = file_record(&facts, path, kind.variant(file, &facts, scratch)?);
     enc.write_file(id, &record)
-        .map_err(|e| record_error(imp.name(), e))
+        .map_err(|e| record_error(kind.name(), e))
 }
 
 /// The FILE record of an open file with these facts.
