@@ -293,6 +293,12 @@ impl<'a> Plan<'a> {
                     },
                     GFP_KERNEL,
                 )?,
+                Body::FileData(_) => {
+                    return Err(CkptError::unsupported_image(format_args!(
+                        "file contents cannot be restored yet"
+                    ))
+                    .in_record(id))
+                }
                 Body::Unknown(_)
                 | Body::Terminator(_)
                 | Body::Mm(_)

@@ -3,6 +3,7 @@
 //! Reading images: a streaming [`Decoder`] over any [`Source`] (restart reads from pipes), and
 //! [`parse_body`], the pure-slice parser of one record's payload.
 
+use super::contents::FileData;
 use super::crc32c::Crc32c;
 use super::env::EnvVector;
 use super::error::{DecodeError, FieldError, FormatError, FormatErrorKind, RecordRef};
@@ -69,6 +70,8 @@ pub enum Body<'a> {
     Pages(Pages<'a>),
     /// One register set of a task.
     Regset(Regset<'a>),
+    /// A run of a file's saved contents.
+    FileData(FileData<'a>),
     /// The terminator (already verified when returned by a [`Decoder`]).
     Terminator(Terminator),
     /// An optional record of an unknown type; its payload if it fit the buffer.
@@ -88,6 +91,7 @@ pub fn parse_body<'a>(header: &RecordHeader, payload: &'a [u8]) -> Result<Body<'
         RecordType::VMA => Body::Vma(Vma::parse(payload, header.id)?),
         RecordType::PAGES => Body::Pages(Pages::parse(payload, header.id)?),
         RecordType::REGSET => Body::Regset(Regset::parse(payload)?),
+        RecordType::FILE_DATA => Body::FileData(FileData::parse(payload, header.id)?),
         RecordType::TERMINATOR => Body::Terminator(Terminator::parse(payload)?),
         _ => Body::Unknown(Some(payload)),
     })

@@ -41,9 +41,11 @@ impl RecordType {
     pub const VMA: RecordType = RecordType(0x0031);
     /// The contents of consecutive present pages of one mapping.
     pub const PAGES: RecordType = RecordType(0x0032);
+    /// A run of the saved contents of a file (unlinked file, memfd).
+    pub const FILE_DATA: RecordType = RecordType(0x0022);
 
     /// Every type this codec knows.
-    pub const KNOWN: [RecordType; 10] = [
+    pub const KNOWN: [RecordType; 11] = [
         RecordType::TERMINATOR,
         RecordType::ENV_VECTOR,
         RecordType::TASK_VECTOR,
@@ -54,6 +56,7 @@ impl RecordType {
         RecordType::VMA,
         RecordType::PAGES,
         RecordType::REGSET,
+        RecordType::FILE_DATA,
     ];
 
     /// The record flags a known type is written with and must have: [`RECORD_FLAG_CRITICAL`]
@@ -79,6 +82,7 @@ impl RecordType {
             RecordType::VMA => "vma",
             RecordType::PAGES => "pages",
             RecordType::REGSET => "regset",
+            RecordType::FILE_DATA => "file_data",
             _ => return None,
         })
     }

@@ -78,6 +78,7 @@ fn reencode(
         Body::Vma(v) => enc.write_vma(id, &v),
         Body::Pages(p) => enc.write_pages(id, &p),
         Body::Regset(r) => enc.write_regset(id, &r),
+        Body::FileData(d) => enc.write_file_data(id, &d),
         Body::Unknown(Some(payload)) => {
             enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
         }

@@ -120,6 +120,7 @@ pub enum BodyJson {
     Vma(VmaJson),
     Pages(PagesJson),
     Regset(RegsetJson),
+    FileData(FileDataJson),
     /// A record of a type this tool does not know.
     Unknown {
         type_id: u16,
@@ -177,6 +178,17 @@ pub struct VmaJson {
 pub struct RegsetJson {
     pub note: NameOr<u32>,
     /// Hex, as `PTRACE_GETREGSET` returns them.
+    pub data: String,
+}
+
+/// A FILE_DATA record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDataJson {
+    pub file: u64,
+    /// Offset of the run in the file (`offset` is the record's own offset in the image).
+    pub file_offset: u64,
+    /// Hex.
     pub data: String,
 }
 
@@ -265,6 +277,14 @@ pub enum FileVariantJson {
     },
     External {
         fd_kind: NameOr<u32>,
+    },
+    Unlinked {
+        data_len: u64,
+    },
+    Memfd {
+        seals: u32,
+        data_len: u64,
+        name: Text,
     },
 }
 
