@@ -19,8 +19,8 @@ use crate::{
     files::{self, Kind, SaveOptions, Scratch},
     glue::{OpenFile, Target},
     image::{
-        self, Arch, EncodeError, Encoder, FdEntry, File, FileVariant, Header, Timestamp, Utsname,
-        FD_FLAG_CLOEXEC, PATH_MAX,
+        self, Arch, EncodeError, Encoder, FdEntry, File, FileData, FileVariant, Header, Timestamp,
+        Utsname, FD_FLAG_CLOEXEC, PATH_MAX,
     },
     reason::Reason,
     uapi::{self, ckpt_checkpoint},
@@ -93,7 +93,14 @@ fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
 
     let mut sink = ImageSink::new(output)?;
     let process = args.flags & u64::from(uapi::CKPT_CHECKPOINT_PROCESS) != 0;
-    let opts = SaveOptions;
+    let opts = SaveOptions {
+        contents: args.flags & u64::from(uapi::CKPT_CHECKPOINT_FILE_CONTENTS) != 0,
+        contents_max: if args.flags & u64::from(uapi::CKPT_CHECKPOINT_CONTENTS_UNLIMITED) != 0 {
+            u64::MAX
+        } else {
+            files::CONTENTS_MAX_DEFAULT
+        },
+    };
     let result = write_image(
         &target,
         &external,
@@ -353,7 +360,15 @@ pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
     id: u64,
     enc: &mut Encoder<S>,
 ) -> CkptResult {
-    write_file_record_with(file, fs, path_buf, scratch, id, enc, &SaveOptions)
+    write_file_record_with(
+        file,
+        fs,
+        path_buf,
+        scratch,
+        id,
+        enc,
+        &SaveOptions::default(),
+    )
 }
 
 /// [`write_file_record`], with the caller's options.
@@ -368,19 +383,57 @@ fn write_file_record_with<S: image::Sink<Error = CkptError>>(
 ) -> CkptResult {
     let facts = file.facts()?;
     let kind = files::lookup(file, &facts, opts)?;
-    let path = fs.file_path(file, path_buf).map_err(|e| {
-        let kind = Kind(&facts);
-        if e == ENAMETOOLONG {
-            CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
-        } else {
-            CkptError::path_unreachable(format_args!(
-                "{kind}: path not reachable from the task's root"
-            ))
+    let path = if kind.records_path() {
+        let path = fs.file_path(file, path_buf).map_err(|e| {
+            let kind = Kind(&facts);
+            if e == ENAMETOOLONG {
+                CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
+            } else {
+                CkptError::path_unreachable(format_args!(
+                    "{kind}: path not reachable from the task's root"
+                ))
+            }
+        })?;
+        // d_path() names a file that lost its name "NAME (deleted)": record the name it had.
+        match path.strip_suffix(b" (deleted)") {
+            Some(name) if facts.unlinked != 0 => name,
+            _ => path,
         }
-    })?;
-    let record = file_record(&facts, path, kind.variant(file, &facts, scratch)?);
+    } else {
+        &[]
+    };
+    let variant = kind.variant(file, &facts, scratch)?;
+    let data_len = variant.data_len();
+    if data_len > opts.contents_max {
+        return Err(CkptError::too_large(
+            EFBIG,
+            format_args!(
+                "{}: {data_len} bytes of data, more than the {} the checkpoint saves of one \
+                 file (CKPT_CHECKPOINT_CONTENTS_UNLIMITED lifts the limit; restart reads images \
+                 of at most {} bytes)",
+                Kind(&facts),
+                opts.contents_max,
+                uapi::CKPT_RESTART_MAX_IMAGE
+            ),
+        ));
+    }
+    let record = file_record(&facts, path, variant);
     enc.write_file(id, &record)
-        .map_err(|e| record_error(kind.name(), e))
+        .map_err(|e| record_error(kind.name(), e))?;
+    // The contents, if the kind saves them: FILE_DATA records right after the file record.
+    kind.save_contents(file, &facts, data_len, &mut |offset, bytes| {
+        for (i, chunk) in bytes.chunks(image::FILE_DATA_MAX).enumerate() {
+            let data = FileData {
+                file: id,
+                offset: offset + (i * image::FILE_DATA_MAX) as u64,
+                data: chunk,
+            };
+            let run = enc.next_id();
+            enc.write_file_data(run, &data)
+                .map_err(|e| record_error(kind.name(), e))?;
+        }
+        Ok(())
+    })
 }
 
 /// The FILE record of an open file with these facts.

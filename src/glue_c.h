@@ -71,4 +71,10 @@ void ckpt_glue_cpuid_count(__u32 leaf, __u32 subleaf, __u32 *out);
 int ckpt_glue_task_fpu(struct task_struct *task, __u64 *user_xfeatures, __u32 *user_size);
 int ckpt_glue_task_abis(struct task_struct *task);
 
+/* file kinds with contents (src/files/) */
+int ckpt_glue_memfd_info(struct file *file, __u32 *seals, char *name, int size);
+struct file *ckpt_glue_memfd_create(const char *name);
+int ckpt_glue_memfd_set_seals(struct file *file, __u32 seals);
+int ckpt_glue_set_size_mode(struct file *file, __s64 size, __u32 mode);
+
 #endif /* CKPT_GLUE_C_H */

@@ -24,9 +24,9 @@ use crate::{
     fdtable::{self, Reservation, Slot},
     files::{self, FileRecord, Printable, ReopenContext},
     image::{
-        self, Arch, Body, DecodeError, Decoder, EnvReport, EnvVector, FileTable, FileVariant,
-        FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN, IMMUTABLE_HEADER_LEN,
-        PATH_MAX, RECORD_HEADER_LEN,
+        self, Arch, Body, DecodeError, Decoder, EnvReport, EnvVector, FileData, FileTable,
+        FileVariant, FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN,
+        IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
     reason::Reason,
     uapi::{self, ckpt_restart},
@@ -231,6 +231,8 @@ struct Plan<'a> {
     table_id: u64,
     table: FileTable<'a>,
     files: KVVec<FileRecord<'a>>,
+    /// FILE_DATA records: runs of the contents of `files` (each file's `runs`).
+    runs: KVVec<FileData<'a>>,
 }
 
 impl<'a> Plan<'a> {
@@ -244,6 +246,7 @@ impl<'a> Plan<'a> {
         let mut task_vector = None;
         let mut table: Option<(u64, FileTable<'a>)> = None;
         let mut files: KVVec<FileRecord<'a>> = KVVec::new();
+        let mut runs: KVVec<FileData<'a>> = KVVec::new();
         let mut several_tasks = None;
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
@@ -290,14 +293,13 @@ impl<'a> Plan<'a> {
                         id,
                         file,
                         first_fd: u32::MAX,
+                        runs: runs.len()..runs.len(),
                     },
                     GFP_KERNEL,
                 )?,
-                Body::FileData(_) => {
-                    return Err(CkptError::unsupported_image(format_args!(
-                        "file contents cannot be restored yet"
-                    ))
-                    .in_record(id))
+                Body::FileData(run) => {
+                    add_run(files.last_mut(), &runs, id, &run)?;
+                    runs.push(run, GFP_KERNEL)?;
                 }
                 Body::Unknown(_)
                 | Body::Terminator(_)
@@ -305,6 +307,21 @@ impl<'a> Plan<'a> {
                 | Body::Vma(_)
                 | Body::Pages(_)
                 | Body::Regset(_) => {}
+            }
+        }
+        for rec in files.iter() {
+            let len: u64 = runs[rec.runs.clone()]
+                .iter()
+                .map(|r| r.data.len() as u64)
+                .sum();
+            if len != rec.file.variant.data_len() {
+                return Err(inconsistent(
+                    rec.id,
+                    format_args!(
+                        "its contents hold {len} bytes, the file record says {}",
+                        rec.file.variant.data_len()
+                    ),
+                ));
             }
         }
         if let Some(id) = several_tasks {
@@ -333,6 +350,7 @@ impl<'a> Plan<'a> {
             table_id,
             table,
             files,
+            runs,
         })
     }
 
@@ -444,6 +462,54 @@ fn check_file(rec: &FileRecord<'_>) -> CkptResult {
     })
 }
 
+/// Checks a FILE_DATA record (`id`) against the file it must directly follow (with the file's
+/// earlier runs): a file with contents, runs in increasing order without overlap, within
+/// its size; then counts it in the file's runs.
+fn add_run(
+    last: Option<&mut FileRecord<'_>>,
+    runs: &[FileData<'_>],
+    id: u64,
+    run: &FileData<'_>,
+) -> CkptResult {
+    let Some(rec) = last.filter(|r| r.id == run.file && r.runs.end == runs.len()) else {
+        return Err(inconsistent(
+            id,
+            format_args!(
+                "file data of record {} does not directly follow it",
+                run.file
+            ),
+        ));
+    };
+    if !rec.file.variant.has_contents() {
+        return Err(inconsistent(
+            id,
+            format_args!("file data of a {} file", rec.file.variant.kind_name()),
+        ));
+    }
+    let prev_end = runs[rec.runs.clone()].last().map_or(0, |r| r.end());
+    if run.offset < prev_end {
+        return Err(inconsistent(
+            id,
+            format_args!(
+                "file data at {} overlaps or precedes earlier data",
+                run.offset
+            ),
+        ));
+    }
+    if rec.file.size < 0 || run.end() > rec.file.size as u64 {
+        return Err(inconsistent(
+            id,
+            format_args!(
+                "file data up to {} past the file's size {}",
+                run.end(),
+                rec.file.size
+            ),
+        ));
+    }
+    rec.runs.end += 1;
+    Ok(())
+}
+
 // ---- phase 3: environment ----
 
 fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
@@ -495,6 +561,7 @@ impl Plan<'_> {
             root: &root,
             names: &mut names,
             flags,
+            runs: &self.runs,
         };
         let mut files = KVVec::with_capacity(self.files.len(), GFP_KERNEL)?;
         for rec in self.files.iter() {

@@ -23,15 +23,18 @@ use kernel::{bindings, prelude::*};
 use crate::{
     error::{CkptError, CkptResult, Message},
     glue::OpenFile,
-    image::{ExternalFdKind, File, FileVariant},
+    image::{ExternalFdKind, File, FileData, FileVariant},
     vfs::{FileFacts, InodeFacts, KPath, NewFile},
 };
 
 mod chardev;
+mod contents;
 mod dir;
 mod ext;
 mod external;
 mod generic;
+mod memfd;
+mod unlinked;
 
 /// `EXT4_SUPER_MAGIC`: ext2, ext3 and ext4 (all served by the ext4 driver here).
 pub(crate) const EXT_MAGIC: u64 = 0xEF53;
@@ -45,9 +48,26 @@ const PROC_MAGIC: u64 = 0x9fa0;
 /// Scratch space a kind may use for its variant's data (a file handle).
 pub(crate) type Scratch = [u8; crate::image::FILE_HANDLE_MAX];
 
-/// What the caller of a checkpoint asked for, as far as files are concerned (nothing yet).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct SaveOptions;
+/// What the caller of a checkpoint asked for, as far as files are concerned.
+#[derive(Clone, Copy)]
+pub(crate) struct SaveOptions {
+    /// Save the contents of files that cannot be reopened by name (unlinked files, memfds).
+    pub(crate) contents: bool,
+    /// The most bytes of data saved of one file.
+    pub(crate) contents_max: u64,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        Self {
+            contents: false,
+            contents_max: CONTENTS_MAX_DEFAULT,
+        }
+    }
+}
+
+/// The default limit on the data saved of one file (64 MiB).
+pub(crate) const CONTENTS_MAX_DEFAULT: u64 = 64 << 20;
 
 /// One kind of open file, in both directions.
 pub(crate) trait FileKind: Sync {
@@ -65,6 +85,13 @@ pub(crate) trait FileKind: Sync {
         true
     }
 
+    /// Whether the record holds the file's path (relative to the task's root; for a file
+    /// that lost its name, the name it had). A kind whose files have no path reachable from
+    /// the task (memfds) records none.
+    fn records_path(&self) -> bool {
+        true
+    }
+
     /// The kind-specific part of the file record; may use `scratch` for its bytes.
     fn variant<'s>(
         &self,
@@ -72,6 +99,18 @@ pub(crate) trait FileKind: Sync {
         facts: &FileFacts,
         scratch: &'s mut Scratch,
     ) -> CkptResult<FileVariant<'s>>;
+
+    /// Writes what follows the file record (its contents), through `emit(offset, bytes)`:
+    /// exactly the `data_len` bytes its variant announced. Most kinds save nothing more.
+    fn save_contents(
+        &self,
+        _file: &OpenFile,
+        _facts: &FileFacts,
+        _data_len: u64,
+        _emit: &mut dyn FnMut(u64, &[u8]) -> CkptResult,
+    ) -> CkptResult {
+        Ok(())
+    }
 
     // ---- restart ----
 
@@ -96,6 +135,8 @@ pub(crate) trait FileKind: Sync {
 /// The registry: the first kind that claims a file handles it; restart asks the first that
 /// restores a record's variant.
 pub(crate) static KINDS: &[&dyn FileKind] = &[
+    &memfd::Memfd,
+    &unlinked::Unlinked,
     &ext::ExtFile,
     &generic::GenericRegular,
     &dir::GenericDirectory,
@@ -120,8 +161,14 @@ pub(crate) fn lookup(
             ))
         })?;
     if kind.needs_name() && facts.unlinked != 0 {
+        let hint = if opts.contents {
+            ""
+        } else {
+            "; CKPT_CHECKPOINT_FILE_CONTENTS saves the contents of unlinked files on tmpfs and \
+             ext2/3/4 and of memfds"
+        };
         return Err(CkptError::unlinked_file(format_args!(
-            "unlinked file ({})",
+            "unlinked file ({}){hint}",
             Kind(facts)
         )));
     }
@@ -166,6 +213,8 @@ pub(crate) struct FileRecord<'a> {
     pub(crate) file: File<'a>,
     /// Lowest fd using it (what errors name), `u32::MAX` while unreferenced.
     pub(crate) first_fd: u32,
+    /// Its runs of contents, as indices into [`ReopenContext::runs`].
+    pub(crate) runs: core::ops::Range<usize>,
 }
 
 /// What every reopen shares: the caller's root, buffers for two paths, the restart flags.
@@ -176,6 +225,8 @@ pub(crate) struct ReopenContext<'b> {
     pub(crate) names: &'b mut [u8],
     /// `ckpt_restart.flags`.
     pub(crate) flags: u64,
+    /// The image's FILE_DATA records, validated, in image order.
+    pub(crate) runs: &'b [FileData<'b>],
 }
 
 /// An error about the file of `rec`, made by `error` (a [`CkptError`] constructor) from a
