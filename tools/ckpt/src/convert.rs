@@ -4,9 +4,10 @@
 
 use ckpt_image::{
     fixed_str, keys, Arch, Body, DirCookieMode, Encoder, EnvEntry, EnvValue, EnvVector,
-    ExternalFdKind, FdEntry, File, FileData, FileVariant, Header, Mm, Pages, RecordType, Regset, Rule, Task,
-    Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC,
-    HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION, VMA_FLAG_NAMES,
+    ExternalFdKind, FdEntry, File, FileData, FileVariant, Header, Mm, Pages, RecordType, Regset,
+    Rule, Task, Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL,
+    FD_FLAG_CLOEXEC, HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION,
+    VMA_FLAG_NAMES,
 };
 use serde_json::{json, Value};
 
