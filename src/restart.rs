@@ -24,8 +24,8 @@ use crate::{
     fdtable::{self, Reservation, Slot},
     files::{self, FileRecord, Printable, ReopenContext},
     image::{
-        self, Arch, Body, DecodeError, Decoder, EnvReport, EnvVector, FileData, FileTable,
-        FileVariant, FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN,
+        self, Arch, Body, ContentsCheck, DecodeError, Decoder, EnvReport, EnvVector, FileData,
+        FileTable, FileVariant, FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN,
         IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
     reason::Reason,
@@ -248,8 +248,13 @@ impl<'a> Plan<'a> {
         let mut files: KVVec<FileRecord<'a>> = KVVec::new();
         let mut runs: KVVec<FileData<'a>> = KVVec::new();
         let mut several_tasks = None;
+        // What restart requires of file contents beyond each record (shared with the tools).
+        let mut contents = ContentsCheck::new();
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
+            contents
+                .next(id, &record.body)
+                .map_err(|e| contents_error(id, e))?;
             let (offset, len) = (record.offset as usize, record.header.len as usize);
             // Re-parse from the image itself, so that what we keep borrows from it.
             let payload = image
@@ -298,7 +303,10 @@ impl<'a> Plan<'a> {
                     GFP_KERNEL,
                 )?,
                 Body::FileData(run) => {
-                    add_run(files.last_mut(), &runs, id, &run)?;
+                    // `contents` checked that it follows the last file record.
+                    if let Some(rec) = files.last_mut() {
+                        rec.runs.end += 1;
+                    }
                     runs.push(run, GFP_KERNEL)?;
                 }
                 Body::Unknown(_)
@@ -309,21 +317,7 @@ impl<'a> Plan<'a> {
                 | Body::Regset(_) => {}
             }
         }
-        for rec in files.iter() {
-            let len: u64 = runs[rec.runs.clone()]
-                .iter()
-                .map(|r| r.data.len() as u64)
-                .sum();
-            if len != rec.file.variant.data_len() {
-                return Err(inconsistent(
-                    rec.id,
-                    format_args!(
-                        "its contents hold {len} bytes, the file record says {}",
-                        rec.file.variant.data_len()
-                    ),
-                ));
-            }
-        }
+        contents.finish().map_err(|e| contents_error(0, e))?;
         if let Some(id) = several_tasks {
             return Err(CkptError::unsupported_image(format_args!(
                 "images of several tasks cannot be restarted yet"
@@ -462,52 +456,14 @@ fn check_file(rec: &FileRecord<'_>) -> CkptResult {
     })
 }
 
-/// Checks a FILE_DATA record (`id`) against the file it must directly follow (with the file's
-/// earlier runs): a file with contents, runs in increasing order without overlap, within
-/// its size; then counts it in the file's runs.
-fn add_run(
-    last: Option<&mut FileRecord<'_>>,
-    runs: &[FileData<'_>],
-    id: u64,
-    run: &FileData<'_>,
-) -> CkptResult {
-    let Some(rec) = last.filter(|r| r.id == run.file && r.runs.end == runs.len()) else {
-        return Err(inconsistent(
-            id,
-            format_args!(
-                "file data of record {} does not directly follow it",
-                run.file
-            ),
-        ));
+/// A malformed-contents error, blamed on the FILE_DATA record `id`, or for a wrong total on
+/// the file record.
+fn contents_error(id: u64, e: image::ContentsError) -> CkptError {
+    let id = match e {
+        image::ContentsError::LengthMismatch { file, .. } => file,
+        _ => id,
     };
-    if !rec.file.variant.has_contents() {
-        return Err(inconsistent(
-            id,
-            format_args!("file data of a {} file", rec.file.variant.kind_name()),
-        ));
-    }
-    let prev_end = runs[rec.runs.clone()].last().map_or(0, |r| r.end());
-    if run.offset < prev_end {
-        return Err(inconsistent(
-            id,
-            format_args!(
-                "file data at {} overlaps or precedes earlier data",
-                run.offset
-            ),
-        ));
-    }
-    if rec.file.size < 0 || run.end() > rec.file.size as u64 {
-        return Err(inconsistent(
-            id,
-            format_args!(
-                "file data up to {} past the file's size {}",
-                run.end(),
-                rec.file.size
-            ),
-        ));
-    }
-    rec.runs.end += 1;
-    Ok(())
+    inconsistent(id, format_args!("{e}"))
 }
 
 // ---- phase 3: environment ----

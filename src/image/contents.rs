@@ -82,3 +82,147 @@ impl<'a> FileData<'a> {
         Ok(d)
     }
 }
+
+/// Why the FILE_DATA records of an image do not match their file records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentsError {
+    /// A FILE_DATA record does not directly follow its file record (or that file's earlier
+    /// runs).
+    NotFollowing {
+        /// The file record it names.
+        file: u64,
+    },
+    /// A FILE_DATA record after a file record of a kind without contents.
+    NoContents {
+        /// The kind's wire number.
+        kind: u16,
+    },
+    /// A run starts before the end of the previous one.
+    Overlap {
+        /// Its offset.
+        offset: u64,
+    },
+    /// A run ends past the file's size.
+    PastSize {
+        /// Where it ends.
+        end: u64,
+        /// The file's size.
+        size: i64,
+    },
+    /// The runs of a file hold another number of bytes than its record says.
+    LengthMismatch {
+        /// The file record.
+        file: u64,
+        /// Bytes in its runs.
+        held: u64,
+        /// Its `data_len`.
+        said: u64,
+    },
+}
+
+impl core::fmt::Display for ContentsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ContentsError::NotFollowing { file } => {
+                write!(f, "file data of record {file} does not directly follow it")
+            }
+            ContentsError::NoContents { kind } => write!(f, "file data of a file of kind {kind}"),
+            ContentsError::Overlap { offset } => {
+                write!(f, "file data at {offset} overlaps or precedes earlier data")
+            }
+            ContentsError::PastSize { end, size } => {
+                write!(f, "file data up to {end} past the file's size {size}")
+            }
+            ContentsError::LengthMismatch { file, held, said } => write!(
+                f,
+                "the contents of file {file} hold {held} bytes, its record says {said}"
+            ),
+        }
+    }
+}
+
+/// Checks, record by record, what a restarter requires of FILE_DATA records beyond the
+/// codec's per-record checks: they directly follow their file record (a kind with
+/// contents), in increasing order without overlap, within its size, and hold exactly its
+/// `data_len` bytes. Feed it every record in image order ([`ContentsCheck::next`]), then
+/// call [`ContentsCheck::finish`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContentsCheck {
+    /// The file record whose runs may follow: id, size, data_len, kind.
+    file: Option<(u64, i64, u64, u16)>,
+    /// Bytes seen in its runs, and where the last one ended.
+    held: u64,
+    end: u64,
+    /// Whether the last record was that file or one of its runs.
+    adjacent: bool,
+}
+
+impl ContentsCheck {
+    /// A checker at the start of an image.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next record of the image, decoded, with its id.
+    pub fn next(&mut self, id: u64, body: &super::Body<'_>) -> Result<(), ContentsError> {
+        match body {
+            super::Body::FileData(d) => {
+                let Some((file, size, _, kind)) = self.file.filter(|f| f.0 == d.file) else {
+                    return Err(ContentsError::NotFollowing { file: d.file });
+                };
+                if !self.adjacent {
+                    return Err(ContentsError::NotFollowing { file });
+                }
+                if kind != 7 && kind != 8 {
+                    return Err(ContentsError::NoContents { kind });
+                }
+                if d.offset < self.end {
+                    return Err(ContentsError::Overlap { offset: d.offset });
+                }
+                if size < 0 || d.end() > size as u64 {
+                    return Err(ContentsError::PastSize { end: d.end(), size });
+                }
+                self.held = self
+                    .held
+                    .saturating_add(u64::try_from(d.data.len()).unwrap_or(u64::MAX));
+                self.end = d.end();
+                Ok(())
+            }
+            super::Body::File(f) => {
+                self.close()?;
+                self.file = Some((id, f.size, f.variant.data_len(), f.variant.kind()));
+                self.adjacent = true;
+                Ok(())
+            }
+            _ => {
+                self.close()?;
+                self.file = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// The end of the image: the last file's runs must be complete.
+    pub fn finish(&mut self) -> Result<(), ContentsError> {
+        self.close()?;
+        self.file = None;
+        Ok(())
+    }
+
+    /// The runs of the current file are over.
+    fn close(&mut self) -> Result<(), ContentsError> {
+        if let Some((file, _, said, _)) = self.file {
+            if self.held != said {
+                return Err(ContentsError::LengthMismatch {
+                    file,
+                    held: self.held,
+                    said,
+                });
+            }
+        }
+        self.held = 0;
+        self.end = 0;
+        self.adjacent = false;
+        Ok(())
+    }
+}

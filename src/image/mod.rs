@@ -39,7 +39,8 @@ pub use self::check::{
     Mismatch, MismatchReason, MismatchText, ReportText, Scope,
 };
 pub use self::contents::{
-    FileData, FILE_DATA_FIXED_LEN, FILE_DATA_MAX, MEMFD_NAME_MAX, MEMFD_SEALS_ALL,
+    ContentsCheck, ContentsError, FileData, FILE_DATA_FIXED_LEN, FILE_DATA_MAX, MEMFD_NAME_MAX,
+    MEMFD_SEALS_ALL,
 };
 pub use self::crc32c::Crc32c;
 pub use self::decoder::{parse_body, Body, Decoder, Record, Source};

@@ -28,9 +28,12 @@ pub fn fuzz_decode(data: &[u8]) {
         Err(e) => panic!("decoded header does not re-encode: {e:?}"),
     };
     let mut skipped = false;
+    // Restart's file contents rules must decide any decodable image without panicking.
+    let mut contents = crate::ContentsCheck::new();
     loop {
         match dec.next_record(&mut buf) {
             Ok(Some(record)) => {
+                let _ = contents.next(record.header.id, &record.body);
                 // Unknown records skipped without their payload cannot be re-encoded.
                 skipped |= matches!(record.body, Body::Unknown(None));
                 if let Err(e) = reencode(&mut enc, &record) {

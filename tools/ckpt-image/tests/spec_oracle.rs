@@ -672,3 +672,144 @@ fn file_contents_follow_the_document() {
         assert!(refused, "codec accepts: {what}");
     }
 }
+
+/// The document's rules for a restarter on file contents, by hand: runs directly follow
+/// their file record (kind 7 or 8), increase without overlap, end within its size, and sum
+/// to its data_len.
+fn spec_contents(img: &[u8]) -> Result<(), String> {
+    let mut at = 304;
+    // (file id, size, data_len, kind, bytes held, end of last run)
+    let mut cur: Option<(u64, i64, u64, u16, u64, u64)> = None;
+    let close = |cur: &Option<(u64, i64, u64, u16, u64, u64)>| match cur {
+        Some((id, _, said, _, held, _)) if held != said => {
+            Err(format!("file {id}: {held} bytes held, {said} said"))
+        }
+        _ => Ok(()),
+    };
+    while at + 16 <= img.len() {
+        let rtype = u16::from_le_bytes([img[at], img[at + 1]]);
+        let len = u32::from_le_bytes(img[at + 4..at + 8].try_into().unwrap()) as usize;
+        let id = u64::from_le_bytes(img[at + 8..at + 16].try_into().unwrap());
+        let p = &img[at + 16..at + len];
+        let u64_at = |o: usize| u64::from_le_bytes(p[o..o + 8].try_into().unwrap());
+        match rtype {
+            0x0021 => {
+                close(&cur)?;
+                let kind = u16::from_le_bytes([p[0], p[1]]);
+                let path_len = u16::from_le_bytes([p[72], p[73]]) as usize;
+                let data_len = match kind {
+                    7 => u64_at(74 + path_len),
+                    8 => u64_at(74 + path_len + 8),
+                    _ => 0,
+                };
+                cur = Some((id, u64_at(40) as i64, data_len, kind, 0, 0));
+            }
+            0x0022 => {
+                let (file, off, n) = (u64_at(0), u64_at(8), (len - 32) as u64);
+                let Some(c) = cur.as_mut().filter(|c| c.0 == file) else {
+                    return Err(format!("record {id}: not right after file {file}"));
+                };
+                if c.3 != 7 && c.3 != 8 {
+                    return Err(format!("record {id}: data of a kind {} file", c.3));
+                }
+                if off < c.5 {
+                    return Err(format!("record {id}: overlap"));
+                }
+                if c.1 < 0 || off + n > c.1 as u64 {
+                    return Err(format!("record {id}: past the size"));
+                }
+                c.4 += n;
+                c.5 = off + n;
+            }
+            _ => {
+                close(&cur)?;
+                cur = None;
+            }
+        }
+        at += len;
+    }
+    close(&cur)
+}
+
+/// What the codec's ContentsCheck says of an image.
+fn codec_contents(img: &[u8]) -> Result<(), ckpt_image::ContentsError> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut dec = ckpt_image::Decoder::new(img).unwrap();
+    let mut check = ckpt_image::ContentsCheck::new();
+    while let Some(r) = dec.next_record(&mut buf).unwrap() {
+        check.next(r.header.id, &r.body)?;
+    }
+    check.finish()
+}
+
+#[test]
+fn wrong_content_lengths_are_refused() {
+    assert_eq!(spec_contents(&contents_image(|_, _| {})), Ok(()));
+    assert_eq!(codec_contents(&contents_image(|_, _| {})), Ok(()));
+    type Edit = Box<dyn Fn(u64, &mut Vec<u8>)>;
+    let data_len_at = |p: &Vec<u8>| p.len() - 8;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "data_len one more than the runs hold",
+            Box::new(move |id, p| {
+                if id == 2 {
+                    let at = data_len_at(p);
+                    p[at] += 1;
+                }
+            }),
+        ),
+        (
+            "data_len one less",
+            Box::new(move |id, p| {
+                if id == 2 {
+                    let at = data_len_at(p);
+                    p[at] -= 1;
+                }
+            }),
+        ),
+        (
+            "a run dropped (the last chunk of the memfd)",
+            Box::new(|id, p| {
+                if id == 6 {
+                    // turn it into a run of the unlinked file, out of place
+                    p[..8].copy_from_slice(&2u64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "a run past the size",
+            Box::new(|id, p| {
+                if id == 2 {
+                    p[40..48].copy_from_slice(&8000i64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "runs overlapping",
+            Box::new(|id, p| {
+                if id == 4 {
+                    p[8..16].copy_from_slice(&1u64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "memfd data_len wrong",
+            Box::new(|id, p| {
+                if id == 5 {
+                    let at = p.len() - 2 - 3 - 8;
+                    p[at] = 5;
+                }
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let img = contents_image(edit);
+        // still well-formed record by record: only the contents rules catch it
+        assert!(
+            spec_decode(&img).is_ok(),
+            "{what}: the edit broke the framing"
+        );
+        assert!(spec_contents(&img).is_err(), "oracle accepts: {what}");
+        assert!(codec_contents(&img).is_err(), "codec accepts: {what}");
+    }
+}
