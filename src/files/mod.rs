@@ -161,7 +161,7 @@ pub(crate) fn lookup(
             ))
         })?;
     if kind.needs_name() && facts.unlinked != 0 {
-        let hint = if opts.contents {
+        let hint = if opts.contents || !is_reg(facts) {
             ""
         } else {
             "; CKPT_CHECKPOINT_FILE_CONTENTS saves the contents of unlinked files on tmpfs and \

@@ -41,6 +41,12 @@ pub struct Args {
     /// Also write the process state: mapped files, memory map, registers and pages.
     #[arg(long)]
     process: bool,
+    /// Save the contents of unlinked files and memfds instead of refusing them.
+    #[arg(long)]
+    file_contents: bool,
+    /// With --file-contents: no limit on the data saved of one file (default 64 MiB).
+    #[arg(long, requires = "file_contents")]
+    no_contents_limit: bool,
     /// Kill the target after the checkpoint instead of letting it continue.
     #[arg(long)]
     kill: bool,
@@ -79,11 +85,16 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         }
     }
 
-    let flags = if args.process {
-        u64::from(ckpt_sys::abi::CKPT_CHECKPOINT_PROCESS)
-    } else {
-        0
-    };
+    let flag = |on: bool, bit: u32| if on { u64::from(bit) } else { 0 };
+    let flags = flag(args.process, ckpt_sys::abi::CKPT_CHECKPOINT_PROCESS)
+        | flag(
+            args.file_contents,
+            ckpt_sys::abi::CKPT_CHECKPOINT_FILE_CONTENTS,
+        )
+        | flag(
+            args.no_contents_limit,
+            ckpt_sys::abi::CKPT_CHECKPOINT_CONTENTS_UNLIMITED,
+        );
     let result = device.checkpoint(out, target.pid, &external, flags);
     let finish = if args.kill {
         target.kill()
