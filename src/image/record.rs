@@ -42,7 +42,7 @@ impl RecordType {
     /// The contents of consecutive present pages of one mapping.
     pub const PAGES: RecordType = RecordType(0x0032);
     /// A run of the saved contents of a file (unlinked file, memfd).
-    pub const FILE_DATA: RecordType = RecordType(0x0022);
+    pub const FILE_DATA: RecordType = RecordType(0x0023);
 
     /// Every type this codec knows.
     pub const KNOWN: [RecordType; 11] = [

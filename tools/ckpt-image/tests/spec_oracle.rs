@@ -335,7 +335,7 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
             rule(img.len() == at + 36, "bytes after the terminator")?;
             return Ok(seen);
         }
-        let known = matches!(rtype, 0x0002 | 0x0003 | 0x0010 | 0x0020 | 0x0021 | 0x0022);
+        let known = matches!(rtype, 0x0002 | 0x0003 | 0x0010 | 0x0020 | 0x0021 | 0x0023);
         if known {
             rule(flags == 1, "a v1 record's flags must be exactly CRITICAL")?;
         } else {
@@ -421,7 +421,7 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
                 }
                 files.push(id);
             }
-            0x0022 => {
+            0x0023 => {
                 let file = p.u64()?;
                 rule(file != 0 && file < id, "file data names no earlier record")?;
                 let offset = p.u64()?;
@@ -561,8 +561,8 @@ fn contents_image(edit: impl Fn(u64, &mut Vec<u8>)) -> Vec<u8> {
     let mut payloads: Vec<(u16, u64, Vec<u8>)> = vec![
         (0x0002, 1, sample_env_by_hand()),
         (0x0021, 2, unlinked_file_payload(b"/tmp/gone", 8192 + 3, 6)),
-        (0x0022, 3, file_data_payload(2, 0, b"abc")),
-        (0x0022, 4, file_data_payload(2, 8192, b"xyz")),
+        (0x0023, 3, file_data_payload(2, 0, b"abc")),
+        (0x0023, 4, file_data_payload(2, 8192, b"xyz")),
     ];
     let mut memfd = unlinked_file_payload(b"", 4, 0);
     memfd[0] = 8;
@@ -573,7 +573,7 @@ fn contents_image(edit: impl Fn(u64, &mut Vec<u8>)) -> Vec<u8> {
     memfd.extend_from_slice(&3u16.to_le_bytes());
     memfd.extend_from_slice(b"buf");
     payloads.push((0x0021, 5, memfd));
-    payloads.push((0x0022, 6, file_data_payload(5, 0, b"data")));
+    payloads.push((0x0023, 6, file_data_payload(5, 0, b"data")));
     for (_, id, p) in payloads.iter_mut() {
         edit(*id, p);
     }
@@ -704,7 +704,7 @@ fn spec_contents(img: &[u8]) -> Result<(), String> {
                 };
                 cur = Some((id, u64_at(40) as i64, data_len, kind, 0, 0));
             }
-            0x0022 => {
+            0x0023 => {
                 let (file, off, n) = (u64_at(0), u64_at(8), (len - 32) as u64);
                 let Some(c) = cur.as_mut().filter(|c| c.0 == file) else {
                     return Err(format!("record {id}: not right after file {file}"));
