@@ -250,11 +250,13 @@ impl<'a> Plan<'a> {
         let mut several_tasks = None;
         // What restart requires of file contents beyond each record (shared with the tools).
         let mut contents = ContentsCheck::new();
+        let mut bad_contents = None;
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
-            contents
-                .next(id, &record.body)
-                .map_err(|e| contents_error(id, e))?;
+            // Reported once the whole image verified, like several tasks.
+            if let Err(e) = contents.next(id, &record.body) {
+                bad_contents.get_or_insert(contents_error(id, e));
+            }
             let (offset, len) = (record.offset as usize, record.header.len as usize);
             // Re-parse from the image itself, so that what we keep borrows from it.
             let payload = image
@@ -317,7 +319,12 @@ impl<'a> Plan<'a> {
                 | Body::Regset(_) => {}
             }
         }
-        contents.finish().map_err(|e| contents_error(0, e))?;
+        if let Err(e) = contents.finish() {
+            bad_contents.get_or_insert(contents_error(0, e));
+        }
+        if let Some(e) = bad_contents {
+            return Err(e);
+        }
         if let Some(id) = several_tasks {
             return Err(CkptError::unsupported_image(format_args!(
                 "images of several tasks cannot be restarted yet"
