@@ -16,11 +16,11 @@ use kernel::{
 use crate::{
     env::{HostEnv, TaskEnv},
     error::{self, CkptError, CkptResult, Report},
-    files::{self, Kind, Scratch},
+    files::{self, Kind, SaveOptions, Scratch},
     glue::{OpenFile, Target},
     image::{
-        self, Arch, EncodeError, Encoder, FdEntry, File, FileVariant, Header, Timestamp, Utsname,
-        FD_FLAG_CLOEXEC, PATH_MAX,
+        self, Arch, EncodeError, Encoder, FdEntry, File, FileData, FileVariant, Header, Timestamp,
+        Utsname, FD_FLAG_CLOEXEC, PATH_MAX,
     },
     reason::Reason,
     uapi::{self, ckpt_checkpoint},
@@ -93,7 +93,22 @@ fn checkpoint(args: &ckpt_checkpoint, stats: &mut Stats) -> CkptResult {
 
     let mut sink = ImageSink::new(output)?;
     let process = args.flags & u64::from(uapi::CKPT_CHECKPOINT_PROCESS) != 0;
-    let result = write_image(&target, &external, process, &mut sink, &mut stats.records);
+    let opts = SaveOptions {
+        contents: args.flags & u64::from(uapi::CKPT_CHECKPOINT_FILE_CONTENTS) != 0,
+        contents_max: if args.flags & u64::from(uapi::CKPT_CHECKPOINT_CONTENTS_UNLIMITED) != 0 {
+            u64::MAX
+        } else {
+            files::CONTENTS_MAX_DEFAULT
+        },
+    };
+    let result = write_image(
+        &target,
+        &external,
+        process,
+        &opts,
+        &mut sink,
+        &mut stats.records,
+    );
     stats.bytes = sink.bytes;
     result
 }
@@ -141,6 +156,7 @@ fn write_image(
     target: &Target,
     external: &[u32],
     process: bool,
+    opts: &SaveOptions,
     sink: &mut ImageSink,
     records: &mut u64,
 ) -> CkptResult {
@@ -162,7 +178,7 @@ fn write_image(
         .map_err(encode_error)?;
     *records = enc.records_written();
 
-    let table = write_files(target, &fs, external, &mut enc, records)?;
+    let table = write_files(target, &fs, external, opts, &mut enc, records)?;
 
     let mut paths = KVec::from_elem(0u8, 2 * PATH_MAX, GFP_KERNEL)?;
     let (cwd_buf, root_buf) = paths.split_at_mut(PATH_MAX);
@@ -249,6 +265,7 @@ fn write_files(
     target: &Target,
     fs: &FsContext,
     external: &[u32],
+    opts: &SaveOptions,
     enc: &mut Encoder<&mut ImageSink>,
     records: &mut u64,
 ) -> CkptResult<u64> {
@@ -290,17 +307,14 @@ fn write_files(
     for i in 0..slots.len() {
         let owner = slots[i].owner;
         let id = if owner == i {
-            let is_external = external.binary_search(&slots[i].file.fd).is_ok();
+            let file = &slots[i].file;
             let id = enc.next_id();
-            write_file(
-                &slots[i].file,
-                is_external,
-                fs,
-                &mut path,
-                &mut scratch,
-                id,
-                enc,
-            )?;
+            if external.binary_search(&file.fd).is_ok() {
+                write_external(file, id, enc)?;
+            } else {
+                write_file_record_with(file, fs, &mut path, &mut scratch, id, enc, opts)
+                    .map_err(|e| e.at_fd(file.fd))?;
+            }
             *records = enc.records_written();
             id
         } else {
@@ -325,21 +339,9 @@ fn write_files(
     Ok(table)
 }
 
-/// Writes the record of one open fd through the implementation that claims it (an external
-/// fd: only its kind); errors name the fd.
-fn write_file(
-    file: &OpenFile,
-    is_external: bool,
-    fs: &FsContext,
-    path_buf: &mut [u8],
-    scratch: &mut Scratch,
-    id: u64,
-    enc: &mut Encoder<&mut ImageSink>,
-) -> CkptResult {
+/// Writes the record of an external fd: only its kind; errors name the fd.
+fn write_external(file: &OpenFile, id: u64, enc: &mut Encoder<&mut ImageSink>) -> CkptResult {
     let fd = file.fd;
-    if !is_external {
-        return write_file_record(file, fs, path_buf, scratch, id, enc).map_err(|e| e.at_fd(fd));
-    }
     let facts = file.facts()?;
     let fd_kind = files::external_kind(&facts);
     let record = file_record(&facts, &[], FileVariant::External { fd_kind });
@@ -347,9 +349,9 @@ fn write_file(
         .map_err(|e| record_error("external fd", e).at_fd(fd))
 }
 
-/// Writes the FILE record of `file` (an fd's or a mapping's) through the implementation that
-/// claims it: deny by default, unlinked files refused, the path relative to the task's root.
-/// The caller says whose file it is in the errors.
+/// Writes the FILE record of `file` (an fd's or a mapping's) through the kind that claims it
+/// (deny by default, files without a name refused unless a kind saves them otherwise), the
+/// path relative to the task's root. The caller says whose file it is in the errors.
 pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
     file: &OpenFile,
     fs: &FsContext,
@@ -358,27 +360,80 @@ pub(crate) fn write_file_record<S: image::Sink<Error = CkptError>>(
     id: u64,
     enc: &mut Encoder<S>,
 ) -> CkptResult {
+    write_file_record_with(
+        file,
+        fs,
+        path_buf,
+        scratch,
+        id,
+        enc,
+        &SaveOptions::default(),
+    )
+}
+
+/// [`write_file_record`], with the caller's options.
+fn write_file_record_with<S: image::Sink<Error = CkptError>>(
+    file: &OpenFile,
+    fs: &FsContext,
+    path_buf: &mut [u8],
+    scratch: &mut Scratch,
+    id: u64,
+    enc: &mut Encoder<S>,
+    opts: &SaveOptions,
+) -> CkptResult {
     let facts = file.facts()?;
-    let imp = files::lookup(&facts)?;
-    if facts.unlinked != 0 {
-        return Err(CkptError::unlinked_file(format_args!(
-            "unlinked file ({})",
-            Kind(&facts)
-        )));
-    }
-    let path = fs.file_path(file, path_buf).map_err(|e| {
-        let kind = Kind(&facts);
-        if e == ENAMETOOLONG {
-            CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
-        } else {
-            CkptError::path_unreachable(format_args!(
-                "{kind}: path not reachable from the task's root"
-            ))
+    let kind = files::lookup(file, &facts, opts)?;
+    let path = if kind.records_path() {
+        let path = fs.file_path(file, path_buf).map_err(|e| {
+            let kind = Kind(&facts);
+            if e == ENAMETOOLONG {
+                CkptError::too_large(e, format_args!("{kind}: path longer than PATH_MAX"))
+            } else {
+                CkptError::path_unreachable(format_args!(
+                    "{kind}: path not reachable from the task's root"
+                ))
+            }
+        })?;
+        // d_path() names a file that lost its name "NAME (deleted)": record the name it had.
+        match path.strip_suffix(b" (deleted)") {
+            Some(name) if facts.unlinked != 0 => name,
+            _ => path,
         }
-    })?;
-    let record = file_record(&facts, path, imp.variant(file, &facts, scratch)?);
+    } else {
+        &[]
+    };
+    let variant = kind.variant(file, &facts, scratch)?;
+    let data_len = variant.data_len();
+    if data_len > opts.contents_max {
+        return Err(CkptError::too_large(
+            EFBIG,
+            format_args!(
+                "{}: {data_len} bytes of data, more than the {} the checkpoint saves of one \
+                 file (CKPT_CHECKPOINT_CONTENTS_UNLIMITED lifts the limit; restart reads images \
+                 of at most {} bytes)",
+                Kind(&facts),
+                opts.contents_max,
+                uapi::CKPT_RESTART_MAX_IMAGE
+            ),
+        ));
+    }
+    let record = file_record(&facts, path, variant);
     enc.write_file(id, &record)
-        .map_err(|e| record_error(imp.name(), e))
+        .map_err(|e| record_error(kind.name(), e))?;
+    // The contents, if the kind saves them: FILE_DATA records right after the file record.
+    kind.save_contents(file, &facts, data_len, &mut |offset, bytes| {
+        for (i, chunk) in bytes.chunks(image::FILE_DATA_MAX).enumerate() {
+            let data = FileData {
+                file: id,
+                offset: offset + (i * image::FILE_DATA_MAX) as u64,
+                data: chunk,
+            };
+            let run = enc.next_id();
+            enc.write_file_data(run, &data)
+                .map_err(|e| record_error(kind.name(), e))?;
+        }
+        Ok(())
+    })
 }
 
 /// The FILE record of an open file with these facts.

@@ -163,6 +163,11 @@ impl OpenFile {
         FileFacts::of(&self.file)
     }
 
+    /// The open file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Encodes an exportfs file handle into `buf`: `(handle type, handle bytes)`.
     pub(crate) fn file_handle<'b>(&self, buf: &'b mut [u8]) -> Result<(u32, &'b [u8])> {
         vfs::file_handle(&self.file, buf)

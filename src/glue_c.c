@@ -15,6 +15,7 @@
 #include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/shmem_fs.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/nsproxy.h>
@@ -377,4 +378,88 @@ void ckpt_glue_fault_exit(void)
 int ckpt_glue_fail_install(void)
 {
 	return should_fail(&ckpt_fail_install, 1);
+}
+
+/*
+ * C: shmem_file(), SHMEM_I(), mapping_deny_writable() and inode_lock() are
+ * inlines; memfd_fcntl() and memfd_alloc_file() are not exported.
+ *
+ * A memfd is a shmem file on the kernel's internal mount (MNT_INTERNAL) whose
+ * name starts with "memfd:" (SysV segments and shared anonymous memory live
+ * there too, under other names). Its seals are F_GET_SEALS's value.
+ */
+int ckpt_glue_memfd_info(struct file *file, __u32 *seals, char *name, int size)
+{
+	const char *dname = file->f_path.dentry->d_name.name;
+
+	if (!shmem_file(file) || !(file->f_path.mnt->mnt_flags & MNT_INTERNAL) ||
+	    strncmp(dname, "memfd:", 6))
+		return -EINVAL;
+	*seals = READ_ONCE(SHMEM_I(file_inode(file))->seals);
+	/* the dentry of a pseudo file is never renamed: its name is stable */
+	if (strscpy(name, dname + 6, size) < 0)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * memfd_create(name, MFD_ALLOW_SEALING) as memfd_alloc_file() does it, minus
+ * the LSM hook for anonymous inodes (not exported): @name includes "memfd:".
+ */
+struct file *ckpt_glue_memfd_create(const char *name)
+{
+	struct file *file = shmem_file_setup(name, 0, mk_vma_flags(VMA_NORESERVE_BIT));
+
+	if (IS_ERR(file))
+		return file;
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	file->f_flags |= O_LARGEFILE;
+	SHMEM_I(file_inode(file))->seals &= ~F_SEAL_SEAL;
+	return file;
+}
+
+/*
+ * Sets the seals of a memfd created by ckpt_glue_memfd_create() and not
+ * shared yet, as F_ADD_SEALS would (no page can be pinned by anyone: no
+ * waiting for pins).
+ */
+int ckpt_glue_memfd_set_seals(struct file *file, __u32 seals)
+{
+	struct inode *inode = file_inode(file);
+	int err = 0;
+
+	if (!shmem_file(file))
+		return -EINVAL;
+	inode_lock(inode);
+	if (seals & F_SEAL_WRITE)
+		err = mapping_deny_writable(file->f_mapping);
+	if (!err)
+		SHMEM_I(inode)->seals = seals;
+	inode_unlock(inode);
+	return err;
+}
+
+/*
+ * Sets the size and permission bits of a file restart created and wrote: as
+ * ftruncate() and fchmod() would, as the owner, without a write permission
+ * check (the file may be read-only: it was opened for writing at creation).
+ */
+int ckpt_glue_set_size_mode(struct file *file, __s64 size, __u32 mode)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	struct inode *inode = d_inode(dentry);
+	struct iattr attr = {
+		.ia_valid = ATTR_SIZE | ATTR_FILE | ATTR_MODE | ATTR_MTIME | ATTR_CTIME,
+		.ia_size = size,
+		.ia_file = file,
+		.ia_mode = (mode & S_IALLUGO) | (inode->i_mode & S_IFMT),
+	};
+	int err;
+
+	if (size < 0)
+		return -EINVAL;
+	inode_lock(inode);
+	err = notify_change(file_mnt_idmap(file), dentry, &attr, NULL);
+	inode_unlock(inode);
+	return err;
 }

@@ -76,4 +76,10 @@ void ckpt_glue_fault_init(void);
 void ckpt_glue_fault_exit(void);
 int ckpt_glue_fail_install(void);
 
+/* file kinds with contents (src/files/) */
+int ckpt_glue_memfd_info(struct file *file, __u32 *seals, char *name, int size);
+struct file *ckpt_glue_memfd_create(const char *name);
+int ckpt_glue_memfd_set_seals(struct file *file, __u32 seals);
+int ckpt_glue_set_size_mode(struct file *file, __s64 size, __u32 mode);
+
 #endif /* CKPT_GLUE_C_H */

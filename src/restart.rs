@@ -12,10 +12,9 @@
 //!    below `RLIMIT_NOFILE`.
 //! 3. **Check the environment**: the image's environment vector and task vector against the
 //!    running kernel's, with the checker `ckpt check` uses.
-//! 4. **Reopen** every file with the caller's credentials, checking identity and content.
+//! 4. **Reopen** every file with the caller's credentials, through the kind that restores its
+//!    record (`src/files/`), checking identity and content.
 //! 5. **Install** them at their fd numbers ([`Reservation`]): all or nothing.
-
-use core::fmt::Write;
 
 use kernel::{bindings, prelude::*};
 
@@ -23,14 +22,15 @@ use crate::{
     env,
     error::{self, CkptError, CkptResult, Report},
     fdtable::{self, Reservation, Slot},
+    files::{self, FileRecord, Printable, ReopenContext},
     image::{
-        self, Arch, Body, DecodeError, Decoder, DirCookieMode, EnvReport, EnvVector, File,
+        self, Arch, Body, ContentsCheck, DecodeError, Decoder, EnvReport, EnvVector, FileData,
         FileTable, FileVariant, FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN,
         IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
     reason::Reason,
     uapi::{self, ckpt_restart},
-    vfs::{self, Access, CallerFile, FsContext, InodeFacts, KPath, NewFile},
+    vfs::{self, Access, CallerFile, FsContext, NewFile},
 };
 
 /// Largest read from the input at once.
@@ -55,17 +55,6 @@ const _: () = assert!(
             | bindings::O_NOATIME
             | bindings::O_CLOEXEC
 );
-
-/// The `f_flags` restart passes to `open()` as recorded (`O_NONBLOCK` is restored after).
-const REOPEN_F_FLAGS: u32 = bindings::O_ACCMODE
-    | bindings::O_APPEND
-    | bindings::O_DSYNC
-    | bindings::__O_SYNC
-    | bindings::O_DIRECT
-    | bindings::O_NOATIME;
-
-/// The `f_flags` restart opens with whatever the image says, then sets as recorded.
-const OPEN_ONLY_F_FLAGS: u32 = bindings::O_NONBLOCK | bindings::O_NOFOLLOW | bindings::O_DIRECTORY;
 
 /// Handles `CKPT_IOC_RESTART`.
 pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
@@ -232,14 +221,6 @@ fn inconsistent(id: u64, args: core::fmt::Arguments<'_>) -> CkptError {
 
 // ---- phase 2: validate ----
 
-/// A FILE record of the image.
-struct FileRecord<'a> {
-    id: u64,
-    file: File<'a>,
-    /// Lowest fd using it (what errors name), `u32::MAX` while unreferenced.
-    first_fd: u32,
-}
-
 /// A validated image, borrowing from its bytes.
 struct Plan<'a> {
     header: image::Header,
@@ -250,6 +231,8 @@ struct Plan<'a> {
     table_id: u64,
     table: FileTable<'a>,
     files: KVVec<FileRecord<'a>>,
+    /// FILE_DATA records: runs of the contents of `files` (each file's `runs`).
+    runs: KVVec<FileData<'a>>,
 }
 
 impl<'a> Plan<'a> {
@@ -262,10 +245,18 @@ impl<'a> Plan<'a> {
         let mut task: Option<(u64, Task<'a>)> = None;
         let mut task_vector = None;
         let mut table: Option<(u64, FileTable<'a>)> = None;
-        let mut files = KVVec::new();
+        let mut files: KVVec<FileRecord<'a>> = KVVec::new();
+        let mut runs: KVVec<FileData<'a>> = KVVec::new();
         let mut several_tasks = None;
+        // What restart requires of file contents beyond each record (shared with the tools).
+        let mut contents = ContentsCheck::new();
+        let mut bad_contents = None;
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
+            // Reported once the whole image verified, like several tasks.
+            if let Err(e) = contents.next(id, &record.body) {
+                bad_contents.get_or_insert(contents_error(id, e));
+            }
             let (offset, len) = (record.offset as usize, record.header.len as usize);
             // Re-parse from the image itself, so that what we keep borrows from it.
             let payload = image
@@ -311,9 +302,17 @@ impl<'a> Plan<'a> {
                         id,
                         file,
                         first_fd: u32::MAX,
+                        runs: runs.len()..runs.len(),
                     },
                     GFP_KERNEL,
                 )?,
+                Body::FileData(run) => {
+                    // `contents` checked that it follows the last file record.
+                    if let Some(rec) = files.last_mut() {
+                        rec.runs.end += 1;
+                    }
+                    runs.push(run, GFP_KERNEL)?;
+                }
                 Body::Unknown(_)
                 | Body::Terminator(_)
                 | Body::Mm(_)
@@ -323,6 +322,12 @@ impl<'a> Plan<'a> {
                 | Body::Signals(_)
                 | Body::TaskState(_) => {}
             }
+        }
+        if let Err(e) = contents.finish() {
+            bad_contents.get_or_insert(contents_error(0, e));
+        }
+        if let Some(e) = bad_contents {
+            return Err(e);
         }
         if let Some(id) = several_tasks {
             return Err(CkptError::unsupported_image(format_args!(
@@ -350,6 +355,7 @@ impl<'a> Plan<'a> {
             table_id,
             table,
             files,
+            runs,
         })
     }
 
@@ -461,24 +467,14 @@ fn check_file(rec: &FileRecord<'_>) -> CkptResult {
     })
 }
 
-/// Bytes for messages (non-printable ones as `?`, cut to fit).
-struct Printable<'a>(&'a [u8]);
-
-impl core::fmt::Display for Printable<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for &b in self.0.iter().take(200) {
-            let c = if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '?'
-            };
-            f.write_char(c)?;
-        }
-        if self.0.len() > 200 {
-            f.write_str("...")?;
-        }
-        Ok(())
-    }
+/// A malformed-contents error, blamed on the FILE_DATA record `id`, or for a wrong total on
+/// the file record.
+fn contents_error(id: u64, e: image::ContentsError) -> CkptError {
+    let id = match e {
+        image::ContentsError::LengthMismatch { file, .. } => file,
+        _ => id,
+    };
+    inconsistent(id, format_args!("{e}"))
 }
 
 // ---- phase 3: environment ----
@@ -523,308 +519,27 @@ fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
 // ---- phase 4: reopen ----
 
 impl Plan<'_> {
-    /// Opens every file record but the external ones (`None` there), in record order.
+    /// Opens every file record through the kind that restores it (`None` for external
+    /// ones, which the caller supplies), in record order.
     fn reopen(&self, _fds: &[FdUse], flags: u64) -> CkptResult<KVVec<Option<NewFile>>> {
         let root = FsContext::current()?.root;
         let mut names = KVec::from_elem(0u8, 2 * (PATH_MAX + 1), GFP_KERNEL)?;
+        let mut cx = ReopenContext {
+            root: &root,
+            names: &mut names,
+            flags,
+            runs: &self.runs,
+        };
         let mut files = KVVec::with_capacity(self.files.len(), GFP_KERNEL)?;
         for rec in self.files.iter() {
-            let file = match rec.file.variant {
-                FileVariant::External { .. } => None,
-                _ => Some(reopen(rec, &root, &mut names, flags)?),
-            };
-            files.push(file, GFP_KERNEL)?;
+            let kind = files::restorer(&rec.file.variant).ok_or_else(|| {
+                inconsistent(rec.id, format_args!("no kind restores this file record"))
+                    .at_fd(rec.first_fd)
+            })?;
+            files.push(kind.reopen(rec, &mut cx)?, GFP_KERNEL)?;
         }
         Ok(files)
     }
-}
-
-/// An error about the file of `rec`, made by `error` (a [`CkptError`] constructor) from a
-/// message that starts with the recorded path; blamed on its lowest fd and its record.
-fn file_error(
-    rec: &FileRecord<'_>,
-    error: impl FnOnce(core::fmt::Arguments<'_>) -> CkptError,
-    args: core::fmt::Arguments<'_>,
-) -> CkptError {
-    error(format_args!("{}: {args}", Printable(rec.file.path)))
-        .at_fd(rec.first_fd)
-        .in_record(rec.id)
-}
-
-/// Writes `bytes` and a NUL into `buf` and returns it as a C string.
-fn c_path<'b>(bytes: &[u8], buf: &'b mut [u8]) -> Result<&'b CStr> {
-    let with_nul = buf.get_mut(..bytes.len() + 1).ok_or(ENAMETOOLONG)?;
-    with_nul[..bytes.len()].copy_from_slice(bytes);
-    with_nul[bytes.len()] = 0;
-    CStr::from_bytes_with_nul(with_nul).map_err(|_| EINVAL)
-}
-
-/// Reopens one file with the caller's credentials and restores its state.
-fn reopen(rec: &FileRecord<'_>, root: &KPath, names: &mut [u8], flags: u64) -> CkptResult<NewFile> {
-    let f = &rec.file;
-    let (path_buf, found_buf) = names.split_at_mut(PATH_MAX + 1);
-    let recorded = c_path(f.path, path_buf)?;
-
-    // Where the file is now: its recorded path if that still names it, else (ext) wherever
-    // its file handle says. Checked before opening, so that nothing else is ever opened.
-    let ext_handle = match f.variant {
-        FileVariant::Ext {
-            handle,
-            handle_type,
-            ..
-        }
-        | FileVariant::ExtDirectory {
-            handle,
-            handle_type,
-            ..
-        } => Some((handle, handle_type)),
-        _ => None,
-    };
-    let found = match (KPath::lookup(recorded), ext_handle) {
-        (Ok(p), handle) => {
-            let facts = p.facts().map_err(|e| lookup_error(rec, e))?;
-            match (identity(f, &facts), handle) {
-                (Ok(()), _) => Found::Name(recorded),
-                (Err(_), Some((h, t))) => locate_by_handle(rec, h, t, root, found_buf)?,
-                (Err(why), None) => return Err(replaced(rec, why)),
-            }
-        }
-        (Err(e), Some((h, t))) if e == ENOENT => locate_by_handle(rec, h, t, root, found_buf)?,
-        (Err(e), _) => return Err(lookup_error(rec, e)),
-    };
-
-    let is_dir = f.mode & bindings::S_IFMT == bindings::S_IFDIR;
-    // O_NONBLOCK: nothing may block in open (a FIFO swapped in would); restored below.
-    let mut open_flags = (f.f_flags & REOPEN_F_FLAGS)
-        | bindings::O_NONBLOCK
-        | bindings::O_NOFOLLOW
-        | bindings::O_NOCTTY
-        | bindings::O_LARGEFILE;
-    if is_dir {
-        open_flags |= bindings::O_DIRECTORY;
-    }
-    let file = match &found {
-        Found::Name(name) => NewFile::open(name, open_flags),
-        Found::Dentry(path) => NewFile::open_path(path, open_flags),
-    }
-    .map_err(|e| open_error(rec, e))?;
-
-    // Check again what was opened: the path may have changed since the lookup.
-    let facts = file.facts().map_err(|e| open_error(rec, e))?;
-    identity(f, &facts).map_err(|why| replaced(rec, why))?;
-    if flags & u64::from(uapi::CKPT_RESTART_IGNORE_CONTENT) == 0 {
-        content(rec, &facts)?;
-    }
-
-    let hash_bits = match f.variant {
-        FileVariant::ExtDirectory { cookie, .. } => match cookie {
-            DirCookieMode::Hash32 => 32,
-            DirCookieMode::Hash64 => 64,
-        },
-        _ => 0,
-    };
-    file.set_restored_flags(f.f_flags, OPEN_ONLY_F_FLAGS, hash_bits);
-    if !matches!(f.variant, FileVariant::CharDevice { .. }) {
-        match file.seek(f.pos) {
-            Ok(pos) if pos == f.pos => {}
-            Ok(pos) => {
-                return Err(file_error(
-                    rec,
-                    CkptError::bad_position,
-                    format_args!("position {} restored as {pos}", f.pos),
-                ))
-            }
-            Err(e) => {
-                return Err(file_error(
-                    rec,
-                    CkptError::bad_position,
-                    format_args!("cannot restore position {} ({e:?})", f.pos),
-                ))
-            }
-        }
-    }
-    Ok(file)
-}
-
-/// Where restart found a file.
-enum Found<'b> {
-    /// A path, opened as `open(2)` would (every directory on the way searched).
-    Name(&'b CStr),
-    /// A dentry found by file handle that no path reaches (it left the dcache, and ext
-    /// handles name no parent): opened as `open_by_handle_at(2)` would.
-    Dentry(KPath),
-}
-
-/// Finds an ext file by its handle, on the file system mounted at the nearest existing
-/// ancestor of its recorded path: its current path (written into `buf`) if a path reaches
-/// it, else, for a caller who may open files by handle, the dentry itself.
-fn locate_by_handle<'b>(
-    rec: &FileRecord<'_>,
-    handle: &[u8],
-    handle_type: u32,
-    root: &KPath,
-    buf: &'b mut [u8],
-) -> CkptResult<Found<'b>> {
-    let f = &rec.file;
-    // ENOENT, ESTALE (and EINVAL: a handle the file system no longer accepts) say the file is
-    // gone; any other errno (ENOMEM...) says nothing about the file.
-    let missing = |e: Error| {
-        if e == ENOENT || e == ESTALE || e == EINVAL {
-            let e = if e == EINVAL { ESTALE } else { e };
-            file_error(
-                rec,
-                |a| CkptError::file_missing(e, a),
-                format_args!("no longer exists (neither at its path nor by file handle)"),
-            )
-        } else {
-            file_error(rec, |a| CkptError::other(e, a), format_args!("{e:?}"))
-        }
-    };
-    // The file system: the nearest ancestor of the path that exists and is on device `dev`.
-    let mut prefix = f.path;
-    let mount = loop {
-        let cut = prefix.iter().rposition(|&b| b == b'/').unwrap_or(0);
-        prefix = &f.path[..cut.max(1)];
-        let dir = c_path(prefix, buf)?;
-        if let Ok(p) = KPath::lookup(dir) {
-            if p.facts().is_ok_and(|facts| facts.dev == f.dev) {
-                break p;
-            }
-        }
-        if cut == 0 {
-            return Err(missing(ENOENT));
-        }
-    };
-    let check = |found: &KPath| -> CkptResult {
-        let facts = found.facts().map_err(missing)?;
-        if facts.unlinked != 0 {
-            return Err(missing(ESTALE));
-        }
-        identity(f, &facts).map_err(|why| replaced(rec, why))
-    };
-    let Ok(found) = mount.decode_handle(handle, handle_type, false) else {
-        // No connected dentry: the inode may still exist, with no path to it in the dcache.
-        let found = mount
-            .decode_handle(handle, handle_type, true)
-            .map_err(missing)?;
-        check(&found)?;
-        if !vfs::may_open_by_handle() {
-            return Err(file_error(
-                rec,
-                |a| CkptError::file_access(EACCES, a),
-                format_args!(
-                    "found by file handle, but no path reaches it; opening it by handle \
-                     needs CAP_DAC_READ_SEARCH"
-                ),
-            ));
-        }
-        return Ok(Found::Dentry(found));
-    };
-    check(&found)?;
-    let len = found
-        .name_under(root, &mut buf[..PATH_MAX])
-        .map_err(|e| {
-            file_error(
-                rec,
-                |a| CkptError::file_access(e, a),
-                format_args!("found by handle, but not reachable from the caller's root"),
-            )
-        })?
-        .len();
-    // `name_under` wrote the path at the start of `buf`: NUL-terminate it in place.
-    buf[len] = 0;
-    let name = CStr::from_bytes_with_nul(&buf[..=len]).map_err(|_| EINVAL)?;
-    Ok(Found::Name(name))
-}
-
-/// Which identity field differs, if any.
-fn identity(f: &File<'_>, facts: &InodeFacts) -> Result<(), &'static str> {
-    if facts.mode & bindings::S_IFMT != f.mode & bindings::S_IFMT {
-        return Err("file type");
-    }
-    if let FileVariant::CharDevice { rdev } = f.variant {
-        // Device nodes are found by number: their inode may differ after a reboot.
-        return if facts.rdev == rdev {
-            Ok(())
-        } else {
-            Err("device number")
-        };
-    }
-    if facts.dev != f.dev {
-        return Err("device");
-    }
-    if facts.ino != f.ino {
-        return Err("inode");
-    }
-    match f.variant {
-        FileVariant::Ext { generation, .. } | FileVariant::ExtDirectory { generation, .. }
-            if facts.generation != generation =>
-        {
-            Err("inode generation")
-        }
-        _ => Ok(()),
-    }
-}
-
-fn replaced(rec: &FileRecord<'_>, why: &str) -> CkptError {
-    file_error(
-        rec,
-        CkptError::file_replaced,
-        format_args!("another file is there ({why} differs)"),
-    )
-}
-
-/// Size and mtime must be as at checkpoint (ctime is not compared: rename and chmod change it).
-fn content(rec: &FileRecord<'_>, facts: &InodeFacts) -> CkptResult {
-    let f = &rec.file;
-    if matches!(f.variant, FileVariant::CharDevice { .. }) {
-        return Ok(());
-    }
-    if facts.size != f.size {
-        return Err(file_error(
-            rec,
-            CkptError::file_changed,
-            format_args!("size changed ({} -> {})", f.size, facts.size),
-        ));
-    }
-    if facts.mtime_sec != f.mtime.sec || facts.mtime_nsec != f.mtime.nsec {
-        return Err(file_error(
-            rec,
-            CkptError::file_changed,
-            format_args!("modified since the checkpoint (mtime differs)"),
-        ));
-    }
-    Ok(())
-}
-
-fn lookup_error(rec: &FileRecord<'_>, e: Error) -> CkptError {
-    if e == ENOENT {
-        file_error(
-            rec,
-            |a| CkptError::file_missing(e, a),
-            format_args!("no such file"),
-        )
-    } else {
-        file_error(
-            rec,
-            |a| CkptError::file_access(e, a),
-            format_args!("lookup failed ({e:?})"),
-        )
-    }
-}
-
-fn open_error(rec: &FileRecord<'_>, e: Error) -> CkptError {
-    if e == ENOENT {
-        return lookup_error(rec, e);
-    }
-    if e == ELOOP || e == ENOTDIR {
-        return replaced(rec, "file type");
-    }
-    file_error(
-        rec,
-        |a| CkptError::file_access(e, a),
-        format_args!("cannot open ({e:?})"),
-    )
 }
 
 // ---- phase 5: install ----

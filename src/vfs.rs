@@ -121,6 +121,19 @@ fn file_path(file: &File) -> &bindings::path {
     unsafe { &(*file.as_ptr()).__bindgen_anon_1.f_path }
 }
 
+/// The seals and name (without `memfd:`, written into `name`) of a memfd; `EINVAL` if `file`
+/// is not one.
+pub(crate) fn memfd_info<'b>(file: &File, name: &'b mut [u8]) -> Result<(u32, &'b [u8])> {
+    let mut seals = 0u32;
+    let size = c_int::try_from(name.len()).map_err(|_| EINVAL)?;
+    // SAFETY: `file` is valid for the borrow; `name` is writable for `size` bytes and the glue
+    // writes a NUL-terminated string of at most that many.
+    to_result(unsafe {
+        ffi::ckpt_glue_memfd_info(file.as_ptr(), &mut seals, name.as_mut_ptr().cast(), size)
+    })?;
+    Ok((seals, until_nul(name)))
+}
+
 /// Encodes an exportfs file handle of `file`'s inode into `buf`: `(handle type, handle bytes)`.
 pub(crate) fn file_handle<'b>(file: &File, buf: &'b mut [u8]) -> Result<(u32, &'b [u8])> {
     let mut len = c_int::try_from(buf.len()).map_err(|_| EINVAL)?;
@@ -336,6 +349,17 @@ impl KPath {
     }
 }
 
+impl KPath {
+    /// The path of an open file (`file->f_path`), with its own reference.
+    pub(crate) fn of_file(file: &File) -> Self {
+        let path = file_path(file);
+        // SAFETY: `path` is valid for the borrow of `file`; `path_get` takes a reference.
+        unsafe { bindings::path_get(path) };
+        // INVARIANT: We took a reference on the mount and the dentry.
+        Self { path: *path }
+    }
+}
+
 impl Drop for KPath {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we own a reference to the path.
@@ -394,6 +418,75 @@ impl NewFile {
             bindings::file_open_root(&path.path, c"".as_char_ptr(), flags, 0)
         })?;
         Self::adopt(file)
+    }
+
+    /// Creates an unnamed regular file in directory `dir` as `open(dir, O_TMPFILE | flags,
+    /// mode)` would, with the caller's credentials.
+    pub(crate) fn create_tmpfile(dir: &CStr, flags: u32, mode: u32) -> Result<Self> {
+        let flags = c_int::try_from(flags | bindings::__O_TMPFILE | bindings::O_DIRECTORY)
+            .map_err(|_| EINVAL)?;
+        let mode = u16::try_from(mode & 0o7777).map_err(|_| EINVAL)?;
+        // SAFETY: `dir` is NUL-terminated.
+        let file = from_err_ptr(unsafe { bindings::filp_open(dir.as_char_ptr(), flags, mode) })?;
+        Self::adopt(file)
+    }
+
+    /// Creates a memfd named `name` (which includes the `memfd:` prefix), sealable, as
+    /// `memfd_create(name, MFD_ALLOW_SEALING)` would.
+    pub(crate) fn memfd(name: &CStr) -> Result<Self> {
+        // SAFETY: `name` is NUL-terminated; shmem copies it.
+        let file = from_err_ptr(unsafe { ffi::ckpt_glue_memfd_create(name.as_char_ptr()) })?;
+        Self::adopt(file)
+    }
+
+    /// Writes all of `data` at `*pos` and advances it.
+    pub(crate) fn write_all_at(&self, mut data: &[u8], pos: &mut i64) -> Result {
+        while !data.is_empty() {
+            // SAFETY: The file is valid (`ARef`), `data` is readable for its length, `pos`
+            // writable.
+            let ret = unsafe {
+                bindings::kernel_write(self.file.as_ptr(), data.as_ptr().cast(), data.len(), pos)
+            };
+            let n = usize::try_from(ret).map_err(|_| Error::from_errno(ret as i32))?;
+            if n == 0 {
+                return Err(EIO);
+            }
+            data = data.get(n..).ok_or(EIO)?;
+        }
+        Ok(())
+    }
+
+    /// The start of the next run of data (`SEEK_DATA`) or hole (`SEEK_HOLE`) at or after
+    /// `pos`; `ENXIO` past the last data. Moves this (private) file's position.
+    pub(crate) fn seek_data_hole(&self, pos: i64, data: bool) -> Result<i64> {
+        let whence = if data {
+            bindings::SEEK_DATA
+        } else {
+            bindings::SEEK_HOLE
+        };
+        // SAFETY: The file is valid (`ARef`).
+        let ret = unsafe { bindings::vfs_llseek(self.file.as_ptr(), pos, whence as c_int) };
+        if ret < 0 {
+            return Err(Error::from_errno(i32::try_from(ret).unwrap_or(-22)));
+        }
+        Ok(ret)
+    }
+
+    /// Sets the size and permission bits of a file restart created, as its owner.
+    pub(crate) fn set_size_mode(&self, size: i64, mode: u32) -> Result {
+        // SAFETY: The file is valid (`ARef`); the glue locks the inode.
+        to_result(unsafe { ffi::ckpt_glue_set_size_mode(self.file.as_ptr(), size, mode) })
+    }
+
+    /// Sets the seals of a memfd made by [`NewFile::memfd`], as `F_ADD_SEALS` would.
+    pub(crate) fn set_seals(&self, seals: u32) -> Result {
+        // SAFETY: The file is valid (`ARef`); the glue checks it is a shmem file.
+        to_result(unsafe { ffi::ckpt_glue_memfd_set_seals(self.file.as_ptr(), seals) })
+    }
+
+    /// The file's path, with its own reference.
+    pub(crate) fn path(&self) -> KPath {
+        KPath::of_file(&self.file)
     }
 
     /// Takes ownership of the reference an open returned.

@@ -3,6 +3,7 @@
 //! Reading images: a streaming [`Decoder`] over any [`Source`] (restart reads from pipes), and
 //! [`parse_body`], the pure-slice parser of one record's payload.
 
+use super::contents::FileData;
 use super::crc32c::Crc32c;
 use super::env::EnvVector;
 use super::error::{DecodeError, FieldError, FormatError, FormatErrorKind, RecordRef};
@@ -74,6 +75,8 @@ pub enum Body<'a> {
     Signals(Signals<'a>),
     /// A task's other state (rseq, robust list, umask, rlimits...).
     TaskState(TaskState),
+    /// A run of a file's saved contents.
+    FileData(FileData<'a>),
     /// The terminator (already verified when returned by a [`Decoder`]).
     Terminator(Terminator),
     /// An optional record of an unknown type; its payload if it fit the buffer.
@@ -95,6 +98,7 @@ pub fn parse_body<'a>(header: &RecordHeader, payload: &'a [u8]) -> Result<Body<'
         RecordType::REGSET => Body::Regset(Regset::parse(payload)?),
         RecordType::SIGNALS => Body::Signals(Signals::parse(payload)?),
         RecordType::TASK_STATE => Body::TaskState(TaskState::parse(payload)?),
+        RecordType::FILE_DATA => Body::FileData(FileData::parse(payload, header.id)?),
         RecordType::TERMINATOR => Body::Terminator(Terminator::parse(payload)?),
         _ => Body::Unknown(Some(payload)),
     })

@@ -6,6 +6,7 @@
 //! anything: every record's length is computed before its header is written. It enforces the
 //! same ordering rules the decoder checks, so it cannot produce an image the decoder refuses.
 
+use super::contents::{FileData, FILE_DATA_FIXED_LEN};
 use super::crc32c::Crc32c;
 use super::env::{run_env_builder, EnvPassError, EnvStop, EnvWriter, ENV_PAYLOAD_HEADER_LEN};
 use super::error::{EncodeError, FormatErrorKind};
@@ -374,6 +375,18 @@ impl<S: Sink> Encoder<S> {
         self.emit(RecordType::FILE, RECORD_FLAG_CRITICAL, id, len, |out| {
             file.write(out)
         })
+    }
+
+    /// Writes a FILE_DATA record: a run of the contents of file `data.file`.
+    pub fn write_file_data(
+        &mut self,
+        id: u64,
+        data: &FileData<'_>,
+    ) -> Result<(), EncodeError<S::Error>> {
+        data.check(id).map_err(EncodeError::Invalid)?;
+        let len = FILE_DATA_FIXED_LEN.saturating_add(data.data.len());
+        let flags = RecordType::FILE_DATA.defined_flags();
+        self.emit(RecordType::FILE_DATA, flags, id, len, |out| data.write(out))
     }
 
     /// Writes a process's MM record.

@@ -5,6 +5,7 @@
 
 use core::fmt;
 
+use super::contents::MEMFD_NAME_MAX;
 use super::error::{FieldError, FormatErrorKind};
 use super::header::Timestamp;
 use super::wire::{check_path, read_path, ByteOut, Reader, Stop};
@@ -118,6 +119,21 @@ pub enum FileVariant<'a> {
         /// What kind of descriptor to supply.
         fd_kind: ExternalFdKind,
     },
+    /// Regular file whose name was removed while it was open (kind 7): its contents follow in
+    /// FILE_DATA records; `path` is the name it had, whose directory restart recreates it in.
+    Unlinked {
+        /// Bytes of data in its FILE_DATA records, in all.
+        data_len: u64,
+    },
+    /// A memfd (kind 8): its contents follow in FILE_DATA records; `path` is empty.
+    Memfd {
+        /// `F_GET_SEALS`.
+        seals: u32,
+        /// Bytes of data in its FILE_DATA records, in all.
+        data_len: u64,
+        /// The name given to `memfd_create()`, at most [`MEMFD_NAME_MAX`] bytes.
+        name: &'a [u8],
+    },
 }
 
 impl FileVariant<'_> {
@@ -130,7 +146,25 @@ impl FileVariant<'_> {
             FileVariant::CharDevice { .. } => 4,
             FileVariant::External { .. } => 5,
             FileVariant::ExtDirectory { .. } => 6,
+            FileVariant::Unlinked { .. } => 7,
+            FileVariant::Memfd { .. } => 8,
         }
+    }
+
+    /// Bytes of contents that follow the record in FILE_DATA records (0: none may).
+    pub fn data_len(&self) -> u64 {
+        match self {
+            FileVariant::Unlinked { data_len } | FileVariant::Memfd { data_len, .. } => *data_len,
+            _ => 0,
+        }
+    }
+
+    /// Whether FILE_DATA records may follow the record.
+    pub fn has_contents(&self) -> bool {
+        matches!(
+            self,
+            FileVariant::Unlinked { .. } | FileVariant::Memfd { .. }
+        )
     }
 
     /// Registry name of the kind.
@@ -142,6 +176,8 @@ impl FileVariant<'_> {
             FileVariant::CharDevice { .. } => "char_device",
             FileVariant::External { .. } => "external",
             FileVariant::ExtDirectory { .. } => "ext_directory",
+            FileVariant::Unlinked { .. } => "unlinked",
+            FileVariant::Memfd { .. } => "memfd",
         }
     }
 }
@@ -184,6 +220,14 @@ impl<'a> File<'a> {
         {
             if handle.len() > FILE_HANDLE_MAX {
                 return Err(FormatErrorKind::HandleTooLong);
+            }
+        }
+        if let FileVariant::Memfd { name, .. } = self.variant {
+            if name.len() > MEMFD_NAME_MAX {
+                return Err(FormatErrorKind::PathTooLong);
+            }
+            if name.contains(&0) {
+                return Err(FormatErrorKind::NulInPath);
             }
         }
         Ok(())
@@ -232,6 +276,17 @@ impl<'a> File<'a> {
             }
             FileVariant::CharDevice { rdev } => out.put_u64(rdev),
             FileVariant::External { fd_kind } => out.put_u32(fd_kind.0),
+            FileVariant::Unlinked { data_len } => out.put_u64(data_len),
+            FileVariant::Memfd {
+                seals,
+                data_len,
+                name,
+            } => {
+                out.put_u32(seals)?;
+                out.put_u32(0)?;
+                out.put_u64(data_len)?;
+                out.put_counted(name)
+            }
         }
     }
 
@@ -240,7 +295,7 @@ impl<'a> File<'a> {
         let mut r = Reader::new(payload);
         let kind_at = r.pos();
         let kind = r.u16()?;
-        if !(1..=6).contains(&kind) {
+        if !(1..=8).contains(&kind) {
             return Err(FieldError {
                 kind: FormatErrorKind::UnknownFileKind(kind),
                 at: kind_at,
@@ -274,6 +329,25 @@ impl<'a> File<'a> {
                 cookie: read_cookie(&mut r)?,
             },
             4 => FileVariant::CharDevice { rdev: r.u64()? },
+            7 => FileVariant::Unlinked { data_len: r.u64()? },
+            8 => {
+                let seals = r.u32()?;
+                r.reserved32()?;
+                let data_len = r.u64()?;
+                let at = r.pos();
+                let name = r.counted(MEMFD_NAME_MAX, FormatErrorKind::PathTooLong)?;
+                if name.contains(&0) {
+                    return Err(FieldError {
+                        kind: FormatErrorKind::NulInPath,
+                        at,
+                    });
+                }
+                FileVariant::Memfd {
+                    seals,
+                    data_len,
+                    name,
+                }
+            }
             _ => FileVariant::External {
                 fd_kind: ExternalFdKind(r.u32()?),
             },

@@ -16,6 +16,7 @@
 //! [`check_restorable`] (what restart accepts of a file record before opening it).
 
 mod check;
+mod contents;
 pub mod cpu_names;
 mod crc32c;
 mod decoder;
@@ -37,6 +38,10 @@ mod wire;
 pub use self::check::{
     bit_name, check_env, has_bit_names, Advice, BitDiff, CheckSummary, EnvReport, FeatureBit,
     Mismatch, MismatchReason, MismatchText, ReportText, Scope,
+};
+pub use self::contents::{
+    ContentsCheck, ContentsError, FileData, FILE_DATA_FIXED_LEN, FILE_DATA_MAX, MEMFD_NAME_MAX,
+    MEMFD_SEALS_ALL,
 };
 pub use self::crc32c::Crc32c;
 pub use self::decoder::{parse_body, Body, Decoder, Record, Source};

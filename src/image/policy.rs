@@ -72,6 +72,8 @@ pub enum PolicyError {
     DeviceNotRestorable(u64),
     /// The file type of `mode` does not match the record's kind.
     ModeMismatch(u32),
+    /// memfd seals outside [`MEMFD_SEALS_ALL`](super::MEMFD_SEALS_ALL).
+    UnknownSeals(u32),
 }
 
 impl fmt::Display for PolicyError {
@@ -86,6 +88,7 @@ impl fmt::Display for PolicyError {
             PolicyError::ModeMismatch(mode) => {
                 write!(f, "mode {mode:o} does not match the file's kind")
             }
+            PolicyError::UnknownSeals(seals) => write!(f, "unknown memfd seals {seals:#x}"),
         }
     }
 }
@@ -107,7 +110,13 @@ pub fn is_canonical_path(path: &[u8]) -> bool {
 pub fn check_restorable(file: &File<'_>) -> Result<(), PolicyError> {
     let expected = match file.variant {
         FileVariant::External { .. } => return Ok(()),
-        FileVariant::Regular | FileVariant::Ext { .. } => S_IFREG,
+        FileVariant::Regular | FileVariant::Ext { .. } | FileVariant::Unlinked { .. } => S_IFREG,
+        FileVariant::Memfd { seals, .. } => {
+            if seals & !super::MEMFD_SEALS_ALL != 0 {
+                return Err(PolicyError::UnknownSeals(seals));
+            }
+            S_IFREG
+        }
         FileVariant::Directory { .. } | FileVariant::ExtDirectory { .. } => S_IFDIR,
         FileVariant::CharDevice { rdev } => {
             if !RESTORABLE_CHAR_DEVICES.contains(&rdev) {
@@ -122,7 +131,9 @@ pub fn check_restorable(file: &File<'_>) -> Result<(), PolicyError> {
     if file.f_flags & O_ACCMODE == O_ACCMODE {
         return Err(PolicyError::BadAccessMode);
     }
-    if !is_canonical_path(file.path) {
+    // A memfd has no path: it is created anew, by name.
+    let named = !matches!(file.variant, FileVariant::Memfd { .. });
+    if named && !is_canonical_path(file.path) {
         return Err(PolicyError::PathNotCanonical);
     }
     if file.mode & S_IFMT != expected {

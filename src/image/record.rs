@@ -46,8 +46,11 @@ impl RecordType {
     /// A task's other state: rseq, robust list, clear_child_tid, umask, rlimits...
     pub const TASK_STATE: RecordType = RecordType(0x0013);
 
+    /// A run of the saved contents of a file (unlinked file, memfd).
+    pub const FILE_DATA: RecordType = RecordType(0x0023);
+
     /// Every type this codec knows.
-    pub const KNOWN: [RecordType; 12] = [
+    pub const KNOWN: [RecordType; 13] = [
         RecordType::TERMINATOR,
         RecordType::ENV_VECTOR,
         RecordType::TASK_VECTOR,
@@ -60,6 +63,7 @@ impl RecordType {
         RecordType::REGSET,
         RecordType::SIGNALS,
         RecordType::TASK_STATE,
+        RecordType::FILE_DATA,
     ];
 
     /// The record flags a known type is written with and must have: [`RECORD_FLAG_CRITICAL`]
@@ -92,6 +96,7 @@ impl RecordType {
             RecordType::REGSET => "regset",
             RecordType::SIGNALS => "signals",
             RecordType::TASK_STATE => "task_state",
+            RecordType::FILE_DATA => "file_data",
             _ => return None,
         })
     }

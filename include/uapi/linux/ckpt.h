@@ -144,7 +144,15 @@ struct ckpt_checkpoint {
 /* ckpt_checkpoint.flags */
 /* Also write the process state after the task: mapped files, mm, mappings, pages. */
 #define CKPT_CHECKPOINT_PROCESS		(1ULL << 0)
-#define CKPT_CHECKPOINT_FLAGS_ALL	CKPT_CHECKPOINT_PROCESS
+/*
+ * Save the contents of unlinked files (tmpfs, ext2/3/4) and memfds instead of
+ * refusing them: at most 64 MiB of data per file (holes excluded) unless
+ * CKPT_CHECKPOINT_CONTENTS_UNLIMITED; a larger one fails with EFBIG.
+ */
+#define CKPT_CHECKPOINT_FILE_CONTENTS	(1ULL << 1)
+#define CKPT_CHECKPOINT_CONTENTS_UNLIMITED	(1ULL << 2)
+#define CKPT_CHECKPOINT_FLAGS_ALL	(CKPT_CHECKPOINT_PROCESS | CKPT_CHECKPOINT_FILE_CONTENTS | \
+					 CKPT_CHECKPOINT_CONTENTS_UNLIMITED)
 
 #define CKPT_CHECKPOINT_SIZE_VER0	64
 #define CKPT_MAX_EXTERNAL_FDS		1024

@@ -28,9 +28,12 @@ pub fn fuzz_decode(data: &[u8]) {
         Err(e) => panic!("decoded header does not re-encode: {e:?}"),
     };
     let mut skipped = false;
+    // Restart's file contents rules must decide any decodable image without panicking.
+    let mut contents = crate::ContentsCheck::new();
     loop {
         match dec.next_record(&mut buf) {
             Ok(Some(record)) => {
+                let _ = contents.next(record.header.id, &record.body);
                 // Unknown records skipped without their payload cannot be re-encoded.
                 skipped |= matches!(record.body, Body::Unknown(None));
                 if let Err(e) = reencode(&mut enc, &record) {
@@ -80,6 +83,7 @@ fn reencode(
         Body::Regset(r) => enc.write_regset(id, &r),
         Body::Signals(s) => enc.write_signals(id, &s),
         Body::TaskState(t) => enc.write_task_state(id, &t),
+        Body::FileData(d) => enc.write_file_data(id, &d),
         Body::Unknown(Some(payload)) => {
             enc.write_raw_record(record.header.rtype, record.header.flags, id, payload)
         }

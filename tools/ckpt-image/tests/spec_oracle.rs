@@ -335,7 +335,7 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
             rule(img.len() == at + 36, "bytes after the terminator")?;
             return Ok(seen);
         }
-        let known = matches!(rtype, 0x0002 | 0x0003 | 0x0010 | 0x0020 | 0x0021);
+        let known = matches!(rtype, 0x0002 | 0x0003 | 0x0010 | 0x0020 | 0x0021 | 0x0023);
         let optional = matches!(rtype, 0x0012 | 0x0013);
         if known {
             rule(flags == 1, "a v1 record's flags must be exactly CRITICAL")?;
@@ -411,12 +411,35 @@ fn spec_decode(img: &[u8]) -> Result<Vec<Seen>, Bad> {
                         handle(&mut p)?;
                         cookie(&mut p)?;
                     }
+                    7 => p.take(8).map(drop)?, // data_len
+                    8 => {
+                        p.take(4)?; // seals
+                        rule(p.u32()? == 0, "memfd reserved")?;
+                        p.take(8)?; // data_len
+                        let n = p.u16()? as usize;
+                        rule(n <= 249, "memfd name over 249 bytes")?;
+                        rule(!p.take(n)?.contains(&0), "NUL in a memfd name")?;
+                    }
                     _ => return Err(Bad::Rule(format!("file kind {kind}"))),
                 }
                 files.push(id);
             }
             0x0012 => spec_signals(&mut p)?,
             0x0013 => spec_task_state(&mut p)?,
+            0x0023 => {
+                let file = p.u64()?;
+                rule(file != 0 && file < id, "file data names no earlier record")?;
+                let offset = p.u64()?;
+                let n = payload.len() - 16;
+                rule(n > 0, "empty file data")?;
+                rule(
+                    offset
+                        .checked_add(n as u64)
+                        .is_some_and(|end| end <= i64::MAX as u64),
+                    "file data past the largest offset",
+                )?;
+                p.take(n)?;
+            }
             _ => p.at = payload.len(), // unknown optional: skipped by its length
         }
         p.done()?;
@@ -660,5 +683,293 @@ fn signal_and_task_state_records_are_what_the_document_says() {
                 .is_err(),
             "codec accepts: {what}"
         );
+    }
+}
+
+/// A file record of kind 7 (unlinked) with `data_len`, by the document's table.
+fn unlinked_file_payload(path: &[u8], size: i64, data_len: u64) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&7u16.to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&2u32.to_le_bytes()); // O_RDWR
+    p.extend_from_slice(&3u32.to_le_bytes()); // f_mode
+    p.extend_from_slice(&0o100600u32.to_le_bytes());
+    p.extend_from_slice(&5i64.to_le_bytes()); // pos
+    p.extend_from_slice(&0x23u64.to_le_bytes()); // dev
+    p.extend_from_slice(&12u64.to_le_bytes()); // ino
+    p.extend_from_slice(&size.to_le_bytes());
+    p.extend_from_slice(&[0; 12]); // mtime
+    p.extend_from_slice(&[0; 12]); // ctime
+    p.extend_from_slice(&(path.len() as u16).to_le_bytes());
+    p.extend_from_slice(path);
+    p.extend_from_slice(&data_len.to_le_bytes());
+    p
+}
+
+/// A file_data record payload, by the document's table.
+fn file_data_payload(file: u64, offset: u64, data: &[u8]) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&file.to_le_bytes());
+    p.extend_from_slice(&offset.to_le_bytes());
+    p.extend_from_slice(data);
+    p
+}
+
+/// An image by hand: an unlinked file with two runs of data around a hole, and a memfd.
+fn contents_image(edit: impl Fn(u64, &mut Vec<u8>)) -> Vec<u8> {
+    let mut img = header(1, 4096, 0, 1, 2, [b"Linux", b"7", b"#1", b"x86_64"]);
+    let mut payloads: Vec<(u16, u64, Vec<u8>)> = vec![
+        (0x0002, 1, sample_env_by_hand()),
+        (0x0021, 2, unlinked_file_payload(b"/tmp/gone", 8192 + 3, 6)),
+        (0x0023, 3, file_data_payload(2, 0, b"abc")),
+        (0x0023, 4, file_data_payload(2, 8192, b"xyz")),
+    ];
+    let mut memfd = unlinked_file_payload(b"", 4, 0);
+    memfd[0] = 8;
+    memfd.truncate(memfd.len() - 8);
+    memfd.extend_from_slice(&0x9u32.to_le_bytes()); // F_SEAL_SEAL | F_SEAL_WRITE
+    memfd.extend_from_slice(&0u32.to_le_bytes());
+    memfd.extend_from_slice(&4u64.to_le_bytes());
+    memfd.extend_from_slice(&3u16.to_le_bytes());
+    memfd.extend_from_slice(b"buf");
+    payloads.push((0x0021, 5, memfd));
+    payloads.push((0x0023, 6, file_data_payload(5, 0, b"data")));
+    for (_, id, p) in payloads.iter_mut() {
+        edit(*id, p);
+    }
+    let n = payloads.len() as u64;
+    for (t, id, p) in payloads {
+        record(&mut img, t, 1, id, &p);
+    }
+    terminate(img, n)
+}
+
+#[test]
+fn file_contents_follow_the_document() {
+    let img = contents_image(|_, _| {});
+    let seen = spec_decode(&img).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(seen, codec_records(&img), "the codec sees other records");
+    // and what the codec decodes is what was written
+    let mut buf = vec![0u8; 1 << 16];
+    let mut dec = ckpt_image::Decoder::new(&img[..]).unwrap();
+    let mut runs = Vec::new();
+    let mut variants = Vec::new();
+    while let Some(r) = dec.next_record(&mut buf).unwrap() {
+        match r.body {
+            ckpt_image::Body::FileData(d) => runs.push((d.file, d.offset, d.data.to_vec())),
+            ckpt_image::Body::File(f) => variants.push(format!("{:?}", f.variant)),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        runs,
+        [
+            (2, 0, b"abc".to_vec()),
+            (2, 8192, b"xyz".to_vec()),
+            (5, 0, b"data".to_vec())
+        ]
+    );
+    assert_eq!(
+        variants,
+        [
+            "Unlinked { data_len: 6 }",
+            "Memfd { seals: 9, data_len: 4, name: [98, 117, 102] }"
+        ]
+    );
+
+    // each edit breaks one rule: the oracle and the codec both refuse
+    type Edit = Box<dyn Fn(u64, &mut Vec<u8>)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "file data names a later record",
+            Box::new(|id, p| {
+                if id == 3 {
+                    p[..8].copy_from_slice(&9u64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "empty file data",
+            Box::new(|id, p| {
+                if id == 4 {
+                    p.truncate(16);
+                }
+            }),
+        ),
+        (
+            "file data past the largest offset",
+            Box::new(|id, p| {
+                if id == 4 {
+                    p[8..16].copy_from_slice(&(i64::MAX as u64 - 1).to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "memfd name with a NUL",
+            Box::new(|id, p| {
+                if id == 5 {
+                    let n = p.len();
+                    p[n - 2] = 0;
+                }
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let img = contents_image(edit);
+        assert!(
+            matches!(spec_decode(&img), Err(Bad::Rule(_))),
+            "oracle accepts: {what}"
+        );
+        let mut buf = vec![0u8; 1 << 16];
+        let mut dec = ckpt_image::Decoder::new(&img[..]).unwrap();
+        let refused = loop {
+            match dec.next_record(&mut buf) {
+                Ok(Some(_)) => {}
+                Ok(None) => break false,
+                Err(_) => break true,
+            }
+        };
+        assert!(refused, "codec accepts: {what}");
+    }
+}
+
+/// The document's rules for a restarter on file contents, by hand: runs directly follow
+/// their file record (kind 7 or 8), increase without overlap, end within its size, and sum
+/// to its data_len.
+fn spec_contents(img: &[u8]) -> Result<(), String> {
+    let mut at = 304;
+    // (file id, size, data_len, kind, bytes held, end of last run)
+    let mut cur: Option<(u64, i64, u64, u16, u64, u64)> = None;
+    let close = |cur: &Option<(u64, i64, u64, u16, u64, u64)>| match cur {
+        Some((id, _, said, _, held, _)) if held != said => {
+            Err(format!("file {id}: {held} bytes held, {said} said"))
+        }
+        _ => Ok(()),
+    };
+    while at + 16 <= img.len() {
+        let rtype = u16::from_le_bytes([img[at], img[at + 1]]);
+        let len = u32::from_le_bytes(img[at + 4..at + 8].try_into().unwrap()) as usize;
+        let id = u64::from_le_bytes(img[at + 8..at + 16].try_into().unwrap());
+        let p = &img[at + 16..at + len];
+        let u64_at = |o: usize| u64::from_le_bytes(p[o..o + 8].try_into().unwrap());
+        match rtype {
+            0x0021 => {
+                close(&cur)?;
+                let kind = u16::from_le_bytes([p[0], p[1]]);
+                let path_len = u16::from_le_bytes([p[72], p[73]]) as usize;
+                let data_len = match kind {
+                    7 => u64_at(74 + path_len),
+                    8 => u64_at(74 + path_len + 8),
+                    _ => 0,
+                };
+                cur = Some((id, u64_at(40) as i64, data_len, kind, 0, 0));
+            }
+            0x0023 => {
+                let (file, off, n) = (u64_at(0), u64_at(8), (len - 32) as u64);
+                let Some(c) = cur.as_mut().filter(|c| c.0 == file) else {
+                    return Err(format!("record {id}: not right after file {file}"));
+                };
+                if c.3 != 7 && c.3 != 8 {
+                    return Err(format!("record {id}: data of a kind {} file", c.3));
+                }
+                if off < c.5 {
+                    return Err(format!("record {id}: overlap"));
+                }
+                if c.1 < 0 || off + n > c.1 as u64 {
+                    return Err(format!("record {id}: past the size"));
+                }
+                c.4 += n;
+                c.5 = off + n;
+            }
+            _ => {
+                close(&cur)?;
+                cur = None;
+            }
+        }
+        at += len;
+    }
+    close(&cur)
+}
+
+/// What the codec's ContentsCheck says of an image.
+fn codec_contents(img: &[u8]) -> Result<(), ckpt_image::ContentsError> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut dec = ckpt_image::Decoder::new(img).unwrap();
+    let mut check = ckpt_image::ContentsCheck::new();
+    while let Some(r) = dec.next_record(&mut buf).unwrap() {
+        check.next(r.header.id, &r.body)?;
+    }
+    check.finish()
+}
+
+#[test]
+fn wrong_content_lengths_are_refused() {
+    assert_eq!(spec_contents(&contents_image(|_, _| {})), Ok(()));
+    assert_eq!(codec_contents(&contents_image(|_, _| {})), Ok(()));
+    type Edit = Box<dyn Fn(u64, &mut Vec<u8>)>;
+    let data_len_at = |p: &Vec<u8>| p.len() - 8;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "data_len one more than the runs hold",
+            Box::new(move |id, p| {
+                if id == 2 {
+                    let at = data_len_at(p);
+                    p[at] += 1;
+                }
+            }),
+        ),
+        (
+            "data_len one less",
+            Box::new(move |id, p| {
+                if id == 2 {
+                    let at = data_len_at(p);
+                    p[at] -= 1;
+                }
+            }),
+        ),
+        (
+            "a run dropped (the last chunk of the memfd)",
+            Box::new(|id, p| {
+                if id == 6 {
+                    // turn it into a run of the unlinked file, out of place
+                    p[..8].copy_from_slice(&2u64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "a run past the size",
+            Box::new(|id, p| {
+                if id == 2 {
+                    p[40..48].copy_from_slice(&8000i64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "runs overlapping",
+            Box::new(|id, p| {
+                if id == 4 {
+                    p[8..16].copy_from_slice(&1u64.to_le_bytes());
+                }
+            }),
+        ),
+        (
+            "memfd data_len wrong",
+            Box::new(|id, p| {
+                if id == 5 {
+                    let at = p.len() - 2 - 3 - 8;
+                    p[at] = 5;
+                }
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let img = contents_image(edit);
+        // still well-formed record by record: only the contents rules catch it
+        assert!(
+            spec_decode(&img).is_ok(),
+            "{what}: the edit broke the framing"
+        );
+        assert!(spec_contents(&img).is_err(), "oracle accepts: {what}");
+        assert!(codec_contents(&img).is_err(), "codec accepts: {what}");
     }
 }

@@ -4,9 +4,10 @@
 
 use ckpt_image::{
     fixed_str, keys, Arch, Body, DirCookieMode, Encoder, EnvEntry, EnvValue, EnvVector,
-    ExternalFdKind, FdEntry, File, FileVariant, Header, Mm, Pages, RecordType, Regset, Rule, Task,
-    Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL, FD_FLAG_CLOEXEC,
-    HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION, VMA_FLAG_NAMES,
+    ExternalFdKind, FdEntry, File, FileData, FileVariant, Header, Mm, Pages, RecordType, Regset,
+    Rule, Task, Timestamp, Utsname, ValueType, Vma, VmaKind, COMM_LEN, ENV_FLAG_CRITICAL,
+    FD_FLAG_CLOEXEC, HEADER_FLAG_SYNTHETIC, PROT_EXEC, PROT_READ, PROT_WRITE, VERSION,
+    VMA_FLAG_NAMES,
 };
 use ckpt_image::{
     signals_in, Rlimit, SigAction, SigName, Signals, TaskState, NSIG, RLIMIT_NAMES, RLIM_INFINITY,
@@ -174,6 +175,11 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
         }),
         Body::Signals(s) => BodyJson::Signals(signals_to_json(&s)),
         Body::TaskState(t) => BodyJson::TaskState(task_state_to_json(&t)),
+        Body::FileData(d) => BodyJson::FileData(FileDataJson {
+            file: d.file,
+            file_offset: d.offset,
+            data: hex(d.data),
+        }),
         Body::Unknown(payload) => BodyJson::Unknown {
             type_id: r.header.rtype.0,
             flags: r.header.flags,
@@ -326,6 +332,16 @@ fn file_to_json(f: &File<'_>) -> FileJson {
         FileVariant::CharDevice { rdev } => FileVariantJson::CharDevice { rdev },
         FileVariant::External { fd_kind } => FileVariantJson::External {
             fd_kind: name_or(fd_kind.name(), fd_kind.0),
+        },
+        FileVariant::Unlinked { data_len } => FileVariantJson::Unlinked { data_len },
+        FileVariant::Memfd {
+            seals,
+            data_len,
+            name,
+        } => FileVariantJson::Memfd {
+            seals,
+            data_len,
+            name: Text::from_bytes(name),
         },
     };
     FileJson {
@@ -624,6 +640,21 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
                             .map(|k| k.0)
                     })?),
                 },
+                FileVariantJson::Unlinked { data_len } => FileVariant::Unlinked {
+                    data_len: *data_len,
+                },
+                FileVariantJson::Memfd {
+                    seals,
+                    data_len,
+                    name: n,
+                } => {
+                    handle = n.to_bytes()?;
+                    FileVariant::Memfd {
+                        seals: *seals,
+                        data_len: *data_len,
+                        name: &handle,
+                    }
+                }
             };
             enc.write_file(
                 id,
@@ -712,6 +743,17 @@ fn write_record(enc: &mut Encoder<Vec<u8>>, r: &RecordJson) -> Result<(), String
             let page_size = u32::try_from(data.len() / (p.count.max(1) as usize))
                 .map_err(|_| "page data too long".to_owned())?;
             enc.write_pages(id, &Pages::new(p.vma, p.start, page_size, &data))
+        }
+        BodyJson::FileData(d) => {
+            let data = unhex(&d.data)?;
+            enc.write_file_data(
+                id,
+                &FileData {
+                    file: d.file,
+                    offset: d.file_offset,
+                    data: &data,
+                },
+            )
         }
         BodyJson::Regset(g) => {
             let data = unhex(&g.data)?;

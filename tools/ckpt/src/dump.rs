@@ -42,6 +42,12 @@ pub struct Args {
     /// state, pages.
     #[arg(long)]
     process: bool,
+    /// Save the contents of unlinked files and memfds instead of refusing them.
+    #[arg(long)]
+    file_contents: bool,
+    /// With --file-contents: no limit on the data saved of one file (default 64 MiB).
+    #[arg(long, requires = "file_contents")]
+    no_contents_limit: bool,
     /// Kill the target after the checkpoint instead of letting it continue.
     #[arg(long)]
     kill: bool,
@@ -80,11 +86,16 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         }
     }
 
-    let flags = if args.process {
-        u64::from(ckpt_sys::abi::CKPT_CHECKPOINT_PROCESS)
-    } else {
-        0
-    };
+    let flag = |on: bool, bit: u32| if on { u64::from(bit) } else { 0 };
+    let flags = flag(args.process, ckpt_sys::abi::CKPT_CHECKPOINT_PROCESS)
+        | flag(
+            args.file_contents,
+            ckpt_sys::abi::CKPT_CHECKPOINT_FILE_CONTENTS,
+        )
+        | flag(
+            args.no_contents_limit,
+            ckpt_sys::abi::CKPT_CHECKPOINT_CONTENTS_UNLIMITED,
+        );
     // A regular file is read back for its page count; anything else (a pipe, a socket, a
     // terminal) gets the image through a pipe of ours that a thread copies on while it decodes.
     let regular = File::from(

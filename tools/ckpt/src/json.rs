@@ -122,6 +122,7 @@ pub enum BodyJson {
     Regset(RegsetJson),
     Signals(SignalsJson),
     TaskState(TaskStateJson),
+    FileData(FileDataJson),
     /// A record of a type this tool does not know.
     Unknown {
         type_id: u16,
@@ -250,6 +251,17 @@ pub struct RlimitJson {
     pub max: NameOr<u64>,
 }
 
+/// A FILE_DATA record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDataJson {
+    pub file: u64,
+    /// Offset of the run in the file (`offset` is the record's own offset in the image).
+    pub file_offset: u64,
+    /// Hex.
+    pub data: String,
+}
+
 /// A PAGES record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -335,6 +347,14 @@ pub enum FileVariantJson {
     },
     External {
         fd_kind: NameOr<u32>,
+    },
+    Unlinked {
+        data_len: u64,
+    },
+    Memfd {
+        seals: u32,
+        data_len: u64,
+        name: Text,
     },
 }
 

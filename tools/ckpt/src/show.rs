@@ -242,6 +242,16 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io
                     Some(name) => writeln!(out, " fd kind {name}"),
                     None => writeln!(out, " fd kind {}", fd_kind.0),
                 },
+                FileVariant::Unlinked { data_len } => writeln!(out, " data {data_len} bytes"),
+                FileVariant::Memfd {
+                    seals,
+                    data_len,
+                    name,
+                } => writeln!(
+                    out,
+                    " memfd name {:?} seals {seals:#x} data {data_len} bytes",
+                    String::from_utf8_lossy(name)
+                ),
             }
         }
         Body::Mm(m) => {
@@ -323,6 +333,14 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io
         Body::Regset(g) => print_regset(out, &g),
         Body::Signals(s) => print_signals(out, &s),
         Body::TaskState(t) => print_task_state(out, &t),
+        Body::FileData(d) => writeln!(
+            out,
+            ": file {} bytes {}-{} ({} bytes)",
+            d.file,
+            d.offset,
+            d.end(),
+            d.data.len()
+        ),
         Body::Unknown(_) => writeln!(out, ": unknown optional record, skipped"),
         Body::EnvVector(_) | Body::Terminator(_) => writeln!(out),
     }

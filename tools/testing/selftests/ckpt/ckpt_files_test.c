@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * File kinds with contents (CKPT_CHECKPOINT_FILE_CONTENTS): unlinked files on
+ * tmpfs and ext4, the "replaced" case, memfds with seals. A test makes the
+ * file, records what the file system says of it (bytes, SEEK_DATA/SEEK_HOLE
+ * map, size, mode, flags, position, seals), checkpoints itself, closes the
+ * fds, restarts its own image and compares what the file system says of the
+ * restored file: the oracle is the file system and fcntl, not the codec.
+ * Also: dup'd fds share the restored file, the size limit refuses with its
+ * reason, and an image whose content length was edited is refused.
+ *
+ * Sizes are a few MiB (the guest is QEMU TCG with KASAN); the size limit test
+ * writes 64 MiB + 4 KiB once, on tmpfs.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/ckpt.h>
+
+#include "kselftest_harness.h"
+#include "ckpt_selftest.h"
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+
+#define FD0		200
+#define MAX_EXTERNAL	128
+#define MiB		(1024 * 1024)
+#define MAX_RUNS	64
+
+static pid_t main_pid;
+
+static void __attribute__((constructor)) note_main_pid(void)
+{
+	main_pid = getpid();
+}
+
+static void fs_base(const char *fs, char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/ckpt-files-%s", fs);
+}
+
+static bool is_mountpoint(const char *path)
+{
+	char line[1024], mnt[PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %4095s", mnt) == 1 && !strcmp(mnt, path);
+	fclose(f);
+	return found;
+}
+
+static const char *const file_systems[] = { "tmpfs", "ext4" };
+
+static void __attribute__((destructor)) unmount_all(void)
+{
+	char base[64], img[80];
+	size_t i;
+
+	if (getpid() != main_pid)
+		return;
+	for (i = 0; i < sizeof(file_systems) / sizeof(file_systems[0]); i++) {
+		fs_base(file_systems[i], base, sizeof(base));
+		if (is_mountpoint(base))
+			umount2(base, MNT_DETACH);
+		snprintf(img, sizeof(img), "%s.img", base);
+		unlink(img);
+		rmdir(base);
+	}
+}
+
+/* Mounts @fs at its base directory unless an earlier test did (as ckpt_restart_test). */
+static int ensure_fs(const char *fs, char *base, size_t len, char *err, size_t errlen)
+{
+	char img[PATH_MAX], cmd[3 * PATH_MAX];
+	int fd;
+
+	fs_base(fs, base, len);
+	if (is_mountpoint(base))
+		return 0;
+	if (mkdir(base, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", base, strerror(errno));
+		return -1;
+	}
+	if (!strcmp(fs, "tmpfs")) {
+		/* the size limit test writes 64 MiB and an image of as much */
+		if (mount("tmpfs", base, "tmpfs", 0, "size=200m,mode=0755")) {
+			snprintf(err, errlen, "mount tmpfs: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(img, sizeof(img), "%s.img", base);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 64 << 20)) {
+		snprintf(err, errlen, "image %s: %s", img, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH; mkfs.%s -q -F %s >/dev/null 2>&1 && "
+		 "mount -t %s -o loop %s %s", fs, img, fs, img, base);
+	if (system(cmd)) {
+		snprintf(err, errlen, "mkfs.%s or loop mount failed: %s", fs, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- what the file system says of a file ---- */
+
+struct run {
+	off_t start, end;
+};
+
+/* The SEEK_DATA/SEEK_HOLE map of @fd (its position is kept). */
+static int data_map(int fd, struct run *runs, int max)
+{
+	off_t saved = lseek(fd, 0, SEEK_CUR), pos = 0, size;
+	struct stat st;
+	int n = 0;
+
+	if (fstat(fd, &st))
+		return -1;
+	size = st.st_size;
+	while (pos < size) {
+		off_t d = lseek(fd, pos, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d < 0 || n == max)
+			return -1;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return -1;
+		runs[n].start = d;
+		runs[n].end = h;
+		n++;
+		pos = h;
+	}
+	if (lseek(fd, saved, SEEK_SET) != saved)
+		return -1;
+	return n;
+}
+
+struct facts {
+	struct stat st;
+	int fl;
+	off_t pos;
+	int nruns;
+	struct run runs[MAX_RUNS];
+	unsigned char *bytes;	/* st_size bytes, by pread */
+	int seals;
+};
+
+static int facts_of(int fd, struct facts *f)
+{
+	ssize_t got = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (fstat(fd, &f->st))
+		return -1;
+	f->fl = fcntl(fd, F_GETFL);
+	f->pos = lseek(fd, 0, SEEK_CUR);
+	f->nruns = data_map(fd, f->runs, MAX_RUNS);
+	f->seals = fcntl(fd, F_GET_SEALS);
+	f->bytes = malloc(f->st.st_size + 1);
+	if (!f->bytes || f->nruns < 0)
+		return -1;
+	while (got < f->st.st_size) {
+		ssize_t n = pread(fd, f->bytes + got, f->st.st_size - got, got);
+
+		if (n <= 0)
+			return -1;
+		got += n;
+	}
+	return 0;
+}
+
+/* Which property of the restored file differs from the original's, or NULL. */
+static const char *facts_differ(const struct facts *a, const struct facts *b)
+{
+	if ((a->st.st_mode) != (b->st.st_mode))
+		return "mode";
+	if (a->st.st_size != b->st.st_size)
+		return "size";
+	if (b->st.st_nlink != 0)
+		return "link count (the restored file must have no name)";
+	if (a->fl != b->fl)
+		return "open flags";
+	if (a->pos != b->pos)
+		return "position";
+	if (a->seals != b->seals)
+		return "seals";
+	if (memcmp(a->bytes, b->bytes, a->st.st_size))
+		return "contents";
+	if (a->nruns != b->nruns || memcmp(a->runs, b->runs, a->nruns * sizeof(a->runs[0])))
+		return "SEEK_DATA/SEEK_HOLE map";
+	return NULL;
+}
+
+/* A pattern no two offsets share in a short stretch. */
+static void fill(unsigned char *buf, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)((i * 131 + seed * 7 + (i >> 9)) ^ (i >> 3));
+}
+
+static int pwrite_pattern(int fd, off_t at, size_t n, unsigned int seed)
+{
+	unsigned char *buf = malloc(n);
+	ssize_t w;
+
+	if (!buf)
+		return -1;
+	fill(buf, n, seed);
+	w = pwrite(fd, buf, n, at);
+	free(buf);
+	return w == (ssize_t)n ? 0 : -1;
+}
+
+/* Moves @fd to exactly @want (free), keeping its flags; returns @want or -1. */
+static int move_fd(int fd, int want)
+{
+	int fdfl = fcntl(fd, F_GETFD);
+
+	if (fd == want)
+		return want;
+	if (fcntl(want, F_GETFD) >= 0 || dup3(fd, want, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) != want)
+		return -1;
+	close(fd);
+	return want;
+}
+
+/* ---- the fixture ---- */
+
+FIXTURE(files) {
+	int dev;
+	char base[64];
+	char dir[128];
+	int img;
+	int ext[MAX_EXTERNAL + 8];
+	int next;
+};
+
+FIXTURE_VARIANT(files) {
+	const char *fs;
+};
+
+FIXTURE_VARIANT_ADD(files, tmpfs) {
+	.fs = "tmpfs",
+};
+FIXTURE_VARIANT_ADD(files, ext4) {
+	.fs = "ext4",
+};
+
+FIXTURE_SETUP(files)
+{
+	char path[PATH_MAX], err[PATH_MAX * 4];
+	struct dirent *d;
+	DIR *dp;
+	int fd;
+
+	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->dev, 0) TH_LOG("open /dev/ckpt: %s (is ckpt.ko loaded?)", strerror(errno));
+	ASSERT_EQ(0, ensure_fs(variant->fs, self->base, sizeof(self->base), err, sizeof(err)))
+		TH_LOG("%s", err);
+	snprintf(self->dir, sizeof(self->dir), "%s/t-XXXXXX", self->base);
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	snprintf(path, sizeof(path), "%s/image", self->dir);
+	self->img = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_GE(self->img, 0);
+
+	/* every fd open now (the harness's, the device, the image) is external */
+	self->next = 0;
+	dp = opendir("/proc/self/fd");
+	ASSERT_NE(NULL, dp);
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		fd = atoi(d->d_name);
+		if (fd == dirfd(dp))
+			continue;
+		ASSERT_LT(self->next, MAX_EXTERNAL);
+		ASSERT_LT(fd, FD0);
+		self->ext[self->next++] = fd;
+	}
+	closedir(dp);
+}
+
+FIXTURE_TEARDOWN(files)
+{
+	close(self->img);
+	close(self->dev);
+}
+
+/* Checkpoints the caller into the emptied image file with @flags, rewound for restart. */
+static int checkpoint_self(FIXTURE_DATA(files) *self, __u64 flags, struct ckpt_ck *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (ftruncate(self->img, 0) || lseek(self->img, 0, SEEK_SET)) {
+		c->rc = -1;
+		c->err = errno;
+		return -1;
+	}
+	c->a.flags = flags;
+	c->a.fd = self->img;
+	c->a.external_fds = (__u64)(unsigned long)self->ext;
+	c->a.nr_external_fds = self->next;
+	c->a.log_buf = (__u64)(unsigned long)c->log;
+	c->a.log_size = sizeof(c->log);
+	errno = 0;
+	c->rc = ioctl(self->dev, CKPT_IOC_CHECKPOINT, &c->a);
+	c->err = c->rc ? errno : 0;
+	if (!c->rc && lseek(self->img, 0, SEEK_SET))
+		c->rc = -1;
+	return c->rc;
+}
+
+static int restart_img(FIXTURE_DATA(files) *self, __u64 flags, struct ckpt_rs *r)
+{
+	if (lseek(self->img, 0, SEEK_SET)) {
+		memset(r, 0, sizeof(*r));
+		r->rc = -1;
+		r->err = errno;
+		return -1;
+	}
+	return ckpt_restart(self->dev, self->img, flags, r);
+}
+
+#define CK_LOG(c) TH_LOG("checkpoint: errno %d (%s) reason %u err_fd %d: %s", \
+			 (c).err, strerror((c).err), (c).a.reason, (c).a.err_fd, (c).log)
+
+static int entries_in(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	int n = 0;
+
+	if (!dp)
+		return -1;
+	while (readdir(dp))
+		n++;
+	closedir(dp);
+	return n;
+}
+
+/*
+ * An unlinked file with data, a hole inside and a hole at the end, open at
+ * FD0 (read-write, O_APPEND off, a position) and dup'd at FD0 + 1; restored
+ * byte for byte with the same map, mode, flags and position, still unnamed,
+ * in the same directory, shared by both fds.
+ */
+TEST_F_TIMEOUT(files, unlinked_round_trip, 120)
+{
+	char path[PATH_MAX];
+	struct facts before, after;
+	struct stat dst, st0, st1;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
+	const char *why;
+	int fd, entries;
+
+	snprintf(path, sizeof(path), "%s/gone", self->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(FD0, move_fd(fd, FD0));
+	ASSERT_EQ(0, pwrite_pattern(FD0, 0, 10000, 1));		/* across pages */
+	ASSERT_EQ(0, pwrite_pattern(FD0, 1 * MiB + 3, 8192, 2));	/* after a hole */
+	ASSERT_EQ(0, ftruncate(FD0, 3 * MiB));			/* a hole at the end */
+	ASSERT_EQ(0, fchmod(FD0, 0640));
+	ASSERT_EQ(12345, lseek(FD0, 12345, SEEK_SET));
+	ASSERT_EQ(FD0 + 1, dup2(FD0, FD0 + 1));
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, facts_of(FD0, &before));
+	ASSERT_GE(before.nruns, 2) TH_LOG("the file system reports no hole: cannot test holes");
+	entries = entries_in(self->dir);
+
+	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS, &c)) CK_LOG(c);
+	close(FD0);
+	close(FD0 + 1);
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(2U, r.a.nr_fds);
+
+	ASSERT_EQ(0, facts_of(FD0, &after));
+	why = facts_differ(&before, &after);
+	ASSERT_EQ(NULL, why) TH_LOG("restored file differs: %s", why);
+	/* in the directory it was in, still without a name there */
+	ASSERT_EQ(0, stat(self->dir, &dst));
+	ASSERT_EQ(dst.st_dev, after.st.st_dev);
+	ASSERT_EQ(entries, entries_in(self->dir));
+	/* dup'd fds share the file and its position */
+	ASSERT_EQ(0, fstat(FD0, &st0));
+	ASSERT_EQ(0, fstat(FD0 + 1, &st1));
+	ASSERT_EQ(st0.st_ino, st1.st_ino);
+	ASSERT_EQ(777, lseek(FD0, 777, SEEK_SET));
+	ASSERT_EQ(777, lseek(FD0 + 1, 0, SEEK_CUR));
+	close(FD0);
+	close(FD0 + 1);
+	free(before.bytes);
+	free(after.bytes);
+}
+
+/*
+ * "Replaced": the file at a path was replaced (rename over it) while the old
+ * one was open: the old one is unlinked, saved by contents and restored as an
+ * unnamed file; the new one at the path is left alone. Read-only, O_APPEND
+ * flags come back as recorded.
+ */
+TEST_F_TIMEOUT(files, replaced_file, 120)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], buf[16];
+	struct facts before, after;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
+	const char *why;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/config", self->dir);
+	snprintf(tmp, sizeof(tmp), "%s/config.new", self->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, pwrite_pattern(fd, 0, 5000, 3));
+	close(fd);
+	fd = open(path, O_RDONLY | O_APPEND | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(FD0, move_fd(fd, FD0));
+	ASSERT_EQ(100, lseek(FD0, 100, SEEK_SET));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(3, write(fd, "new", 3));
+	close(fd);
+	ASSERT_EQ(0, rename(tmp, path));
+	ASSERT_EQ(0, facts_of(FD0, &before));
+
+	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS, &c)) CK_LOG(c);
+	close(FD0);
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(0, facts_of(FD0, &after));
+	why = facts_differ(&before, &after);
+	ASSERT_EQ(NULL, why) TH_LOG("restored file differs: %s", why);
+	/* the new file at the path is untouched */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(3, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, memcmp(buf, "new", 3));
+	close(fd);
+	close(FD0);
+	free(before.bytes);
+	free(after.bytes);
+}
+
+/*
+ * A memfd with a hole and seals: same name, contents, map, size and seals
+ * after restart, and the seals are enforced: a write and a truncation of the
+ * F_SEAL_WRITE | F_SEAL_SHRINK memfd fail with EPERM.
+ */
+TEST_F_TIMEOUT(files, memfd_with_seals, 120)
+{
+	const int seals = F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	struct facts before, after;
+	char proc[64], link[PATH_MAX], want[] = "/memfd:ckpt-files (deleted)";
+	struct ckpt_ck c;
+	struct ckpt_rs r;
+	const char *why;
+	ssize_t n;
+	int fd;
+
+	if (strcmp(variant->fs, "tmpfs"))
+		SKIP(return, "memfds are not on %s", variant->fs);
+	fd = memfd_create("ckpt-files", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(FD0, move_fd(fd, FD0));
+	ASSERT_EQ(0, ftruncate(FD0, 2 * MiB));
+	ASSERT_EQ(0, pwrite_pattern(FD0, 0, 3000, 4));
+	ASSERT_EQ(0, pwrite_pattern(FD0, MiB + 5, 4096, 5));
+	ASSERT_EQ(0, fcntl(FD0, F_ADD_SEALS, seals));
+	ASSERT_EQ(42, lseek(FD0, 42, SEEK_SET));
+	ASSERT_EQ(0, facts_of(FD0, &before));
+	ASSERT_EQ(seals, before.seals);
+
+	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS, &c)) CK_LOG(c);
+	close(FD0);
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(0, facts_of(FD0, &after));
+	why = facts_differ(&before, &after);
+	ASSERT_EQ(NULL, why) TH_LOG("restored memfd differs: %s (seals %#x -> %#x)", why,
+				     before.seals, after.seals);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", FD0);
+	n = readlink(proc, link, sizeof(link) - 1);
+	ASSERT_GT(n, 0);
+	link[n] = 0;
+	ASSERT_STREQ(want, link);
+	/* the seals are enforced */
+	ASSERT_EQ(-1, pwrite(FD0, "x", 1, 0));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, ftruncate(FD0, 1));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, fcntl(FD0, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	ASSERT_EQ(EPERM, errno);
+	close(FD0);
+	free(before.bytes);
+	free(after.bytes);
+}
+
+/*
+ * More than 64 MiB of data in one file: refused by name and reason, with the
+ * way out in the message; CKPT_CHECKPOINT_CONTENTS_UNLIMITED saves it, and
+ * restart then refuses the image by its own 64 MiB bound.
+ */
+TEST_F_TIMEOUT(files, size_limit, 180)
+{
+	char path[PATH_MAX];
+	struct ckpt_ck c;
+	struct ckpt_rs r;
+	int fd;
+
+	if (strcmp(variant->fs, "tmpfs"))
+		SKIP(return, "the limit is tested once, on tmpfs");
+	snprintf(path, sizeof(path), "%s/big", self->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(FD0, move_fd(fd, FD0));
+	for (int i = 0; i < 64; i++)
+		ASSERT_EQ(0, pwrite_pattern(FD0, (off_t)i * MiB, MiB, i));
+	ASSERT_EQ(0, pwrite_pattern(FD0, 64 * MiB, 4096, 99));
+	ASSERT_EQ(0, unlink(path));
+
+	ASSERT_EQ(-1, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS, &c));
+	ASSERT_EQ(EFBIG, c.err) CK_LOG(c);
+	ASSERT_EQ((__u32)CKPT_REASON_TOO_LARGE, c.a.reason);
+	ASSERT_EQ(FD0, c.a.err_fd);
+	ASSERT_NE(NULL, strstr(c.log, "CKPT_CHECKPOINT_CONTENTS_UNLIMITED")) CK_LOG(c);
+
+	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS |
+				     CKPT_CHECKPOINT_CONTENTS_UNLIMITED, &c)) CK_LOG(c);
+	ASSERT_GT(c.a.bytes, (__u64)64 * MiB);
+	close(FD0);
+	ASSERT_EQ(-1, restart_img(self, 0, &r));
+	ASSERT_EQ(EFBIG, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
+	ASSERT_EQ(0, ftruncate(self->img, 0));
+}
+
+/* Finds the first FILE record of @kind in @img; returns its payload offset or 0. */
+static size_t find_file_record(const uint8_t *img, size_t len, uint16_t kind)
+{
+	size_t at = CKPT_HDR_LEN;
+
+	while (at + CKPT_RHDR_LEN <= len) {
+		uint16_t type = ckpt_get16(img + at);
+		uint32_t rlen = ckpt_get32(img + at + 4);
+
+		if (rlen < CKPT_RHDR_LEN || at + rlen > len)
+			return 0;
+		if (type == 0x0021 && ckpt_get16(img + at + CKPT_RHDR_LEN) == kind)
+			return at + CKPT_RHDR_LEN;
+		at += rlen;
+	}
+	return 0;
+}
+
+/*
+ * Hostile images: the content length of an unlinked file's record edited
+ * (one byte more than its data runs hold), and its size cut below its data;
+ * the checksum is made right again, so only the restart's own check can
+ * refuse. Nothing is installed.
+ */
+TEST_F_TIMEOUT(files, wrong_content_length_refused, 120)
+{
+	char path[PATH_MAX];
+	struct ckpt_ck c;
+	struct ckpt_rs r;
+	uint8_t *img;
+	size_t p, len, rec_len;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tmpfile", self->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(FD0, move_fd(fd, FD0));
+	ASSERT_EQ(0, pwrite_pattern(FD0, 0, 20000, 6));
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS, &c)) CK_LOG(c);
+	close(FD0);
+
+	ASSERT_EQ(0, fstat(self->img, &st));
+	len = st.st_size;
+	img = malloc(len);
+	ASSERT_NE(NULL, img);
+	ASSERT_EQ((ssize_t)len, pread(self->img, img, len, 0));
+	p = find_file_record(img, len, 7);
+	ASSERT_NE(0U, p) TH_LOG("no unlinked-file record in the image");
+	rec_len = ckpt_get32(img + p - CKPT_RHDR_LEN + 4);
+
+	for (int edit = 0; edit < 2; edit++) {
+		uint8_t *copy = malloc(len);
+
+		ASSERT_NE(NULL, copy);
+		memcpy(copy, img, len);
+		if (edit == 0) {
+			/* data_len: the last 8 bytes of the record */
+			uint8_t *dl = copy + p - CKPT_RHDR_LEN + rec_len - 8;
+
+			ckpt_put64(dl, ckpt_get64(dl) + 1);
+		} else {
+			ckpt_put64(copy + p + 40, 4096);	/* size */
+		}
+		ckpt_put32(copy + len - 4, ckpt_crc32c(copy, len - 4));
+		ASSERT_EQ(0, ftruncate(self->img, 0));
+		ASSERT_EQ((ssize_t)len, pwrite(self->img, copy, len, 0));
+		free(copy);
+		ASSERT_EQ(-1, restart_img(self, 0, &r));
+		ASSERT_EQ(EBADMSG, r.err) TH_LOG("edit %d: %s", edit, ckpt_rs_desc(&r));
+		ASSERT_EQ((__u32)CKPT_REASON_BAD_IMAGE, r.a.reason);
+		ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
+	}
+	free(img);
+}
+
+TEST_HARNESS_MAIN
