@@ -6,6 +6,7 @@
 #                      built on first use by tools/testing/build-kernel)
 #   make check         host tests + module build + kselftests in a QEMU guest
 #   make demo          boot the test kernel, load ckpt.ko, dump a program on ext4, show it
+#   make bench         ckpt vs CRIU vs the floor on the bench kernel (out/bench/)
 #   make fuzz          run the image decoder fuzzers (tools/fuzz)
 #   make rust-analyzer rust-project.json for editors
 #   make CLIPPY=1      build the module with clippy
@@ -24,7 +25,7 @@ endif
 
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM) RUSTC=$(RUSTC) CLIPPY_DRIVER=$(CLIPPY_DRIVER)
 
-.PHONY: all modules kernel clean check host-test selftests demo fuzz rust-analyzer tools
+.PHONY: all modules kernel clean check host-test selftests demo fuzz rust-analyzer tools bench
 
 all: modules
 
@@ -62,6 +63,9 @@ demo: modules tools
 
 fuzz:
 	tools/fuzz/run-fuzz
+
+bench:
+	tools/bench/run
 
 clean:
 	-$(KMAKE) clean
