@@ -90,4 +90,27 @@ u32 ckpt_proc_state(struct task_struct *task);
 int ckpt_proc_regset(struct task_struct *task, u32 note, void *buf, u32 size);
 u32 ckpt_proc_personality(struct task_struct *task);
 
+/* restart: whole-process restart into the caller (src/process/restore_*.rs) */
+
+/* ckpt_proc_restore_map() bits */
+enum {
+	CKPT_PROC_RESTORE_SHARED	= 1 << 0,
+	CKPT_PROC_RESTORE_GROWSDOWN	= 1 << 1,
+	CKPT_PROC_RESTORE_NORESERVE	= 1 << 2,
+};
+
+/* Most [vdso]/[vvar*] ranges ckpt_proc_restore_special() reports. */
+#define CKPT_PROC_RESTORE_SPECIAL_MAX 4
+
+int ckpt_proc_restore_alone(void);
+int ckpt_proc_restore_special(u64 *ranges, u32 max);
+void ckpt_proc_restore_reset(void);
+int ckpt_proc_restore_unmap(void);
+int ckpt_proc_restore_map(struct file *file, u64 start, u64 len, u32 prot, u32 bits,
+			  u64 offset);
+int ckpt_proc_restore_fill(u64 addr, const void *data, u32 len);
+int ckpt_proc_restore_mm(const u64 *layout);
+int ckpt_proc_restore_regs(const u64 *regs);
+void ckpt_proc_restore_kill(void);
+
 #endif /* CKPT_PROCESS_C_H */

@@ -138,3 +138,36 @@ extern "C" {
         present: *mut u64,
     ) -> isize;
 }
+
+// ---- restart: whole-process restart into the caller (`src/process_c.c`, `/* restart */`) ----
+
+/// `CKPT_PROC_RESTORE_*` bits of [`ckpt_proc_restore_map`].
+pub(crate) mod restore_bits {
+    pub(crate) const SHARED: u32 = 1 << 0;
+    pub(crate) const GROWSDOWN: u32 = 1 << 1;
+    pub(crate) const NORESERVE: u32 = 1 << 2;
+}
+
+/// `CKPT_PROC_RESTORE_SPECIAL_MAX`.
+pub(crate) const RESTORE_SPECIAL_MAX: usize = 4;
+
+// Only pointers to kernel structs cross this boundary, never the structs themselves.
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn ckpt_proc_restore_alone() -> i32;
+    pub(crate) fn ckpt_proc_restore_special(ranges: *mut u64, max: u32) -> i32;
+    pub(crate) fn ckpt_proc_restore_reset();
+    pub(crate) fn ckpt_proc_restore_unmap() -> i32;
+    pub(crate) fn ckpt_proc_restore_map(
+        file: *mut bindings::file,
+        start: u64,
+        len: u64,
+        prot: u32,
+        bits: u32,
+        offset: u64,
+    ) -> i32;
+    pub(crate) fn ckpt_proc_restore_fill(addr: u64, data: *const u8, len: u32) -> i32;
+    pub(crate) fn ckpt_proc_restore_mm(layout: *const u64) -> i32;
+    pub(crate) fn ckpt_proc_restore_regs(regs: *const u64) -> i32;
+    pub(crate) fn ckpt_proc_restore_kill();
+}

@@ -11,12 +11,20 @@
 //! Layout: `ffi` declares the C helpers of `src/process_c.c`; `mm` wraps an address space
 //! (every read takes and drops the mmap lock); `vma` decides what a mapping is or why it is
 //! refused; `regs` reads the register sets; `pages` streams page contents in bounded batches.
+//!
+//! Restart of a whole process into the caller: `restore_prepare` is phase A (validate, keep the
+//! plan in the open file), `restore_commit` phase B (the caller becomes the image's process).
 
 mod ffi;
 mod mm;
 mod pages;
 mod regs;
+mod restore_commit;
+mod restore_prepare;
 mod vma;
+
+pub(crate) use self::restore_commit::commit;
+pub(crate) use self::restore_prepare::{prepare, Prepared};
 
 use core::fmt;
 
