@@ -532,6 +532,25 @@ int ckpt_proc_restore_regs(const u64 *r)
 	return 0;
 }
 
+/* The caller's vDSO: its start (0 if none) and, in *@len, its length. */
+u64 ckpt_proc_restore_vdso(u64 *len)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	u64 start = 0;
+
+	*len = 0;
+	if (mmap_read_lock_killable(mm))
+		return 0;
+	vma = find_vma(mm, (unsigned long)mm->context.vdso);
+	if (mm->context.vdso && vma && vma->vm_start == (unsigned long)mm->context.vdso) {
+		start = vma->vm_start;
+		*len = vma->vm_end - vma->vm_start;
+	}
+	mmap_read_unlock(mm);
+	return start;
+}
+
 /* Past the point of no return: the caller dies, as a failed exec does. */
 void ckpt_proc_restore_kill(void)
 {

@@ -111,6 +111,7 @@ int ckpt_proc_restore_map(struct file *file, u64 start, u64 len, u32 prot, u32 b
 int ckpt_proc_restore_fill(u64 addr, const void *data, u32 len);
 int ckpt_proc_restore_mm(const u64 *layout);
 int ckpt_proc_restore_regs(const u64 *regs);
+u64 ckpt_proc_restore_vdso(u64 *len);
 void ckpt_proc_restore_kill(void);
 
 #endif /* CKPT_PROCESS_C_H */

@@ -169,5 +169,6 @@ extern "C" {
     pub(crate) fn ckpt_proc_restore_fill(addr: u64, data: *const u8, len: u32) -> i32;
     pub(crate) fn ckpt_proc_restore_mm(layout: *const u64) -> i32;
     pub(crate) fn ckpt_proc_restore_regs(regs: *const u64) -> i32;
+    pub(crate) fn ckpt_proc_restore_vdso(len: *mut u64) -> u64;
     pub(crate) fn ckpt_proc_restore_kill();
 }

@@ -57,6 +57,10 @@ pub(crate) fn commit(
         Ok(plan) => plan,
         Err(e) => return error::report(arg, user_size, &mut args, Err(e)),
     };
+    // The vDSO and vvar stay: none of the image's mappings may be where they are now.
+    if let Err(e) = check_special(&plan) {
+        return error::report(arg, user_size, &mut args, Err(e));
+    }
     // The fd table: all or nothing, still refusable.
     if let Err(e) = install_fds(&plan) {
         return error::report(arg, user_size, &mut args, Err(e));
@@ -100,6 +104,17 @@ fn take_plan(
         ))),
         Some(_) => guard.take().ok_or_else(|| EINVAL.into()),
     }
+}
+
+/// None of the image's mappings overlaps the caller's vDSO or vvar.
+fn check_special(plan: &Prepared) -> CkptResult {
+    let special = restore_prepare::caller_special()?;
+    for m in plan.maps.iter() {
+        if let Some(&(s, e)) = special.iter().find(|&&(s, e)| m.start < e && s < m.end) {
+            return Err(restore_prepare::overlap(m.start, m.end, s, e));
+        }
+    }
+    Ok(())
 }
 
 /// Installs the image's files at their fds and closes every other fd of the caller but the

@@ -52,6 +52,17 @@ pub(crate) mod reg {
     pub(crate) const COUNT: usize = 27;
 }
 
+/// Mapping `start`-`end` of the image overlaps the caller's vDSO or vvar at `s`-`e`.
+pub(crate) fn overlap(start: u64, end: u64, s: u64, e: u64) -> CkptError {
+    CkptError::other(
+        EBUSY,
+        format_args!(
+            "mapping {start:x}-{end:x} of the image overlaps this process's vDSO or vvar at \
+             {s:x}-{e:x} (address space randomisation): retry"
+        ),
+    )
+}
+
 /// `__FMODE_EXEC`, which `open_exec()` puts in `f_flags`.
 const FMODE_EXEC_FLAG: u32 = 0o40;
 
@@ -178,7 +189,7 @@ struct Parts {
 }
 
 /// The caller's `[vdso]` and `[vvar*]` ranges.
-fn caller_special() -> CkptResult<KVec<(u64, u64)>> {
+pub(crate) fn caller_special() -> CkptResult<KVec<(u64, u64)>> {
     let mut raw = [0u64; 2 * ffi::RESTORE_SPECIAL_MAX];
     // SAFETY: `raw` has room for `RESTORE_SPECIAL_MAX` pairs.
     let n = unsafe {
@@ -222,6 +233,7 @@ fn validate(
         .mm
         .ok_or_else(|| CkptError::bad_image(format_args!("not a process image: no MM record")))?;
     check_layout(mm_id, &mm)?;
+    check_vdso(mm_id, &mm)?;
     let regs = check_regs(&mem)?;
 
     // The mapped files need no fd; they are reopened with the others.
@@ -411,6 +423,38 @@ fn check_credentials(mem: &Memory<'_>, flags: u64) -> CkptResult {
     .in_record(mem.task_id))
 }
 
+/// The caller's vDSO must be the image's, byte for byte (the restored program calls into it):
+/// same length and CRC-32C. `ckpt restore` moves it to the image's address before the commit.
+fn check_vdso(id: u64, mm: &Mm<'_>) -> CkptResult {
+    if mm.vdso_len == 0 {
+        return Ok(());
+    }
+    let mut len = 0u64;
+    // SAFETY: Reads the caller's own mm; `len` is writable.
+    let start = unsafe { ffi::ckpt_proc_restore_vdso(&mut len) };
+    let mismatch = |why: core::fmt::Arguments<'_>| {
+        CkptError::env_mismatch(format_args!("vDSO: {why}")).in_record(id)
+    };
+    if start == 0 || len != u64::from(mm.vdso_len) {
+        return Err(mismatch(format_args!(
+            "the image's has {} bytes, this process's {len}",
+            mm.vdso_len
+        )));
+    }
+    let mut buf = KVVec::from_elem(0u8, len as usize, GFP_KERNEL)?;
+    let ptr = kernel::uaccess::UserPtr::from_addr(start as usize);
+    kernel::uaccess::UserSlice::new(ptr, len as usize)
+        .reader()
+        .read_slice(&mut buf)?;
+    let crc = image::Crc32c::new().update(&buf).value();
+    if crc != mm.vdso_crc {
+        return Err(mismatch(format_args!(
+            "its contents differ from the image's (another kernel or CPU features)"
+        )));
+    }
+    Ok(())
+}
+
 /// The MM record's addresses are user addresses.
 fn check_layout(id: u64, mm: &Mm<'_>) -> CkptResult {
     if let Some(a) = mm.layout().iter().find(|&&a| a > TASK_SIZE_MAX) {
@@ -504,7 +548,9 @@ fn check_xstate(xs: &[u8]) -> Result<(), &'static str> {
 }
 
 /// The mappings to create: ordered, disjoint, user addresses, none over the caller's vDSO or
-/// vvar (which the restored process keeps); the image's vDSO and vvar are not mapped.
+/// vvar (which the restored process keeps) unless the image has its own (user space moves the
+/// caller's there before the commit, which checks again); the image's vDSO and vvar are not
+/// mapped.
 fn plan_maps(
     plan: &Plan<'_>,
     mem: &Memory<'_>,
@@ -512,6 +558,11 @@ fn plan_maps(
 ) -> CkptResult<KVVec<MapPlan>> {
     let mut maps = KVVec::with_capacity(mem.vmas.len(), GFP_KERNEL)?;
     let mut prev_end = 0u64;
+    let own_special = mem
+        .vmas
+        .iter()
+        .any(|(_, v)| v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR);
+    let special = if own_special { &[][..] } else { special };
     for &(id, v) in mem.vmas.iter() {
         let bad = |what: core::fmt::Arguments<'_>| CkptError::bad_image(what).in_record(id);
         if v.start < prev_end || v.end > TASK_SIZE_MAX {
@@ -525,15 +576,7 @@ fn plan_maps(
             continue;
         }
         if let Some(&(s, e)) = special.iter().find(|&&(s, e)| v.start < e && s < v.end) {
-            return Err(CkptError::other(
-                EBUSY,
-                format_args!(
-                    "mapping {:x}-{:x} of the image overlaps this process's vDSO or vvar at \
-                     {s:x}-{e:x} (address space randomisation): retry",
-                    v.start, v.end
-                ),
-            )
-            .in_record(id));
+            return Err(overlap(v.start, v.end, s, e).in_record(id));
         }
         let mut bits = 0;
         if v.flags & VMA_SHARED != 0 {
