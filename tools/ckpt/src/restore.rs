@@ -25,7 +25,9 @@ use std::{
     process::Command,
 };
 
-use ckpt_image::{Body, DecodeError, Decoder, Source, NT_PRSTATUS, NT_X86_XSTATE, RECORD_MAX_LEN};
+use ckpt_image::{
+    Body, DecodeError, Decoder, Source, VmaKind, NT_PRSTATUS, NT_X86_XSTATE, RECORD_MAX_LEN,
+};
 use ckpt_sys::{abi, fd, Device, RestartFlags};
 
 use crate::{resume, Failure};
@@ -198,6 +200,7 @@ struct Scanned {
     has_mm: bool,
     prstatus: Option<Vec<u8>>,
     xstate: Option<Vec<u8>>,
+    specials: Vec<resume::Special>,
 }
 
 impl Scanned {
@@ -206,6 +209,7 @@ impl Scanned {
             (true, Some(prstatus)) => Some(resume::ProcessRegs {
                 prstatus,
                 xstate: self.xstate,
+                specials: self.specials,
             }),
             _ => None,
         };
@@ -276,6 +280,13 @@ fn scan<S: Source>(src: S, found: &mut Scanned) -> Result<(), DecodeError<S::Err
         match record.body {
             Body::FileTable(table) => found.fds.extend(table.iter().map(|e| e.fd)),
             Body::Mm(_) => found.has_mm = true,
+            Body::Vma(v) if v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR => {
+                found.specials.push(resume::Special {
+                    start: v.start,
+                    end: v.end,
+                    vdso: v.kind == VmaKind::VDSO,
+                })
+            }
             Body::Regset(r) if r.note == NT_PRSTATUS => found.prstatus = Some(r.data.to_vec()),
             Body::Regset(r) if r.note == NT_X86_XSTATE => found.xstate = Some(r.data.to_vec()),
             _ => {}

@@ -67,6 +67,17 @@ pub struct ProcessRegs {
     pub prstatus: Vec<u8>,
     /// NT_X86_XSTATE, if recorded.
     pub xstate: Option<Vec<u8>>,
+    /// The image's vDSO and vvar mappings, in address order.
+    pub specials: Vec<Special>,
+}
+
+/// A `[vdso]` or `[vvar*]` mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Special {
+    pub start: u64,
+    pub end: u64,
+    /// `[vdso]` (else a vvar).
+    pub vdso: bool,
 }
 
 /// Validates the image in the kernel, then becomes it. Returns only on a refusal.
@@ -92,6 +103,12 @@ pub fn run(
             at.push_str(&format!(", record {record}"));
         }
         return Failure::device(format!("restore: {message} ({at})"));
+    }
+    // The restored program calls into the vDSO at the image's address (glibc keeps pointers
+    // to it): move this process's (phase A checked it is the same) and its data pages there.
+    // Nothing here calls the vDSO afterwards.
+    if let Err(e) = move_specials(&regs.specials, &current_specials()) {
+        return Failure::device(format!("restore: moving the vDSO: {e}"));
     }
     let (fs_base, gs_base, xstate, rfbm) = prepared;
     let commit = Box::new(abi::ckpt_restart_commit::default());
@@ -149,6 +166,123 @@ fn prepare_stub(regs: &ProcessRegs) -> Result<(u64, u64, Option<*mut u8>, u64), 
     // SAFETY: `buf` holds `size >= xs.len()` bytes.
     unsafe { std::ptr::copy_nonoverlapping(xs.as_ptr(), buf, xs.len()) };
     Ok((fs_base, gs_base, Some(buf), rfbm))
+}
+
+/// This process's mappings from `/proc/self/maps`: `(start, end, special)`.
+fn current_maps() -> Vec<(u64, u64, Option<bool>)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter_map(|line| {
+            let range = line.split_whitespace().next()?;
+            let (a, b) = range.split_once('-')?;
+            let name = line.split_whitespace().nth(5).unwrap_or("");
+            let special = if name == "[vdso]" {
+                Some(true)
+            } else if name.starts_with("[vvar") {
+                Some(false)
+            } else {
+                None
+            };
+            Some((
+                u64::from_str_radix(a, 16).ok()?,
+                u64::from_str_radix(b, 16).ok()?,
+                special,
+            ))
+        })
+        .collect()
+}
+
+/// This process's mappings, with its vDSO and vvar marked.
+fn current_specials() -> Vec<(u64, u64, Option<bool>)> {
+    current_maps()
+}
+
+/// Moves this process's vDSO and vvar mappings (`Some` in `maps`) onto the image's: the same
+/// number of each, of the same lengths, in the same order; the image's ranges must be free of
+/// this process's other mappings (else: retry, address space randomisation put something
+/// there). Each is moved out of the way first (into one reservation), then to its place, so
+/// that they may overlap each other's old places.
+fn move_specials(image: &[Special], maps: &[(u64, u64, Option<bool>)]) -> Result<(), String> {
+    if image.is_empty() {
+        return Ok(());
+    }
+    let mine: Vec<Special> = maps
+        .iter()
+        .filter_map(|&(start, end, s)| s.map(|vdso| Special { start, end, vdso }))
+        .collect();
+    let same_shape = mine.len() == image.len()
+        && mine
+            .iter()
+            .zip(image)
+            .all(|(m, i)| m.vdso == i.vdso && m.end - m.start == i.end - i.start);
+    if !same_shape {
+        return Err(format!(
+            "this process's vDSO and vvar ({mine:x?}) are not shaped as the image's ({image:x?})"
+        ));
+    }
+    if mine == image {
+        return Ok(());
+    }
+    for i in image {
+        if let Some(&(s, e, _)) = maps
+            .iter()
+            .find(|&&(s, e, sp)| sp.is_none() && i.start < e && s < i.end)
+        {
+            return Err(format!(
+                "the image's {:x}-{:x} is taken by this process's {s:x}-{e:x} \
+                 (address space randomisation): retry",
+                i.start, i.end
+            ));
+        }
+    }
+    let total: u64 = mine.iter().map(|m| m.end - m.start).sum();
+    // SAFETY: A new anonymous reservation, touching no existing mapping.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total as usize,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    let mremap = |from: u64, len: u64, to: u64| {
+        // SAFETY: Moves a special mapping of this process onto a range that is this process's
+        // own reservation or was checked free of other mappings; nothing refers to the vDSO
+        // from here on.
+        let got = unsafe {
+            libc::mremap(
+                from as *mut libc::c_void,
+                len as usize,
+                len as usize,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                to as *mut libc::c_void,
+            )
+        };
+        if got as u64 == to {
+            Ok(())
+        } else {
+            Err(format!(
+                "mremap {from:x} -> {to:x}: {}",
+                std::io::Error::last_os_error()
+            ))
+        }
+    };
+    let mut at = base as u64;
+    for m in &mine {
+        mremap(m.start, m.end - m.start, at)?;
+        at += m.end - m.start;
+    }
+    let mut at = base as u64;
+    for (m, i) in mine.iter().zip(image) {
+        mremap(at, m.end - m.start, i.start)?;
+        at += m.end - m.start;
+    }
+    Ok(())
 }
 
 /// `(offset, size)` of XSAVE component `i` in the standard layout (CPUID leaf 0xd).
