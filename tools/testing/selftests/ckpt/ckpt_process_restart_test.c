@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Whole-process restart (issue 11, step 1): `ckpt restore --image IMG` of a
- * process image becomes the checkpointed process.
+ * Whole-process restart (issue 11, steps 1 and part of 2): `ckpt restore
+ * --image IMG` of a process image becomes the checkpointed process.
  *
  * The child (ckpt_process_child.c, static, no libc, copied onto a tmpfs)
  * counts in .bss, in a page it mapped and in xmm9, and stops itself after
@@ -11,7 +11,10 @@
  * the child: the same three counters go on (3, then 4), read with oracles
  * independent of ckpt (/proc/PID/mem, PTRACE_GETREGSET), /proc/PID/maps is
  * the original's but for the vDSO and vvar, its fds are the image's, and it
- * exits with 42 once told to quit. Refusals leave the caller intact: a
+ * exits with 42 once told to quit. The static glibc child
+ * (ckpt_process_glibc_child.c) counts in TLS (fs base), in its brk heap and
+ * in vDSO clock_gettime() calls: /proc/PID/maps must then match with the
+ * vDSO and vvar too, moved to the image's addresses. Refusals leave the caller intact: a
  * corrupt PAGES record, a commit without a validated plan, credentials other
  * than the image's (without CKPT_RESTART_AS_CALLER).
  *
@@ -41,9 +44,9 @@
 #include "kselftest_harness.h"
 #include "ckpt_selftest.h"
 
-/* What the child reports on fd 3. */
+/* What the child reports on fd 3 (the glibc child: tls, heap, quit, clock calls). */
 struct child_info {
-	uint64_t counter, page, quit;
+	uint64_t counter, page, quit, clock;
 };
 
 /* Offset of xmm9 in the XSAVE area (legacy region: xmm0 at 160). */
@@ -53,6 +56,7 @@ FIXTURE(pr) {
 	int dev;
 	char dir[64];
 	char prog[128];
+	char gprog[128];
 	char image[128];
 	char errlog[128];
 	char cli[PATH_MAX + 64];
@@ -106,6 +110,9 @@ FIXTURE_SETUP(pr)
 	snprintf(self->errlog, sizeof(self->errlog), "%s/errlog", self->dir);
 	snprintf(path, sizeof(path), "%s/ckpt_process_child", here);
 	ASSERT_EQ(0, copy_file(path, self->prog, 0755)) TH_LOG("copying %s", path);
+	snprintf(self->gprog, sizeof(self->gprog), "%s/gchild", self->dir);
+	snprintf(path, sizeof(path), "%s/ckpt_process_glibc_child", here);
+	ASSERT_EQ(0, copy_file(path, self->gprog, 0755)) TH_LOG("copying %s", path);
 	self->child = -1;
 }
 
@@ -222,26 +229,73 @@ static void counters(struct __test_metadata *_metadata, pid_t pid, const struct 
 	EXPECT_EQ(in->page, regs.r12) TH_LOG("r12");
 }
 
-/* /proc/PID/maps without the vDSO and vvar lines. */
+/*
+ * /proc/PID/maps (the vDSO and vvar included: ckpt restore moves them to the
+ * image's place), with neighbours the kernel may or may not merge joined:
+ * same protection and file, contiguous addresses and offsets (a mapping
+ * mprotect()ed in two may come back as one).
+ */
 static void maps_of(pid_t pid, char *out, size_t len)
 {
-	char path[64], line[512];
+	char path[64], line[512], perms[8], dev[16], name[256];
+	char pperms[8] = "", pdev[16] = "", pname[256] = "";
+	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
+	int have = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "r");
 	out[0] = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (!strstr(line, "[vdso]") && !strstr(line, "[vvar"))
-			strncat(out, line, len - strlen(out) - 1);
+	while (f && fgets(line, sizeof(line), f)) {
+		name[0] = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
+			   &ino, name) < 6)
+			continue;
+		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
+		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
+		    (!ino || poff + (pend - pstart) == off)) {
+			pend = end;
+			continue;
+		}
+		if (have)
+			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+				 pstart, pend, pperms, poff, pdev, pino, pname);
+		pstart = start;
+		pend = end;
+		poff = off;
+		pino = ino;
+		strcpy(pperms, perms);
+		strcpy(pdev, dev);
+		strcpy(pname, name);
+		have = 1;
+	}
+	if (have)
+		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+			 pstart, pend, pperms, poff, pdev, pino, pname);
 	if (f)
 		fclose(f);
 }
 
-/* Runs the child to its second stop, checkpoints it into the image file, kills it. */
-static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
+/* The glibc child's counters: TLS, heap, clock calls. */
+static void gcounters(struct __test_metadata *_metadata, pid_t pid, const struct child_info *in,
+		      uint64_t want)
 {
-	char *argv[] = { self->prog, NULL };
+	uint64_t tls = 0, heap = 0, clock = 0;
+
+	ASSERT_EQ(0, read_u64(pid, in->counter, &tls));
+	ASSERT_EQ(0, read_u64(pid, in->page, &heap));
+	ASSERT_EQ(0, read_u64(pid, in->clock, &clock));
+	EXPECT_EQ(want, tls) TH_LOG("TLS counter");
+	EXPECT_EQ(want, heap) TH_LOG("counter in the brk heap");
+	EXPECT_EQ(want, clock) TH_LOG("vDSO clock_gettime() calls");
+}
+
+/* Runs @prog to its second stop, checkpoints it into the image file, kills it. */
+static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self,
+			    char *prog, size_t info_len)
+{
+	char *argv[] = { prog, NULL };
+	bool glibc = prog == self->gprog;
 	struct ckpt_checkpoint a = { 0 };
 	char log[512] = "";
 	int pipefd[2], out;
@@ -251,11 +305,17 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr)
 	ASSERT_GT(self->child, 0);
 	close(pipefd[1]);
 	ASSERT_EQ(0, run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)));
+	ASSERT_EQ((ssize_t)info_len, read(pipefd[0], &self->info, info_len));
 	close(pipefd[0]);
-	counters(_metadata, self->child, &self->info, 1);
+	if (glibc)
+		gcounters(_metadata, self->child, &self->info, 1);
+	else
+		counters(_metadata, self->child, &self->info, 1);
 	ASSERT_EQ(0, run_to_stop(self->child));
-	counters(_metadata, self->child, &self->info, 2);
+	if (glibc)
+		gcounters(_metadata, self->child, &self->info, 2);
+	else
+		counters(_metadata, self->child, &self->info, 2);
 
 	out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(out, 0);
@@ -270,6 +330,11 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr)
 	kill(self->child, SIGKILL);
 	waitpid(self->child, NULL, __WALL);
 	self->child = -1;
+}
+
+static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
+{
+	checkpoint_prog(_metadata, self, self->prog, 24);
 }
 
 static void show_errlog(struct __test_metadata *_metadata, const char *path)
@@ -335,6 +400,39 @@ TEST_F(pr, restored_process_counts_on)
 	counters(_metadata, self->child, &self->info, 4);
 
 	/* told to quit, it exits with 42 at its next step */
+	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
+	self->child = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(42, WEXITSTATUS(status));
+}
+
+/* A static glibc program: TLS, brk heap and the vDSO work on after the restart. */
+TEST_F(pr, static_glibc_counts_on)
+{
+	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
+	char maps[8192];
+	int err, status;
+
+	checkpoint_prog(_metadata, self, self->gprog, sizeof(self->info));
+	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(err, 0);
+	self->child = spawn_traced(argv, -1, err);
+	close(err);
+	ASSERT_GT(self->child, 0);
+	status = run_to_stop(self->child);
+	if (status) {
+		show_errlog(_metadata, self->errlog);
+		self->child = -1;
+		ASSERT_EQ(0, status) TH_LOG("the restored glibc program did not stop (status %#x)",
+					    status);
+	}
+	gcounters(_metadata, self->child, &self->info, 3);
+	maps_of(self->child, maps, sizeof(maps));
+	EXPECT_STREQ(self->maps, maps);
+	ASSERT_EQ(0, run_to_stop(self->child));
+	gcounters(_metadata, self->child, &self->info, 4);
 	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
 	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
