@@ -20,7 +20,9 @@ use kernel::{
     error::to_result,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    new_mutex,
     prelude::*,
+    sync::Mutex,
     types::Opaque,
 };
 
@@ -160,18 +162,29 @@ const _: () = assert!(
             == core::mem::align_of::<MiscDeviceRegistration<CkptDevice>>()
 );
 
-/// An open file of `/dev/ckpt`. It has no state of its own: every ioctl is self-contained.
-struct CkptDevice;
+/// An open file of `/dev/ckpt`. Every ioctl is self-contained but the two phases of a
+/// whole-process restart: phase A (`CKPT_IOC_RESTART` with `CKPT_RESTART_PROCESS`) keeps the
+/// validated plan here for phase B (`CKPT_IOC_RESTART_COMMIT`) on the same open file.
+#[pin_data]
+struct CkptDevice {
+    #[pin]
+    prepared: Mutex<Option<KBox<process::Prepared>>>,
+}
 
 #[vtable]
 impl MiscDevice for CkptDevice {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(CkptDevice, GFP_KERNEL)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(CkptDevice {
+                prepared <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(_me: &CkptDevice, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&CkptDevice>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let Some(ioctl) = uapi::Ioctl::decode(cmd) else {
             return Err(ENOTTY);
         };
@@ -179,7 +192,8 @@ impl MiscDevice for CkptDevice {
             uapi::Command::Version => version::ioctl(arg, ioctl.user_size)?,
             uapi::Command::Env => env::ioctl(arg, ioctl.user_size)?,
             uapi::Command::Checkpoint => checkpoint::ioctl(arg, ioctl.user_size)?,
-            uapi::Command::Restart => restart::ioctl(arg, ioctl.user_size)?,
+            uapi::Command::Restart => restart::ioctl(arg, ioctl.user_size, &me.prepared)?,
+            uapi::Command::RestartCommit => process::commit(arg, ioctl.user_size, &me.prepared)?,
         }
         Ok(0)
     }

@@ -9,22 +9,27 @@
 #include <linux/errno.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/futex.h>
 #include <linux/highmem.h>
+#include <linux/hrtimer.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/mmap_lock.h>
 #include <linux/rcupdate.h>
 #include <linux/regset.h>
-#include <linux/hrtimer.h>
-#include <linux/sched/signal.h>
-#include <linux/seccomp.h>
-#include <linux/sched/mm.h>
-#include <linux/string.h>
-#include <linux/userfaultfd_k.h>
-#include <linux/fs_struct.h>
-#include <linux/futex.h>
 #include <linux/resource.h>
+#include <linux/rseq.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/seccomp.h>
 #include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/task_work.h>
+#include <linux/userfaultfd_k.h>
 
 #include "process_c.h"
 
@@ -368,4 +373,306 @@ int ckpt_proc_task_state(struct task_struct *task, struct ckpt_proc_task_state *
 	task_unlock(leader);
 	put_task_struct(leader);
 	return 0;
+}
+
+/* restart */
+
+/*
+ * Whole-process restart into the caller (src/process/restore_commit.rs): the
+ * caller's own task and mm only (current), so no task lookup and no remote
+ * mm. Kept small: every step a user could take with syscalls on itself
+ * (munmap, mmap, ptrace-like forced writes, PR_SET_MM_MAP), done from the
+ * ioctl because the caller's own code is gone once its memory is.
+ */
+
+/*
+ * 0 when nothing else runs in the caller's address space or signal handlers:
+ * 1 another thread, 2 another process shares the mm (CLONE_VM, vfork), 3 the
+ * sighand is shared (CLONE_SIGHAND). A transient mm_users reference (a /proc
+ * reader) is told from sharing by MMF_MULTIPROCESS, set when a process shares it.
+ */
+int ckpt_proc_restore_alone(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (get_nr_threads(current) != 1)
+		return 1;
+	if (!mm || (atomic_read(&mm->mm_users) > 1 && mm_flags_test(MMF_MULTIPROCESS, mm)))
+		return 2;
+	if (refcount_read(&current->sighand->count) != 1)
+		return 3;
+	return 0;
+}
+
+/* What restart keeps of the caller's map: the vDSO and its data pages. */
+static bool ckpt_proc_restore_keep(struct vm_area_struct *vma)
+{
+	const char *name = NULL;
+
+	if (vma->vm_ops && vma->vm_ops->name)
+		name = vma->vm_ops->name(vma);
+	return name && (!strcmp(name, "[vdso]") || !strncmp(name, "[vvar", 5));
+}
+
+/*
+ * The caller's [vdso] and [vvar*] ranges, as start, end pairs in @ranges (room
+ * for @max pairs). Returns the number of pairs, or -EINTR.
+ */
+int ckpt_proc_restore_special(u64 *ranges, u32 max)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+	int n = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for_each_vma(vmi, vma) {
+		if (!ckpt_proc_restore_keep(vma))
+			continue;
+		if (n >= max)
+			break;
+		ranges[2 * n] = vma->vm_start;
+		ranges[2 * n + 1] = vma->vm_end;
+		n++;
+	}
+	mmap_read_unlock(mm);
+	return n;
+}
+
+/*
+ * Resets what the caller's libc registered and the image does not replace,
+ * as exec does: rseq, robust futex list, clear/set_child_tid (the kernel
+ * would write into restored memory), the signal altstack, every signal
+ * action (to SIG_DFL: the caller's handlers point into code about to vanish)
+ * and the blocked mask. sas_ss_reset() and rseq_execve() are static inlines.
+ */
+void ckpt_proc_restore_reset(void)
+{
+	struct task_struct *t = current;
+	sigset_t empty;
+	int i;
+
+#ifdef CONFIG_RSEQ
+	rseq_execve(t);
+#endif
+#ifdef CONFIG_FUTEX
+	t->futex.robust_list = NULL;
+#ifdef CONFIG_COMPAT
+	t->futex.compat_robust_list = NULL;
+#endif
+#endif
+	t->clear_child_tid = NULL;
+	t->set_child_tid = NULL;
+	sas_ss_reset(t);
+
+	spin_lock_irq(&t->sighand->siglock);
+	for (i = 0; i < _NSIG; i++) {
+		struct k_sigaction *ka = &t->sighand->action[i];
+
+		memset(ka, 0, sizeof(*ka));
+		ka->sa.sa_handler = SIG_DFL;
+	}
+	spin_unlock_irq(&t->sighand->siglock);
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/*
+ * Unmaps every mapping of the caller but the vDSO and vvar: each found under
+ * the mmap read lock, then vm_munmap() (which takes the write lock).
+ */
+int ckpt_proc_restore_unmap(void)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long addr = 0;
+
+	for (;;) {
+		struct vm_area_struct *vma;
+		unsigned long start, end;
+		int ret;
+
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		vma = find_vma(mm, addr);
+		while (vma && ckpt_proc_restore_keep(vma))
+			vma = find_vma(mm, vma->vm_end);
+		if (!vma) {
+			mmap_read_unlock(mm);
+			return 0;
+		}
+		start = vma->vm_start;
+		end = vma->vm_end;
+		mmap_read_unlock(mm);
+		ret = vm_munmap(start, end - start);
+		if (ret)
+			return ret;
+		addr = start;
+	}
+}
+
+/*
+ * Maps one mapping of the image at exactly @start (MAP_FIXED_NOREPLACE: the
+ * range was emptied), with its final protection, as mmap(2) would (same
+ * LSM and file mode checks).
+ */
+int ckpt_proc_restore_map(struct file *file, u64 start, u64 len, u32 prot, u32 bits,
+			  u64 offset)
+{
+	unsigned long flags = MAP_FIXED_NOREPLACE;
+	unsigned long ret;
+
+	flags |= (bits & CKPT_PROC_RESTORE_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+	if (!file)
+		flags |= MAP_ANONYMOUS;
+	if (bits & CKPT_PROC_RESTORE_GROWSDOWN)
+		flags |= MAP_GROWSDOWN;
+	if (bits & CKPT_PROC_RESTORE_NORESERVE)
+		flags |= MAP_NORESERVE;
+	ret = vm_mmap(file, start, len, prot, flags, offset);
+	if (IS_ERR_VALUE(ret))
+		return (int)ret;
+	if (ret != start) {
+		vm_munmap(ret, len);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/*
+ * Writes @len bytes at @addr of the caller's memory whatever the mapping's
+ * protection, the way ptrace's PTRACE_POKEDATA does (FOLL_FORCE: a private
+ * read-only or PROT_NONE page is copied on write, as it was at checkpoint).
+ */
+int ckpt_proc_restore_fill(u64 addr, const u8 *data, u32 len)
+{
+	int done;
+
+	if (len > INT_MAX)
+		return -EINVAL;
+	done = access_process_vm(current, addr, (void *)data, len, FOLL_FORCE | FOLL_WRITE);
+	return done == (int)len ? 0 : -EFAULT;
+}
+
+/*
+ * Sets the mm's layout fields (code, data, brk, stack, args, env, in the MM
+ * record's order) as PR_SET_MM_MAP would: the heap within RLIMIT_DATA. The
+ * fields only label mappings (/proc) and bound brk(2).
+ */
+int ckpt_proc_restore_mm(const u64 *l)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	if (check_data_rlimit(rlimit(RLIMIT_DATA), l[5], l[4], l[3], l[2])) {
+		mmap_write_unlock(mm);
+		return -EINVAL;
+	}
+	mm->start_code = l[0];
+	mm->end_code = l[1];
+	mm->start_data = l[2];
+	mm->end_data = l[3];
+	mm->start_brk = l[4];
+	mm->brk = l[5];
+	mm->start_stack = l[6];
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = l[7];
+	mm->arg_end = l[8];
+	mm->env_start = l[9];
+	mm->env_end = l[10];
+	spin_unlock(&mm->arg_lock);
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+/* Sets the user rax once the ioctl's own return value is stored. */
+struct ckpt_proc_restore_ax {
+	struct callback_head work;
+	u64 ax;
+};
+
+static void ckpt_proc_restore_ax_fn(struct callback_head *work)
+{
+	struct ckpt_proc_restore_ax *w = container_of(work, struct ckpt_proc_restore_ax, work);
+
+	task_pt_regs(current)->ax = w->ax;
+	kfree(w);
+}
+
+/*
+ * Writes the caller's user registers from @r, a struct user_regs_struct
+ * (NT_PRSTATUS, already validated: 64-bit user cs/ss, canonical ip/sp):
+ * every general register, ip, sp, the flags restore_sigcontext() lets user
+ * space change, and orig_ax = -1 (no syscall restart on the way out). The
+ * syscall path stores the ioctl's return value in ax after this (an int,
+ * truncated by vfs_ioctl()), so ax is set by a task work that runs on the
+ * way back to user space, before any signal is delivered (TWA_SIGNAL: the
+ * works run at the start of get_signal()). fs/gs base are set by user space
+ * (arch_prctl) before the commit.
+ */
+int ckpt_proc_restore_regs(const u64 *r)
+{
+	const unsigned long fix = X86_EFLAGS_AC | X86_EFLAGS_OF | X86_EFLAGS_DF |
+				  X86_EFLAGS_TF | X86_EFLAGS_SF | X86_EFLAGS_ZF |
+				  X86_EFLAGS_AF | X86_EFLAGS_PF | X86_EFLAGS_CF | X86_EFLAGS_RF;
+	struct pt_regs *regs = task_pt_regs(current);
+	struct ckpt_proc_restore_ax *w;
+	int ret;
+
+	w = kmalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	w->ax = r[10];
+	init_task_work(&w->work, ckpt_proc_restore_ax_fn);
+	ret = task_work_add(current, &w->work, TWA_SIGNAL);
+	if (ret) {
+		kfree(w);
+		return ret;
+	}
+	regs->r15 = r[0];
+	regs->r14 = r[1];
+	regs->r13 = r[2];
+	regs->r12 = r[3];
+	regs->bp = r[4];
+	regs->bx = r[5];
+	regs->r11 = r[6];
+	regs->r10 = r[7];
+	regs->r9 = r[8];
+	regs->r8 = r[9];
+	regs->ax = r[10];
+	regs->cx = r[11];
+	regs->dx = r[12];
+	regs->si = r[13];
+	regs->di = r[14];
+	regs->orig_ax = -1;
+	regs->ip = r[16];
+	regs->flags = (regs->flags & ~fix) | (r[18] & fix);
+	regs->sp = r[19];
+	return 0;
+}
+
+/* The caller's vDSO: its start (0 if none) and, in *@len, its length. */
+u64 ckpt_proc_restore_vdso(u64 *len)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	u64 start = 0;
+
+	*len = 0;
+	if (mmap_read_lock_killable(mm))
+		return 0;
+	vma = find_vma(mm, (unsigned long)mm->context.vdso);
+	if (mm->context.vdso && vma && vma->vm_start == (unsigned long)mm->context.vdso) {
+		start = vma->vm_start;
+		*len = vma->vm_end - vma->vm_start;
+	}
+	mmap_read_unlock(mm);
+	return start;
+}
+
+/* Past the point of no return: the caller dies, as a failed exec does. */
+void ckpt_proc_restore_kill(void)
+{
+	force_sig(SIGKILL);
 }

@@ -127,4 +127,28 @@ struct ckpt_proc_task_state {
 int ckpt_proc_signals(struct task_struct *task, struct ckpt_proc_signals *out);
 int ckpt_proc_task_state(struct task_struct *task, struct ckpt_proc_task_state *out);
 
+/* restart: whole-process restart into the caller (src/process/restore_*.rs) */
+
+/* ckpt_proc_restore_map() bits */
+enum {
+	CKPT_PROC_RESTORE_SHARED	= 1 << 0,
+	CKPT_PROC_RESTORE_GROWSDOWN	= 1 << 1,
+	CKPT_PROC_RESTORE_NORESERVE	= 1 << 2,
+};
+
+/* Most [vdso]/[vvar*] ranges ckpt_proc_restore_special() reports. */
+#define CKPT_PROC_RESTORE_SPECIAL_MAX 4
+
+int ckpt_proc_restore_alone(void);
+int ckpt_proc_restore_special(u64 *ranges, u32 max);
+void ckpt_proc_restore_reset(void);
+int ckpt_proc_restore_unmap(void);
+int ckpt_proc_restore_map(struct file *file, u64 start, u64 len, u32 prot, u32 bits,
+			  u64 offset);
+int ckpt_proc_restore_fill(u64 addr, const u8 *data, u32 len);
+int ckpt_proc_restore_mm(const u64 *layout);
+int ckpt_proc_restore_regs(const u64 *regs);
+u64 ckpt_proc_restore_vdso(u64 *len);
+void ckpt_proc_restore_kill(void);
+
 #endif /* CKPT_PROCESS_C_H */

@@ -16,7 +16,7 @@
 //!    record (`src/files/`), checking identity and content.
 //! 5. **Install** them at their fd numbers ([`Reservation`]): all or nothing.
 
-use kernel::{bindings, prelude::*};
+use kernel::{bindings, prelude::*, sync::Mutex};
 
 use crate::{
     env,
@@ -28,6 +28,7 @@ use crate::{
         FileTable, FileVariant, FormatError, RecordHeader, RecordType, Scope, Task, HEADER_LEN,
         IMMUTABLE_HEADER_LEN, PATH_MAX, RECORD_HEADER_LEN,
     },
+    process::{self, Prepared},
     reason::Reason,
     uapi::{self, ckpt_restart},
     vfs::{self, Access, CallerFile, FsContext, NewFile},
@@ -56,12 +57,16 @@ const _: () = assert!(
             | bindings::O_CLOEXEC
 );
 
-/// Handles `CKPT_IOC_RESTART`.
-pub(crate) fn ioctl(arg: usize, user_size: usize) -> Result {
+/// Handles `CKPT_IOC_RESTART`; a whole-process restart keeps its plan in `prepared`.
+pub(crate) fn ioctl(
+    arg: usize,
+    user_size: usize,
+    prepared: &Mutex<Option<KBox<Prepared>>>,
+) -> Result {
     let mut args: ckpt_restart =
         uapi::read_ext(arg, user_size, uapi::CKPT_RESTART_SIZE_VER0 as usize)?;
     let mut out = Outcome::default();
-    let outcome = restart(&args, &mut out);
+    let outcome = restart(&args, &mut out, prepared);
     args.bytes = out.bytes;
     args.nr_fds = out.nr_fds;
     args.nr_external = out.nr_external;
@@ -85,14 +90,19 @@ impl Report for ckpt_restart {
 
 /// What restart reports, on success and on failure.
 #[derive(Default)]
-struct Outcome {
-    bytes: u64,
-    nr_fds: u32,
-    nr_external: u32,
+pub(crate) struct Outcome {
+    pub(crate) bytes: u64,
+    pub(crate) nr_fds: u32,
+    pub(crate) nr_external: u32,
 }
 
-fn restart(args: &ckpt_restart, out: &mut Outcome) -> CkptResult {
-    if args.flags & !u64::from(uapi::CKPT_RESTART_FLAGS_ALL) != 0 {
+fn restart(
+    args: &ckpt_restart,
+    out: &mut Outcome,
+    prepared: &Mutex<Option<KBox<Prepared>>>,
+) -> CkptResult {
+    let known = u64::from(uapi::CKPT_RESTART_FLAGS_ALL | uapi::CKPT_RESTART_PROCESS_FLAGS);
+    if args.flags & !known != 0 {
         return Err(CkptError::bad_argument(format_args!(
             "unknown flags {:#x}",
             args.flags
@@ -102,6 +112,10 @@ fn restart(args: &ckpt_restart, out: &mut Outcome) -> CkptResult {
         CkptError::bad_fd(format_args!("image fd {}: not open for reading", args.fd))
     })?;
     let (image, max_payload) = read_image(&input, out)?;
+    if args.flags & u64::from(uapi::CKPT_RESTART_PROCESS_FLAGS) != 0 {
+        // A whole process: validated and kept for CKPT_IOC_RESTART_COMMIT (crate::process).
+        return process::prepare(image, max_payload, args.flags, out, prepared);
+    }
     let mut plan = Plan::parse(&image, max_payload)?;
     check_environment(&plan, args.flags)?;
     let fds = plan.fd_table()?;
@@ -115,7 +129,7 @@ fn restart(args: &ckpt_restart, out: &mut Outcome) -> CkptResult {
 
 /// Reads one image, up to its terminator, into memory. Returns it and its longest record
 /// payload (the decoder's scratch size). Only the framing is looked at here.
-fn read_image(input: &CallerFile, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)> {
+pub(crate) fn read_image(input: &CallerFile, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)> {
     let mut image = KVVec::new();
     read_more(input, &mut image, IMMUTABLE_HEADER_LEN, out)?;
     // An unknown version may frame records differently: refuse it before reading on.
@@ -222,22 +236,25 @@ fn inconsistent(id: u64, args: core::fmt::Arguments<'_>) -> CkptError {
 // ---- phase 2: validate ----
 
 /// A validated image, borrowing from its bytes.
-struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     header: image::Header,
     env_id: u64,
     env: EnvVector<'a>,
     task_vector: Option<EnvVector<'a>>,
-    task_id: u64,
+    pub(crate) task_id: u64,
     table_id: u64,
     table: FileTable<'a>,
-    files: KVVec<FileRecord<'a>>,
+    pub(crate) files: KVVec<FileRecord<'a>>,
     /// FILE_DATA records: runs of the contents of `files` (each file's `runs`).
     runs: KVVec<FileData<'a>>,
+    /// Sorted ids of the file records mappings use (a whole-process restart sets them): they
+    /// need no fd.
+    pub(crate) mapped: KVVec<u64>,
 }
 
 impl<'a> Plan<'a> {
     /// Decodes and validates `image`, which [`read_image`] framed.
-    fn parse(image: &'a [u8], max_payload: usize) -> CkptResult<Self> {
+    pub(crate) fn parse(image: &'a [u8], max_payload: usize) -> CkptResult<Self> {
         let mut scratch = KVVec::from_elem(0u8, max_payload, GFP_KERNEL)?;
         let mut dec = Decoder::new(image).map_err(decode_error)?;
         let header = *dec.header();
@@ -356,12 +373,13 @@ impl<'a> Plan<'a> {
             table,
             files,
             runs,
+            mapped: KVVec::new(),
         })
     }
 
     /// The file table as slots, with each entry's index into `files`; checks fd limits and
     /// references, and that every file record is used.
-    fn fd_table(&self) -> CkptResult<KVVec<FdUse>> {
+    pub(crate) fn fd_table(&self) -> CkptResult<KVVec<FdUse>> {
         let limit = fdtable::nofile_limit();
         let mut fds = KVVec::with_capacity(self.table.len() as usize, GFP_KERNEL)?;
         for e in self.table.iter() {
@@ -398,12 +416,15 @@ impl<'a> Plan<'a> {
     /// Checks each file record on its own, marks which fds use it, and checks the caller's
     /// table: external fds must be open, the others free (unless replaced). Returns the number
     /// of external fds.
-    fn check_fds(&mut self, fds: &[FdUse], flags: u64) -> CkptResult<u32> {
+    pub(crate) fn check_fds(&mut self, fds: &[FdUse], flags: u64) -> CkptResult<u32> {
         for u in fds {
             let rec = &mut self.files[u.file];
             rec.first_fd = rec.first_fd.min(u.slot.fd);
         }
-        if let Some(rec) = self.files.iter().find(|r| r.first_fd == u32::MAX) {
+        let unused = |r: &&FileRecord<'_>| {
+            r.first_fd == u32::MAX && self.mapped.binary_search(&r.id).is_err()
+        };
+        if let Some(rec) = self.files.iter().find(unused) {
             return Err(inconsistent(
                 rec.id,
                 format_args!("file record {} is not in the file table", rec.id),
@@ -439,9 +460,9 @@ impl<'a> Plan<'a> {
 }
 
 /// One fd of the image's table: where it goes and which file record fills it.
-struct FdUse {
-    slot: Slot,
-    file: usize,
+pub(crate) struct FdUse {
+    pub(crate) slot: Slot,
+    pub(crate) file: usize,
 }
 
 fn decode_error(e: DecodeError<core::convert::Infallible>) -> CkptError {
@@ -479,7 +500,7 @@ fn contents_error(id: u64, e: image::ContentsError) -> CkptError {
 
 // ---- phase 3: environment ----
 
-fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
+pub(crate) fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
     let page_size = kernel::page::PAGE_SIZE as u32;
     if plan.header.arch != Arch::X86_64 || plan.header.page_size != page_size {
         return Err(CkptError::env_mismatch(format_args!(
@@ -521,7 +542,7 @@ fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
 impl Plan<'_> {
     /// Opens every file record through the kind that restores it (`None` for external
     /// ones, which the caller supplies), in record order.
-    fn reopen(&self, _fds: &[FdUse], flags: u64) -> CkptResult<KVVec<Option<NewFile>>> {
+    pub(crate) fn reopen(&self, _fds: &[FdUse], flags: u64) -> CkptResult<KVVec<Option<NewFile>>> {
         let root = FsContext::current()?.root;
         let mut names = KVec::from_elem(0u8, 2 * (PATH_MAX + 1), GFP_KERNEL)?;
         let mut cx = ReopenContext {

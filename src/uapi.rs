@@ -47,6 +47,10 @@ pub(crate) use generated::{
     CKPT_RESTART_IGNORE_CONTENT, CKPT_RESTART_MAX_IMAGE, CKPT_RESTART_REPLACE_FDS,
     CKPT_RESTART_SIZE_VER0,
 };
+pub(crate) use generated::{
+    ckpt_restart_commit, CKPT_RESTART_AS_CALLER, CKPT_RESTART_COMMIT_SIZE_VER0,
+    CKPT_RESTART_PROCESS, CKPT_RESTART_PROCESS_FLAGS,
+};
 pub(crate) use generated::{CKPT_CHECKPOINT_CONTENTS_UNLIMITED, CKPT_CHECKPOINT_FILE_CONTENTS};
 pub(crate) use generated::{
     CKPT_CHECKPOINT_FLAGS_ALL, CKPT_CHECKPOINT_PROCESS, CKPT_REASON_UNSUPPORTED_MEMORY,
@@ -97,6 +101,17 @@ unsafe impl AsBytes for ckpt_restart {}
 const _: () = assert!(core::mem::size_of::<ckpt_restart>() == 8 + 4 + 4 + 8 * 3 + 4 * 4);
 const _: () = assert!(core::mem::size_of::<ckpt_restart>() >= CKPT_RESTART_SIZE_VER0 as usize);
 
+// SAFETY: `ckpt_restart_commit` is a `repr(C)` struct of integers with no padding (checked
+// below), so every bit pattern is valid and all of its bytes are initialised.
+unsafe impl FromBytes for ckpt_restart_commit {}
+// SAFETY: See the `FromBytes` impl above.
+unsafe impl AsBytes for ckpt_restart_commit {}
+
+// No implicit padding: the sum of the fields is the size of the struct.
+const _: () = assert!(core::mem::size_of::<ckpt_restart_commit>() == 8 + 8 + 4 + 4);
+const _: () =
+    assert!(core::mem::size_of::<ckpt_restart_commit>() >= CKPT_RESTART_COMMIT_SIZE_VER0 as usize);
+
 /// The ioctl type byte of `/dev/ckpt`.
 const MAGIC: u32 = generated::CKPT_IOC_MAGIC;
 
@@ -112,6 +127,9 @@ pub(crate) const CKPT_IOC_CHECKPOINT: u32 = _IOWR::<ckpt_checkpoint>(MAGIC, 0x02
 /// `CKPT_IOC_RESTART`, with the size of the struct this module was built with.
 pub(crate) const CKPT_IOC_RESTART: u32 = _IOWR::<ckpt_restart>(MAGIC, 0x03);
 
+/// `CKPT_IOC_RESTART_COMMIT`, with the size of the struct this module was built with.
+pub(crate) const CKPT_IOC_RESTART_COMMIT: u32 = _IOWR::<ckpt_restart_commit>(MAGIC, 0x04);
+
 /// An ioctl command of `/dev/ckpt`, decoded from the command number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Command {
@@ -123,6 +141,8 @@ pub(crate) enum Command {
     Checkpoint,
     /// `CKPT_IOC_RESTART`.
     Restart,
+    /// `CKPT_IOC_RESTART_COMMIT`.
+    RestartCommit,
 }
 
 /// A decoded ioctl: which command, and the struct size user space passed.
@@ -153,6 +173,8 @@ impl Ioctl {
             Command::Checkpoint
         } else if same(CKPT_IOC_RESTART) {
             Command::Restart
+        } else if same(CKPT_IOC_RESTART_COMMIT) {
+            Command::RestartCommit
         } else {
             return None;
         };

@@ -82,3 +82,14 @@ pub(crate) type ProcSignals = ckpt_proc_signals;
 
 /// `struct ckpt_proc_task_state`: per-task state (TASK_STATE record).
 pub(crate) type ProcTaskState = ckpt_proc_task_state;
+
+/// `CKPT_PROC_RESTORE_*` bits of [`ckpt_proc_restore_map`].
+pub(crate) mod restore_bits {
+    pub(crate) const SHARED: u32 = super::CKPT_PROC_RESTORE_SHARED;
+    pub(crate) const GROWSDOWN: u32 = super::CKPT_PROC_RESTORE_GROWSDOWN;
+    pub(crate) const NORESERVE: u32 = super::CKPT_PROC_RESTORE_NORESERVE;
+}
+
+/// `CKPT_PROC_RESTORE_SPECIAL_MAX`: most `[vdso]`/`[vvar*]` ranges
+/// [`ckpt_proc_restore_special`] reports.
+pub(crate) const RESTORE_SPECIAL_MAX: usize = CKPT_PROC_RESTORE_SPECIAL_MAX as usize;

@@ -12,13 +12,21 @@
 //! (every read takes and drops the mmap lock); `vma` decides what a mapping is or why it is
 //! refused; `regs` reads the register sets; `sigstate` the signal and task state; `pages`
 //! streams page contents in bounded batches.
+//!
+//! Restart of a whole process into the caller: `restore_prepare` is phase A (validate, keep the
+//! plan in the open file), `restore_commit` phase B (the caller becomes the image's process).
 
 mod ffi;
 mod mm;
 mod pages;
 mod regs;
+mod restore_commit;
+mod restore_prepare;
 mod sigstate;
 mod vma;
+
+pub(crate) use self::restore_commit::commit;
+pub(crate) use self::restore_prepare::{prepare, Prepared};
 
 use core::fmt;
 

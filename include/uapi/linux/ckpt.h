@@ -210,4 +210,42 @@ struct ckpt_restart {
 
 #define CKPT_IOC_RESTART	_IOWR(CKPT_IOC_MAGIC, 0x03, struct ckpt_restart)
 
+/*
+ * Whole-process restart (Documentation/restart.rst, "Restarting a whole
+ * process"). These ckpt_restart.flags are not in CKPT_RESTART_FLAGS_ALL,
+ * whose lenient flags apply to file-table restarts.
+ */
+/* Phase A: validate a process image and keep the plan in this open file; nothing is changed. */
+#define CKPT_RESTART_PROCESS		(1ULL << 3)
+/* Restore an image whose recorded uid/gid set differs from the caller's, as the caller. */
+#define CKPT_RESTART_AS_CALLER		(1ULL << 4)
+#define CKPT_RESTART_PROCESS_FLAGS	(CKPT_RESTART_PROCESS | CKPT_RESTART_AS_CALLER)
+
+/**
+ * struct ckpt_restart_commit - argument of CKPT_IOC_RESTART_COMMIT
+ * @flags:    in: must be 0.
+ * @log_buf:  in: user pointer (may be 0) receiving a NUL-terminated message
+ *            if the commit is refused before its point of no return.
+ * @log_size: in: size of @log_buf.
+ * @reserved: in: must be 0.
+ *
+ * Phase B of a whole-process restart: the calling process becomes the process
+ * of the image validated by CKPT_IOC_RESTART with CKPT_RESTART_PROCESS on the
+ * same open file of /dev/ckpt. On success the ioctl does not return to its
+ * caller: the process continues where the image's stopped. Refused (the
+ * caller intact) only before the point of no return (no plan: EINVAL;
+ * another thread or process shares the address space or fd table: EBUSY);
+ * after it, a failure kills the caller with SIGKILL, the reason logged.
+ */
+struct ckpt_restart_commit {
+	__u64 flags;
+	__u64 log_buf;
+	__u32 log_size;
+	__u32 reserved;
+};
+
+#define CKPT_RESTART_COMMIT_SIZE_VER0	24
+
+#define CKPT_IOC_RESTART_COMMIT	_IOWR(CKPT_IOC_MAGIC, 0x04, struct ckpt_restart_commit)
+
 #endif /* _UAPI_LINUX_CKPT_H */

@@ -12,6 +12,7 @@ mod env;
 mod input;
 mod json;
 mod restore;
+mod resume;
 mod show;
 mod synth;
 mod version;
@@ -76,7 +77,8 @@ enum Command {
     Env(env::Args),
     /// Checkpoint a process (--pid PID, or -- CMD ARGS... that stops itself) into an image.
     Dump(dump::Args),
-    /// Restore an image's fds into this process, then exec -- CMD ARGS... (default: $SHELL).
+    /// Restore an image's fds into this process, then exec -- CMD ARGS... (default: $SHELL);
+    /// a process image without a command: become the checkpointed process.
     Restore(restore::Args),
     /// Show the versions /dev/ckpt reports (module, ABI, image formats).
     Version(version::Args),

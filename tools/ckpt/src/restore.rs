@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `ckpt restore`: restore an image's file table into this process (`CKPT_IOC_RESTART`), then
-//! exec a command, which starts with the checkpointed fds (close-on-exec ones excepted).
+//! exec a command, which starts with the checkpointed fds (close-on-exec ones excepted). A
+//! process image (one with memory records) given no command is restored whole: this process
+//! becomes the checkpointed one (see [`crate::resume`]).
 //!
 //! The image is read into memory first, up to its terminator and never past it (the rest of a
 //! pipe is left to the command), and decoded with the codec, which refuses a malformed image
@@ -23,10 +25,12 @@ use std::{
     process::Command,
 };
 
-use ckpt_image::{Body, DecodeError, Decoder, Source, RECORD_MAX_LEN};
+use ckpt_image::{
+    Body, DecodeError, Decoder, Source, VmaKind, NT_PRSTATUS, NT_X86_XSTATE, RECORD_MAX_LEN,
+};
 use ckpt_sys::{abi, fd, Device, RestartFlags};
 
-use crate::Failure;
+use crate::{resume, Failure};
 
 /// The most image bytes restart reads (`CKPT_RESTART_MAX_IMAGE`).
 const MAX_IMAGE: usize = abi::CKPT_RESTART_MAX_IMAGE as usize;
@@ -53,6 +57,10 @@ pub struct Args {
     /// Accept advisory environment mismatches (critical ones always refuse).
     #[arg(long)]
     accept_advisory: bool,
+    /// Restore a process image whose recorded uid/gid differ from this process's, as this
+    /// process's (it never gains privilege).
+    #[arg(long)]
+    as_caller: bool,
     /// Do not report how many fds were restored.
     #[arg(long, short)]
     quiet: bool,
@@ -95,6 +103,19 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         .with(RestartFlags::REPLACE_FDS, args.replace)
         .with(RestartFlags::IGNORE_CONTENT, args.ignore_content)
         .with(RestartFlags::ACCEPT_ADVISORY, args.accept_advisory);
+    if let Some(regs) = &image.process {
+        if !args.command.is_empty() {
+            return Err(Failure::device(
+                "restore: a process image restores the whole process; give no command",
+            ));
+        }
+        let flags = flags.with(
+            RestartFlags(ckpt_sys::abi::CKPT_RESTART_AS_CALLER as u64),
+            args.as_caller,
+        );
+        // Returns only on a refusal.
+        return Err(resume::run(&device, memfd.as_fd(), flags, regs));
+    }
     let stats = device.restart(memfd.as_fd(), flags).map_err(|e| {
         let message = if e.message.is_empty() {
             e.errno.to_string()
@@ -155,10 +176,45 @@ fn command_line(command: &[OsString], shell: Option<OsString>) -> Vec<OsString> 
 }
 
 /// An image in memory and the fd numbers its file tables restore.
-#[derive(Debug)]
 struct Image {
     bytes: Vec<u8>,
     fds: BTreeSet<u32>,
+    /// A process image's registers (it has an MM record).
+    process: Option<resume::ProcessRegs>,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Image")
+            .field("bytes", &self.bytes.len())
+            .field("fds", &self.fds)
+            .field("process", &self.process.is_some())
+            .finish()
+    }
+}
+
+/// What [`scan`] learns of an image.
+#[derive(Default)]
+struct Scanned {
+    fds: BTreeSet<u32>,
+    has_mm: bool,
+    prstatus: Option<Vec<u8>>,
+    xstate: Option<Vec<u8>>,
+    specials: Vec<resume::Special>,
+}
+
+impl Scanned {
+    fn process(self) -> (BTreeSet<u32>, Option<resume::ProcessRegs>) {
+        let process = match (self.has_mm, self.prstatus) {
+            (true, Some(prstatus)) => Some(resume::ProcessRegs {
+                prstatus,
+                xstate: self.xstate,
+                specials: self.specials,
+            }),
+            _ => None,
+        };
+        (self.fds, process)
+    }
 }
 
 /// Reads the image at `path` (`-`: standard input). `checked`: up to its terminator, with the
@@ -190,11 +246,13 @@ fn read_checked(input: impl Read, limit: usize) -> Result<Image, String> {
         bytes: Vec::new(),
         limit,
     };
-    let mut fds = BTreeSet::new();
-    scan(&mut src, &mut fds).map_err(|e| e.to_string())?;
+    let mut found = Scanned::default();
+    scan(&mut src, &mut found).map_err(|e| e.to_string())?;
+    let (fds, process) = found.process();
     Ok(Image {
         bytes: src.bytes,
         fds,
+        process,
     })
 }
 
@@ -203,18 +261,35 @@ fn read_checked(input: impl Read, limit: usize) -> Result<Image, String> {
 fn read_unchecked(input: impl Read, limit: usize) -> io::Result<Image> {
     let mut bytes = Vec::new();
     input.take(limit as u64 + 1).read_to_end(&mut bytes)?;
-    let mut fds = BTreeSet::new();
-    let _ = scan(bytes.as_slice(), &mut fds);
-    Ok(Image { bytes, fds })
+    let mut found = Scanned::default();
+    let _ = scan(bytes.as_slice(), &mut found);
+    let (fds, _) = found.process();
+    Ok(Image {
+        bytes,
+        fds,
+        process: None,
+    })
 }
 
-/// Decodes records up to the terminator, adding the fd numbers of every file table to `fds`.
-fn scan<S: Source>(src: S, fds: &mut BTreeSet<u32>) -> Result<(), DecodeError<S::Error>> {
+/// Decodes records up to the terminator, adding the fd numbers of every file table to `found`,
+/// and noting a process image's MM record and registers.
+fn scan<S: Source>(src: S, found: &mut Scanned) -> Result<(), DecodeError<S::Error>> {
     let mut dec = Decoder::new(src)?;
     let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
     while let Some(record) = dec.next_record(&mut buf)? {
-        if let Body::FileTable(table) = record.body {
-            fds.extend(table.iter().map(|e| e.fd));
+        match record.body {
+            Body::FileTable(table) => found.fds.extend(table.iter().map(|e| e.fd)),
+            Body::Mm(_) => found.has_mm = true,
+            Body::Vma(v) if v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR => {
+                found.specials.push(resume::Special {
+                    start: v.start,
+                    end: v.end,
+                    vdso: v.kind == VmaKind::VDSO,
+                })
+            }
+            Body::Regset(r) if r.note == NT_PRSTATUS => found.prstatus = Some(r.data.to_vec()),
+            Body::Regset(r) if r.note == NT_X86_XSTATE => found.xstate = Some(r.data.to_vec()),
+            _ => {}
         }
     }
     Ok(())

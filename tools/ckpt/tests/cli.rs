@@ -17,9 +17,7 @@ fn testdata(name: &str) -> PathBuf {
 }
 
 // The codec tests' `CKPT_BLESS` switch, one definition for both.
-#[path = "../../ckpt-image/tests/common/bless.rs"]
-mod bless;
-use bless::bless;
+use common::bless;
 
 fn ckpt(args: &[&str]) -> Output {
     ckpt_stdin(args, &[])

@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Whole-process restart (issue 11, steps 1 and part of 2): `ckpt restore
+ * --image IMG` of a process image becomes the checkpointed process.
+ *
+ * The child (ckpt_process_child.c, static, no libc, copied onto a tmpfs)
+ * counts in .bss, in a page it mapped and in xmm9, and stops itself after
+ * each step. Traced by this test, it is checkpointed (CKPT_IOC_CHECKPOINT
+ * with CKPT_CHECKPOINT_PROCESS) at its second stop and killed; a new process
+ * traced by this test execs the ckpt CLI with the image, which must turn into
+ * the child: the same three counters go on (3, then 4), read with oracles
+ * independent of ckpt (/proc/PID/mem, PTRACE_GETREGSET), /proc/PID/maps is
+ * the original's but for the vDSO and vvar, its fds are the image's, and it
+ * exits with 42 once told to quit. The static glibc child
+ * (ckpt_process_glibc_child.c) counts in TLS (fs base), in its brk heap and
+ * in vDSO clock_gettime() calls: /proc/PID/maps must then match with the
+ * vDSO and vvar too, moved to the image's addresses. Refusals leave the caller intact: a
+ * corrupt PAGES record, a commit without a validated plan, credentials other
+ * than the image's (without CKPT_RESTART_AS_CALLER).
+ *
+ * CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/ckpt.h>
+
+#include "kselftest_harness.h"
+#include "ckpt_selftest.h"
+
+/* What the child reports on fd 3 (the glibc child: tls, heap, quit, clock calls). */
+struct child_info {
+	uint64_t counter, page, quit, clock;
+};
+
+/* Offset of xmm9 in the XSAVE area (legacy region: xmm0 at 160). */
+#define XMM9_OFFSET (160 + 9 * 16)
+
+FIXTURE(pr) {
+	int dev;
+	char dir[64];
+	char prog[128];
+	char gprog[128];
+	char image[128];
+	char errlog[128];
+	char cli[PATH_MAX + 64];
+	pid_t child;
+	struct child_info info;
+	char maps[8192];
+};
+
+static void exe_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	*strrchr(buf, '/') = 0;
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ssize_t n;
+
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			return -1;
+	close(in);
+	close(out);
+	return n;
+}
+
+FIXTURE_SETUP(pr)
+{
+	char here[PATH_MAX], path[PATH_MAX + 64];
+	const char *cli = getenv("CKPT_CLI");
+
+	exe_dir(here, sizeof(here));
+	if (cli)
+		snprintf(self->cli, sizeof(self->cli), "%s", cli);
+	else
+		snprintf(self->cli, sizeof(self->cli), "%s/../../../../target/release/ckpt", here);
+	ASSERT_EQ(0, access(self->cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", self->cli);
+	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(self->dev, 0);
+	strcpy(self->dir, "/tmp/ckpt-pr-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=64m"));
+	snprintf(self->prog, sizeof(self->prog), "%s/child", self->dir);
+	snprintf(self->image, sizeof(self->image), "%s/image", self->dir);
+	snprintf(self->errlog, sizeof(self->errlog), "%s/errlog", self->dir);
+	snprintf(path, sizeof(path), "%s/ckpt_process_child", here);
+	ASSERT_EQ(0, copy_file(path, self->prog, 0755)) TH_LOG("copying %s", path);
+	snprintf(self->gprog, sizeof(self->gprog), "%s/gchild", self->dir);
+	snprintf(path, sizeof(path), "%s/ckpt_process_glibc_child", here);
+	ASSERT_EQ(0, copy_file(path, self->gprog, 0755)) TH_LOG("copying %s", path);
+	self->child = -1;
+}
+
+FIXTURE_TEARDOWN(pr)
+{
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, __WALL);
+	}
+	umount2(self->dir, MNT_DETACH);
+	rmdir(self->dir);
+	close(self->dev);
+}
+
+/*
+ * Forks a traced child with fds 0 and 1 on /dev/null, 2 on @err (or
+ * /dev/null), 3 on @fd3 if >= 0, nothing else, and execs @argv. Returns its
+ * pid, stopped at the exec.
+ */
+static pid_t spawn_traced(char *const argv[], int fd3, int err)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(err >= 0 ? err : null, 2);
+		if (fd3 >= 0)
+			dup2(fd3, 3);
+		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
+			close(fd);
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
+	    WSTOPSIG(status) != SIGTRAP)
+		return -1;
+	return pid;
+}
+
+/*
+ * Continues @pid until it stops with SIGSTOP (signal-delivery stop, which
+ * this test suppresses), passing on other signals. Returns 0, or the wait
+ * status if it exited or was killed.
+ */
+static int run_to_stop(pid_t pid)
+{
+	int status, sig = 0;
+
+	for (;;) {
+		if (ptrace(PTRACE_CONT, pid, 0, sig))
+			return -1;
+		if (waitpid(pid, &status, __WALL) != pid)
+			return -1;
+		if (!WIFSTOPPED(status))
+			return status ? status : -1;
+		if (WSTOPSIG(status) == SIGSTOP)
+			return 0;
+		sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
+	}
+}
+
+static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	char path[64];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ok = pread(fd, v, 8, addr) == 8;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int write_u64(pid_t pid, uint64_t addr, uint64_t v)
+{
+	char path[64];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return -1;
+	ok = pwrite(fd, &v, 8, addr) == 8;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* The three counters of the stopped child: .bss, the page, xmm9; and r12. */
+static void counters(struct __test_metadata *_metadata, pid_t pid, const struct child_info *in,
+		     uint64_t want)
+{
+	static uint8_t xsave[1 << 16];
+	struct user_regs_struct regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+	uint64_t bss = 0, page = 0, xmm = 0;
+
+	ASSERT_EQ(0, read_u64(pid, in->counter, &bss));
+	ASSERT_EQ(0, read_u64(pid, in->page, &page));
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &iov));
+	iov.iov_base = xsave;
+	iov.iov_len = sizeof(xsave);
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov));
+	memcpy(&xmm, xsave + XMM9_OFFSET, 8);
+	EXPECT_EQ(want, bss) TH_LOG(".bss counter");
+	EXPECT_EQ(want, page) TH_LOG("counter in the mapped page");
+	EXPECT_EQ(want, xmm) TH_LOG("counter in xmm9");
+	EXPECT_EQ(in->page, regs.r12) TH_LOG("r12");
+}
+
+/*
+ * /proc/PID/maps (the vDSO and vvar included: ckpt restore moves them to the
+ * image's place), with neighbours the kernel may or may not merge joined:
+ * same protection and file, contiguous addresses and offsets (a mapping
+ * mprotect()ed in two may come back as one).
+ */
+static void maps_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[512], perms[8], dev[16], name[256];
+	char pperms[8] = "", pdev[16] = "", pname[256] = "";
+	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
+	int have = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	out[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		name[0] = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
+			   &ino, name) < 6)
+			continue;
+		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
+		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
+		    (!ino || poff + (pend - pstart) == off)) {
+			pend = end;
+			continue;
+		}
+		if (have)
+			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+				 pstart, pend, pperms, poff, pdev, pino, pname);
+		pstart = start;
+		pend = end;
+		poff = off;
+		pino = ino;
+		strcpy(pperms, perms);
+		strcpy(pdev, dev);
+		strcpy(pname, name);
+		have = 1;
+	}
+	if (have)
+		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+			 pstart, pend, pperms, poff, pdev, pino, pname);
+	if (f)
+		fclose(f);
+}
+
+/* The glibc child's counters: TLS, heap, clock calls. */
+static void gcounters(struct __test_metadata *_metadata, pid_t pid, const struct child_info *in,
+		      uint64_t want)
+{
+	uint64_t tls = 0, heap = 0, clock = 0;
+
+	ASSERT_EQ(0, read_u64(pid, in->counter, &tls));
+	ASSERT_EQ(0, read_u64(pid, in->page, &heap));
+	ASSERT_EQ(0, read_u64(pid, in->clock, &clock));
+	EXPECT_EQ(want, tls) TH_LOG("TLS counter");
+	EXPECT_EQ(want, heap) TH_LOG("counter in the brk heap");
+	EXPECT_EQ(want, clock) TH_LOG("vDSO clock_gettime() calls");
+}
+
+/* Runs @prog to its second stop, checkpoints it into the image file, kills it. */
+static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self,
+			    char *prog, size_t info_len)
+{
+	char *argv[] = { prog, NULL };
+	bool glibc = prog == self->gprog;
+	struct ckpt_checkpoint a = { 0 };
+	char log[512] = "";
+	int pipefd[2], out;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	self->child = spawn_traced(argv, pipefd[1], -1);
+	ASSERT_GT(self->child, 0);
+	close(pipefd[1]);
+	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ((ssize_t)info_len, read(pipefd[0], &self->info, info_len));
+	close(pipefd[0]);
+	if (glibc)
+		gcounters(_metadata, self->child, &self->info, 1);
+	else
+		counters(_metadata, self->child, &self->info, 1);
+	ASSERT_EQ(0, run_to_stop(self->child));
+	if (glibc)
+		gcounters(_metadata, self->child, &self->info, 2);
+	else
+		counters(_metadata, self->child, &self->info, 2);
+
+	out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(out, 0);
+	a.flags = CKPT_CHECKPOINT_PROCESS;
+	a.fd = out;
+	a.pid = self->child;
+	a.log_buf = (__u64)(unsigned long)log;
+	a.log_size = sizeof(log);
+	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
+	close(out);
+	maps_of(self->child, self->maps, sizeof(self->maps));
+	kill(self->child, SIGKILL);
+	waitpid(self->child, NULL, __WALL);
+	self->child = -1;
+}
+
+static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
+{
+	checkpoint_prog(_metadata, self, self->prog, 24);
+}
+
+static void show_errlog(struct __test_metadata *_metadata, const char *path)
+{
+	char buf[2048] = "";
+	int fd = open(path, O_RDONLY);
+
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		buf[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	TH_LOG("ckpt restore said: %s", buf);
+}
+
+TEST_F(pr, restored_process_counts_on)
+{
+	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
+	char maps[8192], path[64], target[64];
+	int err, status, nfds = 0;
+	struct dirent *d;
+	DIR *dir;
+
+	checkpoint_child(_metadata, self);
+
+	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(err, 0);
+	self->child = spawn_traced(argv, -1, err);
+	close(err);
+	ASSERT_GT(self->child, 0);
+	status = run_to_stop(self->child);
+	if (status) {
+		show_errlog(_metadata, self->errlog);
+		self->child = -1;
+		ASSERT_EQ(0, status) TH_LOG("the restorer did not stop like the child");
+	}
+	counters(_metadata, self->child, &self->info, 3);
+
+	maps_of(self->child, maps, sizeof(maps));
+	EXPECT_STREQ(self->maps, maps);
+
+	/* the fd table is the image's: 0, 1 and 2 on /dev/null */
+	snprintf(path, sizeof(path), "/proc/%d/fd", self->child);
+	dir = opendir(path);
+	ASSERT_NE(NULL, dir);
+	while ((d = readdir(dir))) {
+		char link[512];
+		ssize_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		nfds++;
+		snprintf(link, sizeof(link), "%s/%s", path, d->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		EXPECT_STREQ("/dev/null", target) TH_LOG("fd %s", d->d_name);
+	}
+	closedir(dir);
+	EXPECT_EQ(3, nfds);
+
+	ASSERT_EQ(0, run_to_stop(self->child));
+	counters(_metadata, self->child, &self->info, 4);
+
+	/* told to quit, it exits with 42 at its next step */
+	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
+	self->child = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(42, WEXITSTATUS(status));
+}
+
+/* A static glibc program: TLS, brk heap and the vDSO work on after the restart. */
+TEST_F(pr, static_glibc_counts_on)
+{
+	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
+	char maps[8192];
+	int err, status;
+
+	checkpoint_prog(_metadata, self, self->gprog, sizeof(self->info));
+	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ASSERT_GE(err, 0);
+	self->child = spawn_traced(argv, -1, err);
+	close(err);
+	ASSERT_GT(self->child, 0);
+	status = run_to_stop(self->child);
+	if (status) {
+		show_errlog(_metadata, self->errlog);
+		self->child = -1;
+		ASSERT_EQ(0, status) TH_LOG("the restored glibc program did not stop (status %#x)",
+					    status);
+	}
+	gcounters(_metadata, self->child, &self->info, 3);
+	maps_of(self->child, maps, sizeof(maps));
+	EXPECT_STREQ(self->maps, maps);
+	ASSERT_EQ(0, run_to_stop(self->child));
+	gcounters(_metadata, self->child, &self->info, 4);
+	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
+	self->child = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(42, WEXITSTATUS(status));
+}
+
+/* Phase A on @image_fd from this process; returns the errno (0: validated). */
+static int validate(int dev, int image_fd, __u64 flags, char *log, size_t len, __u32 *reason)
+{
+	struct ckpt_restart r = { 0 };
+
+	r.flags = CKPT_RESTART_PROCESS | flags;
+	r.fd = image_fd;
+	r.log_buf = (__u64)(unsigned long)log;
+	r.log_size = len;
+	log[0] = 0;
+	if (ioctl(dev, CKPT_IOC_RESTART, &r) == 0)
+		return 0;
+	*reason = r.reason;
+	return errno;
+}
+
+static int commit(int dev)
+{
+	struct ckpt_restart_commit c = { 0 };
+
+	return ioctl(dev, CKPT_IOC_RESTART_COMMIT, &c) ? errno : 0;
+}
+
+/* A flipped byte of page data: refused before anything changes, the caller goes on. */
+TEST_F(pr, corrupt_pages_refused_caller_intact)
+{
+	char before[8192], after[8192], log[512];
+	uint8_t *img;
+	struct stat st;
+	size_t at = CKPT_HDR_LEN, flipped = 0;
+	__u32 reason = 0;
+	int fd, status;
+	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
+
+	checkpoint_child(_metadata, self);
+	fd = open(self->image, O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fstat(fd, &st));
+	img = malloc(st.st_size);
+	ASSERT_EQ(st.st_size, pread(fd, img, st.st_size, 0));
+	/* the first PAGES record (type 0x32): flip a byte of its data */
+	while (at + CKPT_RHDR_LEN <= (size_t)st.st_size) {
+		uint32_t len = ckpt_get32(img + at + 4);
+
+		if (ckpt_get16(img + at) == 0x32) {
+			flipped = at + CKPT_RHDR_LEN + 24 + 100;
+			img[flipped] ^= 0x40;
+			break;
+		}
+		at += len;
+	}
+	ASSERT_NE((size_t)0, flipped) TH_LOG("no PAGES record");
+	ASSERT_EQ(st.st_size, pwrite(fd, img, st.st_size, 0));
+	free(img);
+
+	maps_of(getpid(), before, sizeof(before));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	EXPECT_EQ(EBADMSG, validate(self->dev, fd, 0, log, sizeof(log), &reason));
+	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, reason);
+	TH_LOG("refused: %s", log);
+	/* nothing was kept: a commit has no plan */
+	EXPECT_EQ(EINVAL, commit(self->dev));
+	maps_of(getpid(), after, sizeof(after));
+	EXPECT_STREQ(before, after);
+	close(fd);
+
+	/* the CLI refuses it too, and exits with a status */
+	fd = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	self->child = spawn_traced(argv, -1, fd);
+	close(fd);
+	ASSERT_GT(self->child, 0);
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
+	self->child = -1;
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_NE(0, WEXITSTATUS(status));
+	show_errlog(_metadata, self->errlog);
+}
+
+/* Other credentials than the image's: refused, unless asked to restore as the caller. */
+TEST_F(pr, credentials)
+{
+	char log[512];
+	__u32 reason = 0;
+	int fd, status;
+	pid_t pid;
+
+	checkpoint_child(_metadata, self);
+	fd = open(self->image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(10);
+		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
+		    !strstr(log, "credentials"))
+			_exit(11);
+		lseek(fd, 0, SEEK_SET);
+		if (validate(self->dev, fd, CKPT_RESTART_AS_CALLER, log, sizeof(log), &reason)) {
+			fprintf(stderr, "as caller: %s\n", log);
+			_exit(12);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
