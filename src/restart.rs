@@ -108,6 +108,13 @@ fn restart(
             args.flags
         )));
     }
+    if args.flags & u64::from(uapi::CKPT_RESTART_AS_CALLER) != 0
+        && args.flags & u64::from(uapi::CKPT_RESTART_PROCESS) == 0
+    {
+        return Err(CkptError::bad_argument(format_args!(
+            "CKPT_RESTART_AS_CALLER needs CKPT_RESTART_PROCESS"
+        )));
+    }
     let input = CallerFile::from_fd(args.fd, Access::Read).map_err(|_| {
         CkptError::bad_fd(format_args!("image fd {}: not open for reading", args.fd))
     })?;

@@ -147,11 +147,8 @@ pub(crate) fn prepare(
     out: &mut Outcome,
     prepared: &Mutex<Option<KBox<Prepared>>>,
 ) -> CkptResult {
-    if flags & u64::from(uapi::CKPT_RESTART_PROCESS) == 0 {
-        return Err(CkptError::bad_argument(format_args!(
-            "CKPT_RESTART_AS_CALLER needs CKPT_RESTART_PROCESS"
-        )));
-    }
+    // restart::restart() refused CKPT_RESTART_AS_CALLER without CKPT_RESTART_PROCESS.
+    debug_assert!(flags & u64::from(uapi::CKPT_RESTART_PROCESS) != 0);
     // A new attempt replaces an earlier plan.
     *prepared.lock() = None;
     let owner = check_alone()?;

@@ -2876,6 +2876,8 @@ TEST_F_TIMEOUT(hostile, flags_and_arguments, 600)
 
 	/* unknown flags: EINVAL, BAD_ARGUMENT, nothing read */
 	for (bit = 3; bit < 64; bit++) {
+		if ((1ULL << bit) & CKPT_RESTART_PROCESS_FLAGS)
+			continue; /* known: judged below */
 		g->iter++;
 		describe(g, "flag bit %d", bit);
 		run_restart(g, g->seed_bytes, g->seed_len, VIA_FILE, 1ULL << bit, &o);
@@ -2884,6 +2886,20 @@ TEST_F_TIMEOUT(hostile, flags_and_arguments, 600)
 		EXPECT_EQ(0ULL, o.a.bytes) TH_LOG("flag bit %d: image read", bit);
 		EXPECT_EQ(0, lseek(g->img_fd, 0, SEEK_CUR));
 	}
+	/* AS_CALLER alone: EINVAL, BAD_ARGUMENT, nothing read */
+	g->iter++;
+	describe(g, "CKPT_RESTART_AS_CALLER without CKPT_RESTART_PROCESS");
+	run_restart(g, g->seed_bytes, g->seed_len, VIA_FILE, CKPT_RESTART_AS_CALLER, &o);
+	judge(g, g->seed_bytes, g->seed_len, VIA_FILE, EINVAL, &o);
+	EXPECT_EQ((__u32)CKPT_REASON_BAD_ARGUMENT, o.a.reason);
+	EXPECT_EQ(0ULL, o.a.bytes);
+	EXPECT_EQ(0, lseek(g->img_fd, 0, SEEK_CUR));
+	/* a process restart of a file-table image: EBADMSG, BAD_IMAGE, caller untouched */
+	g->iter++;
+	describe(g, "CKPT_RESTART_PROCESS with a file-table image");
+	run_restart(g, g->seed_bytes, g->seed_len, VIA_FILE, CKPT_RESTART_PROCESS, &o);
+	judge(g, g->seed_bytes, g->seed_len, VIA_FILE, EBADMSG, &o);
+	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, o.a.reason);
 	/* a short struct: EINVAL */
 	for (size = 0; size < CKPT_RESTART_SIZE_VER0; size++) {
 		memset(&big, 0, sizeof(big));
