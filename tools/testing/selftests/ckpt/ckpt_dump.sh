@@ -185,8 +185,12 @@ mkdir -p "$x"
 cp /lib64/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu/libc.so.6 /bin/sleep "$x"/
 LC_ALL=C "$x/ld-linux-x86-64.so.2" --library-path "$x" "$x/sleep" 60 </dev/null >/dev/null 2>&1 &
 sleeper=$!
-for _ in $(seq 100); do grep -q libc.so.6 "/proc/$sleeper/maps" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
+# Wait until it sleeps (clock_nanosleep, or nanosleep): before that ld.so may
+# still have /etc/ld.so.cache, on the root file system, mapped.
+for _ in $(seq 300); do
+	case $(cut -d' ' -f1 "/proc/$sleeper/syscall" 2>/dev/null) in 230 | 35) break ;; esac
+	sleep 0.1
+done
 if (set -o pipefail; "$cli" dump --process --kill --pid "$sleeper" --output - 2>"$work/proc.err" |
 	"$cli" show - >"$work/proc.txt" 2>&1) &&
 	grep -Eq ', [1-9][0-9]* pages$' "$work/proc.err" &&

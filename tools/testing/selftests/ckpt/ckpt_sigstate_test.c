@@ -647,6 +647,23 @@ static int copy_file(const char *from, const char *to)
 	return ok ? 0 : -1;
 }
 
+/* Whether @pid is blocked in clock_nanosleep(2) or nanosleep(2) (/proc/PID/syscall). */
+static int sleeping(pid_t pid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	return nr == __NR_clock_nanosleep || nr == __NR_nanosleep;
+}
+
 /* Whether /proc/PID/maps mentions @what and the process sleeps. */
 static int loaded(pid_t pid, const char *what)
 {
@@ -713,6 +730,13 @@ TEST_F_TIMEOUT(sig, dynamic_program_maps_and_pages_match, 120)
 	for (int i = 0; i < 600 && !loaded(pid, "libc.so.6"); i++)
 		usleep(50000);
 	ASSERT_TRUE(loaded(pid, "libc.so.6")) TH_LOG("the program did not start");
+	/*
+	 * Until it sleeps, ld.so may still have /etc/ld.so.cache (root file
+	 * system: no file implementation) mapped: wait for clock_nanosleep.
+	 */
+	for (int i = 0; i < 600 && !sleeping(pid); i++)
+		usleep(50000);
+	ASSERT_TRUE(sleeping(pid)) TH_LOG("the program never reached its sleep");
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
 	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
 	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
