@@ -21,7 +21,8 @@
  * signals sent after the restart reach the handler (on the altstack), are
  * ignored, or stay pending. Refusals leave the caller intact: a
  * corrupt PAGES record, a commit without a validated plan, credentials other
- * than the image's (without CKPT_RESTART_AS_CALLER).
+ * than the image's (without CKPT_RESTART_AS_CALLER), a resource limit of the
+ * image above the caller's hard limit.
  *
  * CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
  */
@@ -667,6 +668,42 @@ TEST_F(pr, credentials)
 			_exit(12);
 		}
 		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(fd);
+}
+
+/*
+ * A caller whose hard RLIMIT_NOFILE is below the image's: refused by name
+ * (restart never raises a limit), nothing kept.
+ */
+TEST_F(pr, rlimit_above_caller_refused)
+{
+	struct rlimit rl;
+	char log[512];
+	__u32 reason = 0;
+	int fd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_GT(rl.rlim_max, 64UL) TH_LOG("the test needs a hard RLIMIT_NOFILE above 64");
+	checkpoint_child(_metadata, self);
+	fd = open(self->image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		rl.rlim_cur = rl.rlim_max = 64;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			_exit(10);
+		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
+		    !strstr(log, "nofile")) {
+			fprintf(stderr, "refusal: %s\n", log);
+			_exit(11);
+		}
+		_exit(commit(self->dev) == EINVAL ? 0 : 12);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
