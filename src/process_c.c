@@ -698,6 +698,12 @@ int ckpt_proc_restore_rseq_valid(u64 addr, u32 len)
 #endif
 }
 
+/* UAPI_SA_FLAGS: the sa_flags sigaction(2) keeps (a macro of asm headers). */
+u64 ckpt_proc_restore_sa_flags(void)
+{
+	return UAPI_SA_FLAGS;
+}
+
 /*
  * The image's signal actions, altstack and blocked mask, on current, after
  * ckpt_proc_restore_reset(): what do_sigaction() and do_sigaltstack() (not

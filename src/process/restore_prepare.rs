@@ -246,7 +246,10 @@ fn validate(
     check_layout(mm_id, &mm)?;
     check_vdso(mm_id, &mm)?;
     let regs = check_regs(&mem)?;
-    let signals = mem.signals.map(|(_, s)| signals_plan(&s)).transpose()?;
+    let signals = mem
+        .signals
+        .map(|(id, s)| signals_plan(id, &s))
+        .transpose()?;
     let task_state = mem
         .task_state
         .map(|(id, t)| task_state_plan(id, &t, &mem.vmas))
@@ -663,7 +666,18 @@ fn plan_maps(
 
 /// The SIGNALS record as the restore helper takes it. The codec checked it already (SIGKILL and
 /// SIGSTOP never blocked, in a handler's mask, or with an action; a consistent altstack).
-fn signals_plan(s: &Signals<'_>) -> CkptResult<KBox<ffi::ProcSignals>> {
+/// Action flags other than those `sigaction(2)` keeps are refused: checkpoint records none.
+fn signals_plan(id: u64, s: &Signals<'_>) -> CkptResult<KBox<ffi::ProcSignals>> {
+    // SAFETY: Returns a constant.
+    let known = unsafe { ffi::ckpt_proc_restore_sa_flags() };
+    if let Some((sig, a)) = s.actions().find(|(_, a)| a.flags & !known != 0) {
+        return Err(CkptError::bad_image(format_args!(
+            "{}: action flags {:#x} that sigaction(2) does not know",
+            image::SigName(sig),
+            a.flags & !known
+        ))
+        .in_record(id));
+    }
     let mut out = zeroed_box::<ffi::ProcSignals>()?;
     out.blocked = s.blocked;
     out.altstack_sp = s.altstack_sp;
