@@ -676,3 +676,165 @@ void ckpt_proc_restore_kill(void)
 {
 	force_sig(SIGKILL);
 }
+
+/* The original rseq area size (ORIG_RSEQ_SIZE of kernel/rseq.c). */
+#define CKPT_PROC_ORIG_RSEQ_SIZE 32
+
+/*
+ * Whether sys_rseq() would accept an area at @addr of @len bytes (the rule of
+ * rseq_length_valid(), static in kernel/rseq.c; rseq_alloc_align() is a
+ * static inline): 0 if not, or if the kernel has no CONFIG_RSEQ.
+ */
+int ckpt_proc_restore_rseq_valid(u64 addr, u32 len)
+{
+#ifdef CONFIG_RSEQ
+	if (len < CKPT_PROC_ORIG_RSEQ_SIZE)
+		return 0;
+	if (len == CKPT_PROC_ORIG_RSEQ_SIZE)
+		return IS_ALIGNED(addr, CKPT_PROC_ORIG_RSEQ_SIZE);
+	return IS_ALIGNED(addr, rseq_alloc_align()) && len >= offsetof(struct rseq, end);
+#else
+	return 0;
+#endif
+}
+
+/* UAPI_SA_FLAGS: the sa_flags sigaction(2) keeps (a macro of asm headers). */
+u64 ckpt_proc_restore_sa_flags(void)
+{
+	return UAPI_SA_FLAGS;
+}
+
+/*
+ * The image's signal actions, altstack and blocked mask, on current, after
+ * ckpt_proc_restore_reset(): what do_sigaction() and do_sigaltstack() (not
+ * exported) store, under the siglock they take; SIGKILL and SIGSTOP keep
+ * SIG_DFL and are never blocked nor in a handler's mask (phase A refused
+ * such images already). Pending signals the caller had that the image
+ * ignores are discarded on delivery, as get_signal() does.
+ */
+void ckpt_proc_restore_signals(const struct ckpt_proc_signals *s)
+{
+	struct task_struct *t = current;
+	const u64 never = sigmask(SIGKILL) | sigmask(SIGSTOP);
+	sigset_t blocked;
+	int i;
+
+	spin_lock_irq(&t->sighand->siglock);
+	for (i = 0; i < _NSIG; i++) {
+		struct k_sigaction *ka = &t->sighand->action[i];
+		const struct ckpt_proc_sigaction *a = &s->action[i];
+
+		if (sig_kernel_only(i + 1))
+			continue;
+		memset(ka, 0, sizeof(*ka));
+		ka->sa.sa_handler = (__sighandler_t)(unsigned long)a->handler;
+		ka->sa.sa_flags = a->flags & UAPI_SA_FLAGS;
+#ifdef __ARCH_HAS_SA_RESTORER
+		ka->sa.sa_restorer = (__sigrestore_t)(unsigned long)a->restorer;
+#endif
+		ka->sa.sa_mask.sig[0] = a->mask & ~never;
+	}
+	if (s->altstack_size) {
+		t->sas_ss_sp = s->altstack_sp;
+		t->sas_ss_size = s->altstack_size;
+		t->sas_ss_flags = s->altstack_flags & SS_FLAG_BITS;
+	} else {
+		sas_ss_reset(t);
+	}
+	spin_unlock_irq(&t->sighand->siglock);
+	sigemptyset(&blocked);
+	blocked.sig[0] = s->blocked & ~never;
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+}
+
+#ifdef CONFIG_RSEQ
+/*
+ * Registers the image's rseq area for current as rseq_register() (static)
+ * does: the area's kernel-written fields reset (rseq_cs cleared, cpu ids
+ * uninitialized), the registration stored, and an update of the ids forced
+ * on the way back to user space (rseq_force_update() raises TIF_RSEQ).
+ * The area is in the restored memory, in a writable mapping (phase A).
+ */
+static int ckpt_proc_restore_rseq(u64 addr, u32 len, u32 sig)
+{
+	struct rseq __user *rseq = u64_to_user_ptr(addr);
+	u8 version = 1;
+
+	if (!ckpt_proc_restore_rseq_valid(addr, len) || !access_ok(rseq, len))
+		return -EINVAL;
+	if (IS_ENABLED(CONFIG_GENERIC_IRQ_ENTRY) && len > CKPT_PROC_ORIG_RSEQ_SIZE)
+		version = 2;
+	if (put_user(0ULL, &rseq->rseq_cs) || put_user(0U, &rseq->flags) ||
+	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &rseq->cpu_id_start) ||
+	    put_user((u32)RSEQ_CPU_ID_UNINITIALIZED, &rseq->cpu_id) ||
+	    put_user(0U, &rseq->node_id) || put_user(0U, &rseq->mm_cid))
+		return -EFAULT;
+#ifdef CONFIG_RSEQ_SLICE_EXTENSION
+	if (version > 1 && put_user(0U, &rseq->slice_ctrl.all))
+		return -EFAULT;
+#endif
+	rseq_reset(current);
+	current->rseq.usrptr = rseq;
+	current->rseq.len = len;
+	current->rseq.sig = sig;
+	current->rseq.event.has_rseq = version;
+	rseq_force_update();
+	return 0;
+}
+#endif
+
+/*
+ * The image's task state on current, after its memory is in place: rseq,
+ * robust list and clear_child_tid (the task's own fields, as the syscalls set
+ * them), umask (xchg() as sys_umask), the parent-death signal, and the
+ * resource limits under task_lock() of the group leader as do_prlimit()
+ * (static) takes it. Limits are only lowered, never raised above the
+ * caller's hard limits (-EPERM, phase A refused already); RLIMIT_CPU keeps
+ * the caller's timer (phase A refused a different finite soft limit:
+ * update_rlimit_cpu() is not exported).
+ */
+int ckpt_proc_restore_task(const struct ckpt_proc_task_state *st)
+{
+	struct task_struct *t = current;
+	int i, err = 0;
+
+#ifdef CONFIG_RSEQ
+	if (st->rseq) {
+		err = ckpt_proc_restore_rseq(st->rseq, st->rseq_len, st->rseq_sig);
+		if (err)
+			return err;
+	}
+#else
+	if (st->rseq)
+		return -EINVAL;
+#endif
+#ifdef CONFIG_FUTEX
+	if (st->robust_list && st->robust_list_len != sizeof(struct robust_list_head))
+		return -EINVAL;
+	t->futex.robust_list = u64_to_user_ptr(st->robust_list);
+#endif
+	t->clear_child_tid = u64_to_user_ptr(st->clear_child_tid);
+	xchg(&t->fs->umask, st->umask & S_IRWXUGO);
+	if (!valid_signal(st->pdeath_signal))
+		return -EINVAL;
+	t->pdeath_signal = st->pdeath_signal;
+
+	task_lock(t->group_leader);
+	for (i = 0; i < CKPT_PROC_NLIMITS; i++) {
+		struct rlimit *r = &t->signal->rlim[i];
+
+		if (st->rlim[i][0] > st->rlim[i][1] || st->rlim[i][1] > r->rlim_max) {
+			err = -EPERM;
+			continue;
+		}
+		if (i == RLIMIT_CPU && st->rlim[i][0] != r->rlim_cur &&
+		    st->rlim[i][0] != RLIM_INFINITY) {
+			err = -EPERM;
+			continue;
+		}
+		r->rlim_cur = st->rlim[i][0];
+		r->rlim_max = st->rlim[i][1];
+	}
+	task_unlock(t->group_leader);
+	return err;
+}

@@ -150,5 +150,9 @@ int ckpt_proc_restore_mm(const u64 *layout);
 int ckpt_proc_restore_regs(const u64 *regs);
 u64 ckpt_proc_restore_vdso(u64 *len);
 void ckpt_proc_restore_kill(void);
+int ckpt_proc_restore_rseq_valid(u64 addr, u32 len);
+u64 ckpt_proc_restore_sa_flags(void);
+void ckpt_proc_restore_signals(const struct ckpt_proc_signals *s);
+int ckpt_proc_restore_task(const struct ckpt_proc_task_state *st);
 
 #endif /* CKPT_PROCESS_C_H */

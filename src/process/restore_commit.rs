@@ -9,7 +9,9 @@
 //! still returns an error); caller state the image does not replace is reset (rseq, robust
 //! list, child tid pointers, altstack, signal actions and mask); every mapping but the vDSO
 //! and vvar is unmapped; the image's mappings are created with their final protection and
-//! their pages written; the mm's layout fields set; the user registers written. A failure
+//! their pages written; the mm's layout fields set; the image's signal actions, altstack and
+//! blocked mask, rseq registration, robust list, `clear_child_tid`, umask, parent-death signal
+//! and resource limits (only ever lowered) set; the user registers written. A failure
 //! after the fd table is in place kills the caller (as a failed exec does), the reason logged.
 //! On success the ioctl returns to the image's code, not to its caller's.
 
@@ -206,6 +208,18 @@ fn become_image(plan: &Prepared) -> Result<(), (&'static str, Error)> {
     check("setting the mm layout", unsafe {
         ffi::ckpt_proc_restore_mm(plan.layout.as_ptr())
     })?;
+    // The signal and task state, once the memory they point into (handlers, altstack, rseq
+    // area) is in place; the reset above left defaults where the image has no record.
+    if let Some(s) = &plan.signals {
+        // SAFETY: `s` is a valid struct for the call; only `current` is changed.
+        unsafe { ffi::ckpt_proc_restore_signals(&**s) };
+    }
+    if let Some(t) = &plan.task_state {
+        // SAFETY: `t` is a valid struct for the call; only `current` is changed.
+        check("restoring the task state (rseq, limits)", unsafe {
+            ffi::ckpt_proc_restore_task(&**t)
+        })?;
+    }
     let regs = restart_rule(plan.regs);
     // SAFETY: `regs` has the 27 words the helper reads, validated in phase A.
     check("setting the registers", unsafe {

@@ -24,8 +24,9 @@ use crate::{
     fdtable::Slot,
     glue::Target,
     image::{
-        self, Body, Decoder, FileVariant, Mm, Regset, Vma, VmaKind, NT_PRSTATUS, NT_X86_XSTATE,
-        PAGES_FIXED_LEN, RECORD_HEADER_LEN, VMA_GROWSDOWN, VMA_NORESERVE, VMA_SHARED,
+        self, Body, Decoder, FileVariant, Mm, Regset, Signals, TaskState, Vma, VmaKind,
+        NT_PRSTATUS, NT_X86_XSTATE, PAGES_FIXED_LEN, RECORD_HEADER_LEN, RLIMIT_NAMES,
+        RLIM_INFINITY, VMA_GROWSDOWN, VMA_NORESERVE, VMA_SHARED,
     },
     restart::{self, Outcome, Plan},
     uapi,
@@ -111,6 +112,10 @@ pub(crate) struct Prepared {
     pub(crate) regs: [u64; reg::COUNT],
     /// The MM record's layout.
     pub(crate) layout: [u64; 11],
+    /// The SIGNALS record (`None`: the image has none, the reset defaults stay).
+    pub(crate) signals: Option<KBox<ffi::ProcSignals>>,
+    /// The TASK_STATE record (`None`: the image has none, the reset defaults stay).
+    pub(crate) task_state: Option<KBox<ffi::ProcTaskState>>,
 }
 
 /// Refuses unless the caller runs alone: what restart replaces must not be in use elsewhere.
@@ -166,6 +171,8 @@ pub(crate) fn prepare(
             pages: plan.pages,
             regs: plan.regs,
             layout: plan.layout,
+            signals: plan.signals,
+            task_state: plan.task_state,
         },
         GFP_KERNEL,
     )?;
@@ -183,6 +190,8 @@ struct Parts {
     pages: KVVec<PageRun>,
     regs: [u64; reg::COUNT],
     layout: [u64; 11],
+    signals: Option<KBox<ffi::ProcSignals>>,
+    task_state: Option<KBox<ffi::ProcTaskState>>,
 }
 
 /// The caller's `[vdso]` and `[vvar*]` ranges.
@@ -213,6 +222,8 @@ struct Memory<'a> {
     prstatus: Option<(u64, &'a [u8])>,
     xstate: Option<(u64, &'a [u8])>,
     pages: KVVec<PageRun>,
+    signals: Option<(u64, Signals<'a>)>,
+    task_state: Option<(u64, TaskState)>,
 }
 
 fn validate(
@@ -232,6 +243,14 @@ fn validate(
     check_layout(mm_id, &mm)?;
     check_vdso(mm_id, &mm)?;
     let regs = check_regs(&mem)?;
+    let signals = mem
+        .signals
+        .map(|(id, s)| signals_plan(id, &s))
+        .transpose()?;
+    let task_state = mem
+        .task_state
+        .map(|(id, t)| task_state_plan(id, &t, &mem.vmas))
+        .transpose()?;
 
     // The mapped files need no fd; they are reopened with the others.
     let mut mapped: KVVec<u64> = KVVec::new();
@@ -303,6 +322,8 @@ fn validate(
         pages,
         regs,
         layout: mm.layout(),
+        signals,
+        task_state,
     })
 }
 
@@ -319,6 +340,8 @@ fn memory_records(image: &[u8], max_payload: usize) -> CkptResult<Memory<'_>> {
         prstatus: None,
         xstate: None,
         pages: KVVec::new(),
+        signals: None,
+        task_state: None,
     };
     let malformed = |id: u64, what: core::fmt::Arguments<'_>| {
         CkptError::bad_image(format_args!("{what}")).in_record(id)
@@ -347,6 +370,20 @@ fn memory_records(image: &[u8], max_payload: usize) -> CkptResult<Memory<'_>> {
                 mem.mm = Some((id, mm));
             }
             Body::Vma(v) => mem.vmas.push((id, v), GFP_KERNEL)?,
+            Body::Signals(_) => {
+                if mem.signals.is_some() {
+                    return Err(malformed(id, format_args!("second SIGNALS record")));
+                }
+                // Borrowed from the image, not from the decoder's scratch buffer.
+                let s = Signals::parse(payload).map_err(|_| EINVAL)?;
+                mem.signals = Some((id, s));
+            }
+            Body::TaskState(t) => {
+                if mem.task_state.is_some() {
+                    return Err(malformed(id, format_args!("second TASK_STATE record")));
+                }
+                mem.task_state = Some((id, t));
+            }
             Body::Regset(_) => {
                 let r = Regset::parse(payload).map_err(|_| EINVAL)?;
                 let slot = match r.note {
@@ -622,4 +659,141 @@ fn plan_maps(
         )));
     }
     Ok(maps)
+}
+
+/// The SIGNALS record as the restore helper takes it. The codec checked it already (SIGKILL and
+/// SIGSTOP never blocked, in a handler's mask, or with an action; a consistent altstack).
+/// Action flags other than those `sigaction(2)` keeps are refused: checkpoint records none.
+fn signals_plan(id: u64, s: &Signals<'_>) -> CkptResult<KBox<ffi::ProcSignals>> {
+    // SAFETY: Returns a constant.
+    let known = unsafe { ffi::ckpt_proc_restore_sa_flags() };
+    if let Some((sig, a)) = s.actions().find(|(_, a)| a.flags & !known != 0) {
+        return Err(CkptError::bad_image(format_args!(
+            "{}: action flags {:#x} that sigaction(2) does not know",
+            image::SigName(sig),
+            a.flags & !known
+        ))
+        .in_record(id));
+    }
+    let mut out = zeroed_box::<ffi::ProcSignals>()?;
+    out.blocked = s.blocked;
+    out.altstack_sp = s.altstack_sp;
+    out.altstack_size = s.altstack_size;
+    out.altstack_flags = s.altstack_flags;
+    for ((_, a), slot) in s.actions().zip(out.action.iter_mut()) {
+        slot.handler = a.handler;
+        slot.flags = a.flags;
+        slot.restorer = a.restorer;
+        slot.mask = a.mask;
+    }
+    Ok(out)
+}
+
+/// The TASK_STATE record as the restore helper takes it, refused if restart cannot restore it
+/// into the caller: a resource limit above the caller's hard limit (restart never raises one),
+/// a finite `RLIMIT_CPU` soft limit other than the caller's (its timer cannot be armed from a
+/// module), an rseq area `rseq(2)` would refuse or outside a writable mapping of the image.
+fn task_state_plan(
+    id: u64,
+    t: &TaskState,
+    vmas: &[(u64, Vma)],
+) -> CkptResult<KBox<ffi::ProcTaskState>> {
+    let mut mine = zeroed_box::<ffi::ProcTaskState>()?;
+    // SAFETY: `current` is valid; the helper writes only `*mine`.
+    let ret = unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), &mut *mine) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret).into());
+    }
+    for (i, (l, name)) in t.rlimits.iter().zip(RLIMIT_NAMES).enumerate() {
+        let [cur, max] = mine.rlim[i];
+        if l.max > max {
+            return Err(CkptError::other(
+                EPERM,
+                format_args!(
+                    "resource limit {name}: the image's hard limit {} is above this process's                      {}; restart never raises a limit (raise it before restoring)",
+                    Limit(l.max),
+                    Limit(max)
+                ),
+            )
+            .in_record(id));
+        }
+        if i == 0 && l.cur != cur && l.cur != RLIM_INFINITY {
+            return Err(CkptError::unsupported_state(format_args!(
+                "resource limit cpu: the image's soft limit {} is not this process's {};                  restore under `ulimit -S -t {}`",
+                Limit(l.cur),
+                Limit(cur),
+                Limit(l.cur)
+            ))
+            .in_record(id));
+        }
+    }
+    if t.rseq != 0 {
+        let end = t.rseq.saturating_add(u64::from(t.rseq_len));
+        // SAFETY: Pure computation on its arguments.
+        let valid = unsafe { ffi::ckpt_proc_restore_rseq_valid(t.rseq, t.rseq_len) } != 0;
+        let mapped = vmas.iter().any(|(_, v)| {
+            v.start <= t.rseq
+                && end <= v.end
+                && v.prot & image::PROT_WRITE != 0
+                && !matches!(v.kind, VmaKind::VDSO | VmaKind::VVAR)
+        });
+        if !valid || !mapped {
+            return Err(CkptError::unsupported_state(format_args!(
+                "rseq area {:#x} of {} bytes: {}",
+                t.rseq,
+                t.rseq_len,
+                if valid {
+                    "not in a writable mapping of the image"
+                } else {
+                    "this kernel refuses it (alignment, length, or no CONFIG_RSEQ)"
+                }
+            ))
+            .in_record(id));
+        }
+    }
+    let mut out = zeroed_box::<ffi::ProcTaskState>()?;
+    out.rseq = t.rseq;
+    out.rseq_len = t.rseq_len;
+    out.rseq_sig = t.rseq_sig;
+    out.robust_list = t.robust_list;
+    out.robust_list_len = t.robust_list_len;
+    out.clear_child_tid = t.clear_child_tid;
+    out.umask = t.umask;
+    out.pdeath_signal = t.pdeath_signal;
+    for (dst, l) in out.rlim.iter_mut().zip(t.rlimits.iter()) {
+        *dst = [l.cur, l.max];
+    }
+    Ok(out)
+}
+
+/// A resource limit as `prlimit(1)` shows it.
+struct Limit(u64);
+
+impl core::fmt::Display for Limit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == RLIM_INFINITY {
+            f.write_str("unlimited")
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// Marker for the C structs of the restore helpers: plain integers, valid when all zero.
+///
+/// # Safety
+///
+/// Implementors must be valid when every byte is zero.
+unsafe trait Zeroable {}
+
+// SAFETY: Integers and arrays of integers only (bindgen's `struct ckpt_proc_signals`).
+unsafe impl Zeroable for ffi::ProcSignals {}
+// SAFETY: Integers and arrays of integers only (bindgen's `struct ckpt_proc_task_state`).
+unsafe impl Zeroable for ffi::ProcTaskState {}
+
+/// A zeroed `T` on the heap.
+fn zeroed_box<T: Zeroable>() -> CkptResult<KBox<T>> {
+    let b = KBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO)?;
+    // SAFETY: `__GFP_ZERO` zeroed every byte, a valid `T` by `Zeroable`.
+    Ok(unsafe { b.assume_init() })
 }

@@ -14,9 +14,15 @@
  * exits with 42 once told to quit. The static glibc child
  * (ckpt_process_glibc_child.c) counts in TLS (fs base), in its brk heap and
  * in vDSO clock_gettime() calls: /proc/PID/maps must then match with the
- * vDSO and vvar too, moved to the image's addresses. Refusals leave the caller intact: a
+ * vDSO and vvar too, moved to the image's addresses; its signal and task
+ * state (handler, ignored and blocked signals, altstack, umask, RLIMIT_NOFILE,
+ * glibc's rseq and robust list) is the original's as /proc/PID/status and
+ * limits, PTRACE_GET_RSEQ_CONFIGURATION and get_robust_list() report it, and
+ * signals sent after the restart reach the handler (on the altstack), are
+ * ignored, or stay pending. Refusals leave the caller intact: a
  * corrupt PAGES record, a commit without a validated plan, credentials other
- * than the image's (without CKPT_RESTART_AS_CALLER).
+ * than the image's (without CKPT_RESTART_AS_CALLER), a resource limit of the
+ * image above the caller's hard limit.
  *
  * CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
  */
@@ -33,6 +39,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -44,9 +52,27 @@
 #include "kselftest_harness.h"
 #include "ckpt_selftest.h"
 
-/* What the child reports on fd 3 (the glibc child: tls, heap, quit, clock calls). */
+/*
+ * What the child reports on fd 3 (the glibc child: tls, heap, quit, clock
+ * calls, SIGUSR1 handler calls and those on the alternate stack).
+ */
 struct child_info {
-	uint64_t counter, page, quit, clock;
+	uint64_t counter, page, quit, clock, handled, on_altstack;
+};
+
+/* PTRACE_GET_RSEQ_CONFIGURATION (linux/ptrace.h clashes with sys/ptrace.h). */
+#define GET_RSEQ_CONFIGURATION 0x420f
+struct rseq_config {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size, signature, flags, pad;
+};
+
+/* What the kernel reports of a process's signal and task state (oracles independent of ckpt). */
+struct task_oracle {
+	char status[512];	/* SigBlk, SigIgn, SigCgt, Umask lines of /proc/PID/status */
+	char limits[4096];	/* /proc/PID/limits */
+	struct rseq_config rseq;
+	uint64_t robust_head, robust_len;
 };
 
 /* Offset of xmm9 in the XSAVE area (legacy region: xmm0 at 160). */
@@ -63,6 +89,7 @@ FIXTURE(pr) {
 	pid_t child;
 	struct child_info info;
 	char maps[8192];
+	struct task_oracle oracle;
 };
 
 static void exe_dir(char *buf, size_t len)
@@ -290,6 +317,52 @@ static void gcounters(struct __test_metadata *_metadata, pid_t pid, const struct
 	EXPECT_EQ(want, clock) TH_LOG("vDSO clock_gettime() calls");
 }
 
+/* The value of field @name (e.g. "SigBlk:") of /proc/PID/status in @base; ~0 if absent. */
+static uint64_t status_num(pid_t pid, const char *name, int base)
+{
+	char path[64], line[256];
+	uint64_t v = ~0UL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)))
+			v = strtoull(line + strlen(name), NULL, base);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* The signal and task state of @pid, stopped, as /proc, ptrace and get_robust_list() see it. */
+static void task_oracle_of(struct __test_metadata *_metadata, pid_t pid, struct task_oracle *o)
+{
+	static const char *const fields[] = { "SigBlk:", "SigIgn:", "SigCgt:", "Umask:" };
+	char path[64], line[256];
+	ssize_t n;
+	FILE *f;
+	int fd;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			if (!strncmp(line, fields[i], strlen(fields[i])))
+				snprintf(o->status + strlen(o->status),
+					 sizeof(o->status) - strlen(o->status), "%s", line);
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	fd = open(path, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	n = read(fd, o->limits, sizeof(o->limits) - 1);
+	close(fd);
+	ASSERT_GT(n, 0);
+	ASSERT_EQ((long)sizeof(o->rseq), ptrace(GET_RSEQ_CONFIGURATION, pid, sizeof(o->rseq), &o->rseq));
+	ASSERT_EQ(0, syscall(SYS_get_robust_list, pid, &o->robust_head, &o->robust_len));
+}
+
 /* Runs @prog to its second stop, checkpoints it into the image file, kills it. */
 static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self,
 			    char *prog, size_t info_len)
@@ -312,10 +385,12 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 	else
 		counters(_metadata, self->child, &self->info, 1);
 	ASSERT_EQ(0, run_to_stop(self->child));
-	if (glibc)
+	if (glibc) {
 		gcounters(_metadata, self->child, &self->info, 2);
-	else
+		task_oracle_of(_metadata, self->child, &self->oracle);
+	} else {
 		counters(_metadata, self->child, &self->info, 2);
+	}
 
 	out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(out, 0);
@@ -408,10 +483,21 @@ TEST_F(pr, restored_process_counts_on)
 	ASSERT_EQ(42, WEXITSTATUS(status));
 }
 
-/* A static glibc program: TLS, brk heap and the vDSO work on after the restart. */
+#define SIGBIT(s) (1UL << ((s) - 1))
+
+/*
+ * A static glibc program: TLS, brk heap and the vDSO work on after the
+ * restart, and its signal and task state is back (signal actions, blocked
+ * mask, altstack, umask, rlimits, glibc's rseq and robust list): /proc, ptrace
+ * and get_robust_list() report what they reported of the original, and
+ * signals sent after the restart meet the restored actions and mask.
+ */
 TEST_F(pr, static_glibc_counts_on)
 {
 	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
+	struct task_oracle now;
+	uint64_t handled = ~0UL, onstack = ~0UL;
+	struct rlimit rl;
 	char maps[8192];
 	int err, status;
 
@@ -431,8 +517,45 @@ TEST_F(pr, static_glibc_counts_on)
 	gcounters(_metadata, self->child, &self->info, 3);
 	maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
-	ASSERT_EQ(0, run_to_stop(self->child));
+
+	/* the original's state, which is what the child set */
+	EXPECT_NE(0UL, status_num(self->child, "SigBlk:", 16) & SIGBIT(SIGUSR2));
+	EXPECT_NE(0UL, status_num(self->child, "SigIgn:", 16) & SIGBIT(SIGINT));
+	EXPECT_NE(0UL, status_num(self->child, "SigCgt:", 16) & SIGBIT(SIGUSR1));
+	EXPECT_EQ(027UL, status_num(self->child, "Umask:", 8));
+	ASSERT_EQ(0, prlimit(self->child, RLIMIT_NOFILE, NULL, &rl));
+	EXPECT_EQ(64UL, rl.rlim_cur);
+	task_oracle_of(_metadata, self->child, &now);
+	EXPECT_STREQ(self->oracle.status, now.status);
+	EXPECT_STREQ(self->oracle.limits, now.limits);
+	EXPECT_NE(0UL, self->oracle.rseq.rseq_abi_pointer) TH_LOG("glibc registered no rseq area");
+	EXPECT_EQ(self->oracle.rseq.rseq_abi_pointer, now.rseq.rseq_abi_pointer);
+	EXPECT_EQ(self->oracle.rseq.rseq_abi_size, now.rseq.rseq_abi_size);
+	EXPECT_EQ(self->oracle.rseq.signature, now.rseq.signature);
+	EXPECT_NE(0UL, self->oracle.robust_head) TH_LOG("glibc registered no robust list");
+	EXPECT_EQ(self->oracle.robust_head, now.robust_head);
+	EXPECT_EQ(self->oracle.robust_len, now.robust_len);
+
+	/*
+	 * Signals after the restart: SIGUSR1 reaches its handler, on the
+	 * altstack; SIGINT is ignored; SIGUSR2 stays pending, blocked.
+	 */
+	ASSERT_EQ(0, kill(self->child, SIGUSR2));
+	ASSERT_EQ(0, kill(self->child, SIGUSR1));
+	ASSERT_EQ(0, kill(self->child, SIGINT));
+	status = run_to_stop(self->child);
+	if (status)
+		self->child = -1;
+	ASSERT_EQ(0, status) TH_LOG("the restored program died of a signal (status %#x)", status);
 	gcounters(_metadata, self->child, &self->info, 4);
+	ASSERT_EQ(0, read_u64(self->child, self->info.handled, &handled));
+	ASSERT_EQ(0, read_u64(self->child, self->info.on_altstack, &onstack));
+	EXPECT_EQ(1UL, handled) TH_LOG("SIGUSR1 handler calls");
+	EXPECT_EQ(1UL, onstack) TH_LOG("SIGUSR1 handler calls on the alternate stack");
+	EXPECT_EQ(SIGBIT(SIGUSR2),
+		  status_num(self->child, "ShdPnd:", 16) | status_num(self->child, "SigPnd:", 16))
+		TH_LOG("pending signals");
+	EXPECT_NE(0UL, status_num(self->child, "SigBlk:", 16) & SIGBIT(SIGUSR2));
 	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
 	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
@@ -545,6 +668,42 @@ TEST_F(pr, credentials)
 			_exit(12);
 		}
 		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(fd);
+}
+
+/*
+ * A caller whose hard RLIMIT_NOFILE is below the image's: refused by name
+ * (restart never raises a limit), nothing kept.
+ */
+TEST_F(pr, rlimit_above_caller_refused)
+{
+	struct rlimit rl;
+	char log[512];
+	__u32 reason = 0;
+	int fd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	ASSERT_GT(rl.rlim_max, 64UL) TH_LOG("the test needs a hard RLIMIT_NOFILE above 64");
+	checkpoint_child(_metadata, self);
+	fd = open(self->image, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		rl.rlim_cur = rl.rlim_max = 64;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			_exit(10);
+		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
+		    !strstr(log, "nofile")) {
+			fprintf(stderr, "refusal: %s\n", log);
+			_exit(11);
+		}
+		_exit(commit(self->dev) == EINVAL ? 0 : 12);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
