@@ -241,6 +241,19 @@ fn validate(
         .mm
         .ok_or_else(|| CkptError::bad_image(format_args!("not a process image: no MM record")))?;
     check_layout(mm_id, &mm)?;
+    check_data_limit(mm_id, &mm)?;
+    if mm.exe_file != 0
+        && plan
+            .files
+            .binary_search_by_key(&mm.exe_file, |f| f.id)
+            .is_err()
+    {
+        return Err(CkptError::bad_image(format_args!(
+            "the executable, record {}, is not a file",
+            mm.exe_file
+        ))
+        .in_record(mm_id));
+    }
     check_vdso(mm_id, &mm)?;
     let regs = check_regs(&mem)?;
     let signals = mem
@@ -500,6 +513,37 @@ fn check_layout(id: u64, mm: &Mm<'_>) -> CkptResult {
     Ok(())
 }
 
+/// The heap and data must fit the caller's `RLIMIT_DATA` as phase B's `check_data_rlimit()`
+/// computes it (`brk - start_brk + end_data - start_data`, wrapping as there): past the point
+/// of no return, that check failing would kill the caller.
+fn check_data_limit(id: u64, mm: &Mm<'_>) -> CkptResult {
+    let mut st = core::mem::MaybeUninit::<ffi::ckpt_proc_task_state>::zeroed();
+    // SAFETY: `current` is a live task (the caller); `st` is writable.
+    let ret =
+        unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), st.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret).into());
+    }
+    // SAFETY: Zeroed, then filled by the helper.
+    let st = unsafe { st.assume_init() };
+    let limit = st.rlim[kernel::bindings::RLIMIT_DATA as usize][0];
+    let l = mm.layout();
+    let need = l[5]
+        .wrapping_sub(l[4])
+        .wrapping_add(l[3].wrapping_sub(l[2]));
+    if limit != u64::MAX && need > limit {
+        return Err(CkptError::too_large(
+            EFBIG,
+            format_args!(
+                "the image's heap and data ({need} bytes) exceed this process's RLIMIT_DATA \
+                 ({limit})"
+            ),
+        )
+        .in_record(id));
+    }
+    Ok(())
+}
+
 /// The registers: 64-bit user code, the ones `IRET` and `XRSTOR` accept.
 fn check_regs(mem: &Memory<'_>) -> CkptResult<[u64; reg::COUNT]> {
     let (id, data) = mem.prstatus.ok_or_else(|| {
@@ -630,6 +674,20 @@ fn plan_maps(
             let f = &plan.files[i].file;
             if matches!(f.variant, FileVariant::External { .. }) {
                 return Err(bad(format_args!("an external file cannot be mapped")));
+            }
+            // Only regular files are mapped (mmap of a device or a directory would fail, or
+            // do something else, after the point of no return).
+            if !matches!(
+                f.variant,
+                FileVariant::Regular
+                    | FileVariant::Ext { .. }
+                    | FileVariant::Unlinked { .. }
+                    | FileVariant::Memfd { .. }
+            ) {
+                return Err(bad(format_args!(
+                    "record {} is not a regular file and cannot be mapped",
+                    v.file
+                )));
             }
             let writable = f.f_flags & kernel::bindings::O_ACCMODE != kernel::bindings::O_RDONLY;
             if v.flags & VMA_SHARED != 0 && v.prot & image::PROT_WRITE != 0 && !writable {
