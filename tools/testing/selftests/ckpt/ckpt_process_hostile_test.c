@@ -476,8 +476,12 @@ static void __attribute__((noreturn)) judge_child(const uint8_t *b, size_t len, 
 	int have_x = 0;
 
 	ptrace(PTRACE_TRACEME, 0, 0, 0);
-	/* a finite heap limit: phase B sets brk within RLIMIT_DATA, so phase A must check it */
-	setrlimit(RLIMIT_DATA, &(struct rlimit){ DATA_LIMIT, DATA_LIMIT });
+	/*
+	 * a finite heap limit: phase B sets brk within RLIMIT_DATA, so phase A
+	 * must check it. The soft limit only: a hard limit below the image's is
+	 * refused (restart never raises a limit).
+	 */
+	setrlimit(RLIMIT_DATA, &(struct rlimit){ DATA_LIMIT, RLIM_INFINITY });
 	mfd = memfd_create("hostile", 0);
 	if (mfd < 0 || write(mfd, b, len) != (ssize_t)len || lseek(mfd, 0, SEEK_SET))
 		_exit(90);
