@@ -177,18 +177,18 @@ else
 fi
 
 # A whole process into a pipe: the page count is reported all the same, and
-# the signal and task state records decode. The program is dynamically
-# linked: it, its libc and ld.so are copied onto the tmpfs (the root file
-# system has no file implementation) and run through ld.so.
+# the signal and task state records decode. The program is the static glibc
+# child of ckpt_process_restart_test (signal handlers, an altstack, rseq),
+# copied onto the tmpfs (the root file system has no file implementation);
+# it stops itself after its first step. (Dynamically linked programs are
+# dumped by ckpt_sigstate_test.)
 x=$work/x
 mkdir -p "$x"
-cp /lib64/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu/libc.so.6 /bin/sleep "$x"/
-LC_ALL=C "$x/ld-linux-x86-64.so.2" --library-path "$x" "$x/sleep" 60 </dev/null >/dev/null 2>&1 &
+cp "$here/build/ckpt_process_glibc_child" "$x/child"
+"$x/child" </dev/null >/dev/null 2>&1 3>/dev/null &
 sleeper=$!
-# Wait until it sleeps (clock_nanosleep, or nanosleep): before that ld.so may
-# still have /etc/ld.so.cache, on the root file system, mapped.
 for _ in $(seq 300); do
-	case $(cut -d' ' -f1 "/proc/$sleeper/syscall" 2>/dev/null) in 230 | 35) break ;; esac
+	[ "$(awk '{ print $3 }' "/proc/$sleeper/stat" 2>/dev/null)" = T ] && break
 	sleep 0.1
 done
 if (set -o pipefail; "$cli" dump --process --kill --pid "$sleeper" --output - 2>"$work/proc.err" |
@@ -199,6 +199,7 @@ if (set -o pipefail; "$cli" dump --process --kill --pid "$sleeper" --output - 2>
 else
 	fail "process into a pipe: $(tail -n 3 "$work/proc.err" "$work/proc.txt")"
 fi
+kill -9 "$sleeper" 2>/dev/null
 wait "$sleeper" 2>/dev/null
 
 ktap_finished
