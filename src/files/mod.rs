@@ -100,16 +100,28 @@ pub(crate) trait FileKind: Sync {
         scratch: &'s mut Scratch,
     ) -> CkptResult<FileVariant<'s>>;
 
+    /// Whether the image holds the file's contents (its data runs, holes kept, after the file
+    /// record): kinds restart cannot reopen by name (unlinked files, memfds). Their variant
+    /// announces the `data_len` that [`FileKind::save_contents`] then writes.
+    fn saves_contents(&self) -> bool {
+        false
+    }
+
     /// Writes what follows the file record (its contents), through `emit(offset, bytes)`:
-    /// exactly the `data_len` bytes its variant announced. Most kinds save nothing more.
+    /// exactly the `data_len` bytes its variant announced. By default, a kind that
+    /// [`saves_contents`](FileKind::saves_contents) streams the file's data runs
+    /// (`contents.rs`); other kinds save nothing more.
     fn save_contents(
         &self,
-        _file: &OpenFile,
-        _facts: &FileFacts,
-        _data_len: u64,
-        _emit: &mut dyn FnMut(u64, &[u8]) -> CkptResult,
+        file: &OpenFile,
+        facts: &FileFacts,
+        data_len: u64,
+        emit: &mut dyn FnMut(u64, &[u8]) -> CkptResult,
     ) -> CkptResult {
-        Ok(())
+        if !self.saves_contents() {
+            return Ok(());
+        }
+        contents::Contents::open(file, facts)?.stream(facts, data_len, emit)
     }
 
     // ---- restart ----

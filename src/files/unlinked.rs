@@ -50,14 +50,8 @@ impl FileKind for Unlinked {
         Ok(FileVariant::Unlinked { data_len })
     }
 
-    fn save_contents(
-        &self,
-        file: &OpenFile,
-        facts: &FileFacts,
-        data_len: u64,
-        emit: &mut dyn FnMut(u64, &[u8]) -> CkptResult,
-    ) -> CkptResult {
-        Contents::open(file, facts)?.stream(facts, data_len, emit)
+    fn saves_contents(&self) -> bool {
+        true
     }
 
     fn restores(&self, variant: &FileVariant<'_>) -> bool {
