@@ -4,8 +4,10 @@
  * image format (Documentation/image-format.rst, written from the document and
  * not from the codec, so the two check each other), CKPT_IOC_CHECKPOINT and
  * CKPT_IOC_RESTART calls with their results, fd table snapshots for "the
- * caller's fd table is exactly as before", and file systems a test mounts and
- * must be able to unmount.
+ * caller's fd table is exactly as before", file systems a test mounts and
+ * must be able to unmount, and children: copying a program, spawning it
+ * traced, and a fixture part for "a copy of this program on a private tmpfs,
+ * stopped under ptrace and checkpointed".
  *
  * Header only (static functions): each test program is one translation unit.
  * Include it after kselftest_harness.h.
@@ -17,13 +19,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/ckpt.h>
@@ -220,6 +225,34 @@ static inline void ckpt_fd_fill(int fd, struct ckpt_fdent *e)
 	e->fdfl = fcntl(fd, F_GETFD);
 }
 
+/*
+ * The fds open now (from /proc/self/fd, in its order) into @fds: their
+ * number, or -1 if /proc/self/fd cannot be read or more than @max are open.
+ */
+static inline int ckpt_open_fds(int *fds, int max)
+{
+	DIR *dp = opendir("/proc/self/fd");
+	struct dirent *d;
+	int n = 0, fd;
+
+	if (!dp)
+		return -1;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		fd = atoi(d->d_name);
+		if (fd == dirfd(dp))
+			continue;
+		if (n == max) {
+			closedir(dp);
+			return -1;
+		}
+		fds[n++] = fd;
+	}
+	closedir(dp);
+	return n;
+}
+
 static inline int ckpt_fdent_cmp(const void *a, const void *b)
 {
 	return ((const struct ckpt_fdent *)a)->fd - ((const struct ckpt_fdent *)b)->fd;
@@ -365,6 +398,275 @@ static inline int ckpt_unmount_fs(const char *base)
 	rmdir(base);
 	errno = e;
 	return r;
+}
+
+static inline bool ckpt_is_mountpoint(const char *path)
+{
+	char line[1024], mnt[PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %4095s", mnt) == 1 && !strcmp(mnt, path);
+	fclose(f);
+	return found;
+}
+
+/*
+ * A file system per variant, shared by the tests of a program: each test runs
+ * in a child of the harness and a mount outlives it (mounts belong to the
+ * namespace), so the first test of a variant mounts "@prefix-@fs" (with
+ * ckpt_mount_fs()), later ones find it mounted, and the harness process
+ * unmounts them all when it exits. Which test comes first does not matter.
+ */
+static inline void ckpt_fs_base(const char *prefix, const char *fs, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%s", prefix, fs);
+}
+
+/* Mounts @fs at its base (into @base) unless an earlier test did; 0 or a message in @err. */
+static inline int ckpt_ensure_fs(const char *prefix, const char *fs, int mib, const char *opts,
+				 char *base, size_t len, char *err, size_t errlen)
+{
+	ckpt_fs_base(prefix, fs, base, len);
+	if (ckpt_is_mountpoint(base))
+		return 0;
+	return ckpt_mount_fs(fs, base, mib, opts, err, errlen);
+}
+
+/*
+ * Defines the constructor and destructor that unmount, at the harness
+ * process's exit, every file system of @fss (an array) ckpt_ensure_fs() may
+ * have mounted under @prefix. Once per program.
+ */
+#define CKPT_UNMOUNT_AT_EXIT(prefix, fss)						\
+static pid_t ckpt_main_pid;								\
+static void __attribute__((constructor)) ckpt_note_main_pid(void)			\
+{											\
+	ckpt_main_pid = getpid();							\
+}											\
+static void __attribute__((destructor)) ckpt_unmount_all(void)				\
+{											\
+	char base[256];									\
+											\
+	if (getpid() != ckpt_main_pid)							\
+		return;									\
+	for (size_t i = 0; i < sizeof(fss) / sizeof((fss)[0]); i++) {			\
+		ckpt_fs_base(prefix, (fss)[i], base, sizeof(base));			\
+		ckpt_unmount_fs(base);	/* also what a failed mount left */		\
+	}										\
+}
+
+/* ---- programs and children ---- */
+
+/* The directory of this test program (where its helper programs are). */
+static inline void ckpt_exe_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	buf[n > 0 ? n : 0] = 0;
+	slash = strrchr(buf, '/');
+	if (slash)
+		*slash = 0;
+}
+
+/* Copies @from to @to (created with @mode, truncated). 0 or -1. */
+static inline int ckpt_copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int ok = in >= 0 && out >= 0;
+	ssize_t n = 0;
+
+	while (ok && (n = read(in, buf, sizeof(buf))) > 0)
+		ok = write(out, buf, n) == n;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ok && n == 0 ? 0 : -1;
+}
+
+/*
+ * Forks a child with fds 0 and 1 on /dev/null, 2 on @err (or /dev/null), 3
+ * on @fd3 if >= 0, nothing else, that execs @argv under PTRACE_TRACEME.
+ * Returns its pid, stopped at the exec, or -1.
+ */
+static inline pid_t ckpt_spawn_traced(char *const argv[], int fd3, int err)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(err >= 0 ? err : null, 2);
+		if (fd3 >= 0)
+			dup2(fd3, 3);
+		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
+			close(fd);
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
+	    WSTOPSIG(status) != SIGTRAP) {
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, __WALL);
+		}
+		return -1;
+	}
+	return pid;
+}
+
+/*
+ * Continues traced @pid until it stops with SIGSTOP (signal-delivery stop,
+ * suppressed), passing on other signals. Returns 0, or the wait status if it
+ * exited or was killed (-1 if ptrace or waitpid failed).
+ */
+static inline int ckpt_run_to_stop(pid_t pid)
+{
+	int status, sig = 0;
+
+	for (;;) {
+		if (ptrace(PTRACE_CONT, pid, 0, sig))
+			return -1;
+		if (waitpid(pid, &status, __WALL) != pid)
+			return -1;
+		if (!WIFSTOPPED(status))
+			return status ? status : -1;
+		if (WSTOPSIG(status) == SIGSTOP)
+			return 0;
+		sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
+	}
+}
+
+/*
+ * Fixture part: this program copied onto a private tmpfs (@dir/prog, so that
+ * the child's only mapped file is on a file system checkpoint can save), run
+ * as "prog --child FD SCENARIO DIR", stopped under ptrace, and checkpointed
+ * into @dir/image, whose bytes are then in @buf.
+ */
+struct ckpt_child {
+	int dev;
+	char dir[64], prog[128], image[128];
+	pid_t pid;
+	struct ckpt_checkpoint args;
+	int rc, err;
+	char log[512];
+	uint8_t *buf;
+	size_t len;
+};
+
+/* FIXTURE_SETUP: /dev/ckpt, a tmpfs at a fresh /tmp/@name-XXXXXX, the copy. */
+static inline void ckpt_child_setup(struct __test_metadata *_metadata, struct ckpt_child *c,
+				    const char *name)
+{
+	c->pid = -1;
+	c->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_GE(c->dev, 0);
+	snprintf(c->dir, sizeof(c->dir), "/tmp/%s-XXXXXX", name);
+	ASSERT_NE(NULL, mkdtemp(c->dir));
+	ASSERT_EQ(0, mount("tmpfs", c->dir, "tmpfs", 0, "size=64m"));
+	snprintf(c->prog, sizeof(c->prog), "%s/prog", c->dir);
+	snprintf(c->image, sizeof(c->image), "%s/image", c->dir);
+	ASSERT_EQ(0, ckpt_copy_file("/proc/self/exe", c->prog, 0755));
+}
+
+/* FIXTURE_TEARDOWN: kills the child, unmounts the tmpfs. */
+static inline void ckpt_child_teardown(struct ckpt_child *c)
+{
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, __WALL);
+	}
+	free(c->buf);
+	c->buf = NULL;
+	umount2(c->dir, MNT_DETACH);
+	rmdir(c->dir);
+	close(c->dev);
+}
+
+/*
+ * Starts the child in @scenario; it writes @size bytes of @info to fd FD,
+ * closes it (then the pipe is not in its table) and waits; it is then
+ * stopped with PTRACE_SEIZE + PTRACE_INTERRUPT.
+ */
+static inline void ckpt_child_start(struct __test_metadata *_metadata, struct ckpt_child *c,
+				    const char *scenario, void *info, size_t size)
+{
+	int pipefd[2], status;
+	char fdarg[16];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != pipefd[1])
+				close(fd);
+		snprintf(fdarg, sizeof(fdarg), "%d", pipefd[1]);
+		execl(c->prog, "prog", "--child", fdarg, scenario, c->dir, (char *)NULL);
+		_exit(127);
+	}
+	c->pid = pid;
+	close(pipefd[1]);
+	ASSERT_EQ((ssize_t)size, read(pipefd[0], info, size))
+		TH_LOG("the child did not start (scenario %s)", scenario);
+	ASSERT_EQ(0, read(pipefd[0], fdarg, 1));
+	close(pipefd[0]);
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
+	ASSERT_TRUE(WIFSTOPPED(status));
+}
+
+/*
+ * Checkpoints the child with @flags (and @external declared external if >= 0)
+ * into @image; rc, errno and log in @c; the image's bytes in @buf (one more
+ * byte allocated) and @len.
+ */
+static inline void ckpt_child_dump(struct __test_metadata *_metadata, struct ckpt_child *c,
+				   __u64 flags, int external)
+{
+	int out = open(c->image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	struct stat st;
+
+	ASSERT_GE(out, 0);
+	memset(&c->args, 0, sizeof(c->args));
+	c->args.flags = flags;
+	c->args.fd = out;
+	c->args.pid = c->pid;
+	if (external >= 0) {
+		c->args.external_fds = (__u64)(unsigned long)&external;
+		c->args.nr_external_fds = 1;
+	}
+	c->args.log_buf = (__u64)(unsigned long)c->log;
+	c->args.log_size = sizeof(c->log);
+	c->log[0] = 0;
+	errno = 0;
+	c->rc = ioctl(c->dev, CKPT_IOC_CHECKPOINT, &c->args);
+	c->err = errno;
+	ASSERT_EQ(0, fstat(out, &st));
+	free(c->buf);
+	c->buf = malloc(st.st_size + 1);
+	ASSERT_NE(NULL, c->buf);
+	c->len = st.st_size;
+	ASSERT_EQ(st.st_size, pread(out, c->buf, st.st_size, 0));
+	close(out);
 }
 
 #endif /* CKPT_SELFTEST_H */
