@@ -5,7 +5,8 @@
 //! The image is hostile input. Restart runs in phases and acts only after every check passed:
 //!
 //! 1. **Read** the image from the fd, sequentially, up to its terminator and never past it,
-//!    into memory bounded by `CKPT_RESTART_MAX_IMAGE`.
+//!    into memory bounded by `CKPT_RESTART_MAX_IMAGE`; a process image's page data is checked
+//!    as it passes and goes to a [`Spool`] instead (not counted in that bound).
 //! 2. **Validate** all of it with the codec's [`Decoder`] (lengths, ids, order, references,
 //!    count, length, CRC-32C), then what the codec cannot know: one task with one file table,
 //!    every file referenced, known flags, canonical absolute paths, allowed devices, fd numbers
@@ -118,11 +119,15 @@ fn restart(
     let input = CallerFile::from_fd(args.fd, Access::Read).map_err(|_| {
         CkptError::bad_fd(format_args!("image fd {}: not open for reading", args.fd))
     })?;
-    let (image, max_payload) = read_image(&input, out)?;
     if args.flags & u64::from(uapi::CKPT_RESTART_PROCESS_FLAGS) != 0 {
         // A whole process: validated and kept for CKPT_IOC_RESTART_COMMIT (crate::process).
-        return process::prepare(image, max_payload, args.flags, out, prepared);
+        // A new attempt replaces an earlier plan (and frees its spool) first.
+        *prepared.lock() = None;
+        let mut spool = Spool::new(process::spool_limit()?)?;
+        let (image, max_payload) = read_image(&input, out, Some(&mut spool))?;
+        return process::prepare(image, max_payload, spool, args.flags, out, prepared);
     }
+    let (image, max_payload) = read_image(&input, out, None)?;
     let mut plan = Plan::parse(&image, max_payload)?;
     check_environment(&plan, args.flags)?;
     let fds = plan.fd_table()?;
@@ -134,13 +139,81 @@ fn restart(
 
 // ---- phase 1: read ----
 
+/// Where the page data of a process image goes while it is read (`CKPT_RESTART_PROCESS`): a
+/// private shmem file of the module, charged to the caller's memory cgroup, never in kernel
+/// memory. Each PAGES record is checked (fields, its own CRC-32C) as it passes, its data
+/// written here and the record left out of the image kept in memory, whose terminator is
+/// rewritten once the original's verified (record count, length, CRC-32C over every byte).
+pub(crate) struct Spool {
+    pub(crate) file: NewFile,
+    /// One entry per PAGES record, in image order.
+    pub(crate) runs: KVVec<SpoolRun>,
+    /// Bytes written to `file`.
+    pub(crate) len: u64,
+    /// Most bytes `file` may hold (the caller's `RLIMIT_AS`, or unlimited).
+    limit: u64,
+}
+
+/// A PAGES record moved to the [`Spool`]: its fields, and where its data is in the file.
+pub(crate) struct SpoolRun {
+    pub(crate) id: u64,
+    pub(crate) vma: u64,
+    pub(crate) addr: u64,
+    pub(crate) len: u64,
+    /// Offset of the data in the spool file.
+    pub(crate) at: u64,
+}
+
+impl Spool {
+    /// An empty spool holding at most `limit` bytes.
+    pub(crate) fn new(limit: u64) -> CkptResult<Self> {
+        let file = NewFile::memfd(c"memfd:ckpt-restart-pages")
+            .map_err(|e| CkptError::other(e, format_args!("cannot create the page data spool")))?;
+        Ok(Self {
+            file,
+            runs: KVVec::new(),
+            len: 0,
+            limit,
+        })
+    }
+}
+
+/// Reading state: the image kept in memory and what checks the original stream.
+struct Reader<'s> {
+    image: KVVec<u8>,
+    /// Bytes consumed from the input.
+    consumed: u64,
+    /// CRC-32C of every byte consumed (the original image's).
+    crc: image::Crc32c,
+    records: u64,
+    last_id: u64,
+    /// The last record read was a PAGES record.
+    after_pages: bool,
+    page_size: u32,
+    spool: Option<&'s mut Spool>,
+}
+
 /// Reads one image, up to its terminator, into memory. Returns it and its longest record
-/// payload (the decoder's scratch size). Only the framing is looked at here.
-pub(crate) fn read_image(input: &CallerFile, out: &mut Outcome) -> CkptResult<(KVVec<u8>, usize)> {
-    let mut image = KVVec::new();
-    read_more(input, &mut image, IMMUTABLE_HEADER_LEN, out)?;
+/// payload (the decoder's scratch size). Only the framing is looked at here, and with a
+/// `spool`, the PAGES records, which go there instead (see [`Spool`]).
+pub(crate) fn read_image(
+    input: &CallerFile,
+    out: &mut Outcome,
+    spool: Option<&mut Spool>,
+) -> CkptResult<(KVVec<u8>, usize)> {
+    let mut r = Reader {
+        image: KVVec::new(),
+        consumed: 0,
+        crc: image::Crc32c::new(),
+        records: 0,
+        last_id: 0,
+        after_pages: false,
+        page_size: 0,
+        spool,
+    };
+    r.read_more(input, IMMUTABLE_HEADER_LEN, out)?;
     // An unknown version may frame records differently: refuse it before reading on.
-    let version = image::parse_immutable_header(&image).map_err(|e| {
+    let version = image::parse_immutable_header(&r.image).map_err(|e| {
         bad_image(FormatError {
             kind: e.kind,
             offset: e.at as u64,
@@ -154,61 +227,298 @@ pub(crate) fn read_image(input: &CallerFile, out: &mut Outcome) -> CkptResult<(K
             image::VERSION
         )));
     }
-    read_more(input, &mut image, HEADER_LEN - IMMUTABLE_HEADER_LEN, out)?;
+    r.read_more(input, HEADER_LEN - IMMUTABLE_HEADER_LEN, out)?;
+    if r.spool.is_some() {
+        // The decoder checks the header again; only a valid page size matters here.
+        r.page_size = image::parse_header(&r.image)
+            .map(|h| h.page_size)
+            .unwrap_or(0);
+    }
     let mut max_payload = 0;
     loop {
-        let start = image.len();
-        read_more(input, &mut image, RECORD_HEADER_LEN, out)?;
-        let header = RecordHeader::parse(&image[start..]).map_err(|e| {
+        let start = r.image.len();
+        let offset = r.consumed;
+        r.read_more(input, RECORD_HEADER_LEN, out)?;
+        let header = RecordHeader::parse(&r.image[start..]).map_err(|e| {
             bad_image(FormatError {
                 kind: e.kind,
-                offset: (start + e.at) as u64,
+                offset: offset + e.at as u64,
                 record: None,
             })
         })?;
         let len = header.payload_len();
+        if r.spool.is_some() {
+            if header.rtype == RecordType::TERMINATOR {
+                image::Terminator::check_header(&header).map_err(|kind| {
+                    bad_image(FormatError {
+                        kind,
+                        offset,
+                        record: None,
+                    })
+                })?;
+                // The checksum covers every byte before its own field.
+                r.read_more(input, image::TERMINATOR_PAYLOAD_LEN - 4, out)?;
+                let computed = r.crc.value();
+                r.read_more(input, 4, out)?;
+                r.terminator(start, offset, &header, computed)?;
+                return Ok((r.image, max_payload));
+            }
+            // What the decoder checks of every record, for those it will not see.
+            let here = Some(image::RecordRef {
+                rtype: header.rtype,
+                id: header.id,
+            });
+            let fail = |kind, at: u64| {
+                bad_image(FormatError {
+                    kind,
+                    offset: offset + at,
+                    record: here,
+                })
+            };
+            if header.id <= r.last_id {
+                return Err(fail(image::FormatErrorKind::IdNotIncreasing(header.id), 8));
+            }
+            // Records that must follow another one: the one before was not a PAGES record,
+            // which the decoder will not see.
+            let follows =
+                header.rtype == RecordType::TASK_VECTOR || header.rtype == RecordType::FILE_DATA;
+            if follows && r.after_pages {
+                return Err(fail(image::FormatErrorKind::OutOfOrder, 0));
+            }
+            r.records += 1;
+            r.last_id = header.id;
+            r.after_pages = header.rtype == RecordType::PAGES;
+            if header.rtype == RecordType::PAGES {
+                if r.records == 1 {
+                    return Err(fail(image::FormatErrorKind::EnvVectorMissing, 0));
+                }
+                if header.flags != header.rtype.defined_flags() {
+                    return Err(fail(
+                        image::FormatErrorKind::BadRecordFlags(header.flags),
+                        2,
+                    ));
+                }
+                r.image.truncate(start);
+                r.spool_pages(input, &header, offset, out)?;
+                continue;
+            }
+        }
         max_payload = max_payload.max(len);
-        read_more(input, &mut image, len, out)?;
+        r.read_more(input, len, out)?;
         if header.rtype == RecordType::TERMINATOR {
-            return Ok((image, max_payload));
+            return Ok((r.image, max_payload));
         }
     }
 }
 
-/// Appends exactly `len` more bytes of the input to `image`.
-fn read_more(
-    input: &CallerFile,
-    image: &mut KVVec<u8>,
-    len: usize,
-    out: &mut Outcome,
-) -> CkptResult {
-    let max = uapi::CKPT_RESTART_MAX_IMAGE as usize;
-    let end = image.len().saturating_add(len);
-    if end > max {
-        return Err(CkptError::too_large(
-            EFBIG,
-            format_args!("the image exceeds {max} bytes"),
-        ));
+impl Reader<'_> {
+    /// Appends exactly `len` more bytes of the input to the image.
+    fn read_more(&mut self, input: &CallerFile, len: usize, out: &mut Outcome) -> CkptResult {
+        let max = uapi::CKPT_RESTART_MAX_IMAGE as usize;
+        let filled = self.image.len();
+        let end = filled.saturating_add(len);
+        if end > max {
+            let what = if self.spool.is_some() {
+                "the image without its page data"
+            } else {
+                "the image"
+            };
+            return Err(CkptError::too_large(
+                EFBIG,
+                format_args!("{what} exceeds {max} bytes"),
+            ));
+        }
+        // Grown as data arrives: a record header is not trusted with an allocation.
+        while self.image.len() < end {
+            let from = self.image.len();
+            let to = end.min(from + READ_CHUNK);
+            self.image.resize(to, 0, GFP_KERNEL)?;
+            let result = read_exact(input, &mut self.image[from..to], self.consumed, out);
+            if let Err(e) = result {
+                self.image.truncate(from);
+                return Err(e);
+            }
+            self.crc = self.crc.update(&self.image[from..to]);
+            self.consumed += (to - from) as u64;
+        }
+        Ok(())
     }
-    while image.len() < end {
+
+    /// Reads a PAGES record's payload (its header read and taken out of the image), checks
+    /// it as the codec's `Pages::check` does and moves its data to the spool.
+    fn spool_pages(
+        &mut self,
+        input: &CallerFile,
+        header: &RecordHeader,
+        offset: u64,
+        out: &mut Outcome,
+    ) -> CkptResult {
+        use image::FormatErrorKind as K;
+        let here = Some(image::RecordRef {
+            rtype: header.rtype,
+            id: header.id,
+        });
+        let payload_at = offset + RECORD_HEADER_LEN as u64;
+        let fail = |kind, at: u64| {
+            bad_image(FormatError {
+                kind,
+                offset: payload_at + at,
+                record: here,
+            })
+        };
+        let len = header.payload_len();
+        if len < image::PAGES_FIXED_LEN {
+            return Err(fail(K::PayloadTruncated, 0));
+        }
+        let mut fixed = [0u8; image::PAGES_FIXED_LEN];
+        read_exact(input, &mut fixed, self.consumed, out)?;
+        self.consumed += fixed.len() as u64;
+        self.crc = self.crc.update(&fixed);
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&fixed[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let (vma, addr) = (word(0), word(8));
+        let count = u32::from_le_bytes([fixed[16], fixed[17], fixed[18], fixed[19]]);
+        let stored = u32::from_le_bytes([fixed[20], fixed[21], fixed[22], fixed[23]]);
+        let data_len = (len - image::PAGES_FIXED_LEN) as u64;
+        if vma == 0 || vma >= header.id {
+            return Err(fail(K::BadReference(vma), 0));
+        }
+        let ps = u64::from(self.page_size);
+        if count == 0 || ps == 0 || u64::from(count) * ps != data_len {
+            return Err(fail(K::BadPageData, 16));
+        }
+        if addr & (ps - 1) != 0 || addr.checked_add(data_len).is_none() {
+            return Err(fail(K::BadRange, 8));
+        }
+        let Some(spool) = self.spool.as_deref_mut() else {
+            return Err(EINVAL.into());
+        };
+        if spool.len.saturating_add(data_len) > spool.limit {
+            return Err(CkptError::too_large(
+                EFBIG,
+                format_args!(
+                    "the image's page data exceeds this process's RLIMIT_AS ({} bytes)",
+                    spool.limit
+                ),
+            )
+            .in_record(header.id));
+        }
+        let at = spool.len;
+        let mut record_crc = image::Crc32c::new().update(&fixed[..20]);
+        let mut chunk = KVVec::from_elem(0u8, READ_CHUNK.min(len), GFP_KERNEL)?;
+        let mut left = data_len as usize;
+        while left > 0 {
+            let buf = &mut chunk[..left.min(READ_CHUNK)];
+            read_exact(input, buf, self.consumed, out)?;
+            self.consumed += buf.len() as u64;
+            self.crc = self.crc.update(buf);
+            record_crc = record_crc.update(buf);
+            let mut pos = spool.len as i64;
+            spool.file.write_all_at(buf, &mut pos).map_err(|e| {
+                CkptError::other(e, format_args!("writing page data to the spool failed"))
+                    .in_record(header.id)
+            })?;
+            spool.len = pos as u64;
+            left -= buf.len();
+        }
+        let computed = record_crc.value();
+        if computed != stored {
+            return Err(fail(K::PageChecksumMismatch { stored, computed }, 20));
+        }
+        spool.runs.push(
+            SpoolRun {
+                id: header.id,
+                vma,
+                addr,
+                len: data_len,
+                at,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    }
+
+    /// Verifies the original image's terminator (read at `start` of the image, `offset` of
+    /// the input), then rewrites it for the image kept in memory.
+    fn terminator(
+        &mut self,
+        start: usize,
+        offset: u64,
+        header: &RecordHeader,
+        computed: u32,
+    ) -> CkptResult {
+        use image::FormatErrorKind as K;
+        let here = Some(image::RecordRef {
+            rtype: header.rtype,
+            id: header.id,
+        });
+        let payload_at = offset + RECORD_HEADER_LEN as u64;
+        let fail = |kind, at: u64| {
+            bad_image(FormatError {
+                kind,
+                offset: payload_at + at,
+                record: here,
+            })
+        };
+        let payload_start = start + RECORD_HEADER_LEN;
+        let sum_at = payload_start + image::TERMINATOR_PAYLOAD_LEN - 4;
+        let t = image::Terminator::parse(&self.image[payload_start..])
+            .map_err(|e| fail(e.kind, e.at as u64))?;
+        if t.record_count != self.records {
+            let kind = K::RecordCountMismatch {
+                stored: t.record_count,
+                actual: self.records,
+            };
+            return Err(fail(kind, 0));
+        }
+        if t.image_len != offset {
+            let kind = K::ImageLengthMismatch {
+                stored: t.image_len,
+                actual: offset,
+            };
+            return Err(fail(kind, 8));
+        }
+        if t.checksum != computed {
+            let kind = K::ChecksumMismatch {
+                stored: t.checksum,
+                computed,
+            };
+            return Err(fail(kind, 16));
+        }
+        // The image kept: its own count, length and checksum.
+        let kept = self.records - self.spool.as_ref().map_or(0, |s| s.runs.len() as u64);
+        self.image[payload_start..payload_start + 8].copy_from_slice(&kept.to_le_bytes());
+        self.image[payload_start + 8..payload_start + 16]
+            .copy_from_slice(&(start as u64).to_le_bytes());
+        let sum = image::Crc32c::new().update(&self.image[..sum_at]).value();
+        self.image[sum_at..sum_at + 4].copy_from_slice(&sum.to_le_bytes());
+        Ok(())
+    }
+}
+
+/// Fills `buf` from the input (`at` bytes were read before it).
+fn read_exact(input: &CallerFile, buf: &mut [u8], at: u64, out: &mut Outcome) -> CkptResult {
+    let mut filled = 0;
+    while filled < buf.len() {
         if vfs::fatal_signal_pending() {
             return Err(CkptError::interrupted(format_args!(
                 "interrupted by a fatal signal after {} bytes",
-                image.len()
+                at + filled as u64
             )));
         }
-        let filled = image.len();
-        let want = (end - filled).min(READ_CHUNK);
-        image.resize(filled + want, 0, GFP_KERNEL)?;
-        let result = input.read(&mut image[filled..]);
+        let want = (buf.len() - filled).min(READ_CHUNK);
+        let result = input.read(&mut buf[filled..filled + want]);
         let got = *result.as_ref().unwrap_or(&0);
-        image.truncate(filled + got);
-        out.bytes = image.len() as u64;
+        filled += got;
+        out.bytes = at + filled as u64;
         match result {
             Ok(0) => {
                 return Err(bad_image(FormatError {
                     kind: image::FormatErrorKind::Truncated,
-                    offset: filled as u64,
+                    offset: at + filled as u64,
                     record: None,
                 }))
             }
@@ -219,7 +529,10 @@ fn read_more(
                 let e = if e == ERESTARTSYS { EINTR } else { e };
                 return Err(CkptError::input(
                     e,
-                    format_args!("reading the image failed after {filled} bytes"),
+                    format_args!(
+                        "reading the image failed after {} bytes",
+                        at + filled as u64
+                    ),
                 ));
             }
         }

@@ -4,7 +4,9 @@
 //!
 //! Chosen because it detects every single-byte (indeed every burst up to 32 bits) error, is
 //! the checksum ext4/btrfs/iSCSI already use (the kernel has an accelerated `crc32c()` should
-//! this table version ever matter), and needs only a 1 KiB table computed at compile time.
+//! this table version ever matter), and needs only tables computed at compile time: "slicing by
+//! 8" (8 KiB of tables, eight bytes per step), several times faster than a byte at a time, which
+//! mattered once images held page data (every byte is checksummed when written and read).
 
 /// Reflected Castagnoli polynomial.
 const POLY: u32 = 0x82F6_3B78;
@@ -33,6 +35,38 @@ const fn make_table() -> [u32; 256] {
     table
 }
 
+/// Slicing-by-8 tables: `TABLES[0]` is [`TABLE`]; `TABLES[k][i]` is the CRC register after
+/// byte `i` followed by `k` zero bytes.
+const TABLES: [[u32; 256]; 8] = make_tables();
+
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)] // const eval: bounds are static
+const fn make_tables() -> [[u32; 256]; 8] {
+    let mut tables = [[0u32; 256]; 8];
+    tables[0] = TABLE;
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0usize;
+        while i < 256 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ TABLE[(prev & 0xff) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
+}
+
+/// `TABLES[k][byte]`; `k` < 8 and `byte` < 256 always, so the lookup never misses (`unwrap_or`
+/// keeps the code panic-free).
+#[inline(always)]
+fn lookup(k: usize, byte: u32) -> u32 {
+    TABLES
+        .get(k)
+        .and_then(|t| t.get(usize::try_from(byte & 0xff).unwrap_or(0)))
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Running CRC-32C: initial value and final xor `0xFFFF_FFFF`, reflected input and output.
 ///
 /// `Crc32c::new().update(b"123456789").value() == 0xE306_9283` (the standard check value).
@@ -55,7 +89,23 @@ impl Crc32c {
 
     /// Feeds `data` into the checksum.
     pub fn update(mut self, data: &[u8]) -> Self {
-        for &byte in data {
+        let mut words = data.chunks_exact(8);
+        for word in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(word);
+            let [b0, b1, b2, b3, b4, b5, b6, b7] = b;
+            let lo = u32::from_le_bytes([b0, b1, b2, b3]) ^ self.state;
+            let hi = u32::from_le_bytes([b4, b5, b6, b7]);
+            self.state = lookup(7, lo)
+                ^ lookup(6, lo >> 8)
+                ^ lookup(5, lo >> 16)
+                ^ lookup(4, lo >> 24)
+                ^ lookup(3, hi)
+                ^ lookup(2, hi >> 8)
+                ^ lookup(1, hi >> 16)
+                ^ lookup(0, hi >> 24);
+        }
+        for &byte in words.remainder() {
             let index = usize::from(self.state.to_le_bytes()[0] ^ byte);
             // `index` is a u8, so the lookup never misses; `unwrap_or` keeps the code panic-free.
             let entry = TABLE.get(index).copied().unwrap_or(0);

@@ -26,7 +26,7 @@ mod sigstate;
 mod vma;
 
 pub(crate) use self::restore_commit::commit;
-pub(crate) use self::restore_prepare::{prepare, Prepared};
+pub(crate) use self::restore_prepare::{prepare, spool_limit, Prepared};
 
 use core::fmt;
 

@@ -63,12 +63,17 @@ pub(crate) fn commit(
     if let Err(e) = check_special(&plan) {
         return error::report(arg, user_size, &mut args, Err(e));
     }
+    // The bounce buffer for page data, allocated while a failure is still a refusal.
+    let mut bounce = match KVVec::from_elem(0u8, FILL_CHUNK, GFP_KERNEL) {
+        Ok(b) => b,
+        Err(e) => return error::report(arg, user_size, &mut args, Err(e.into())),
+    };
     // The fd table: all or nothing, still refusable.
     if let Err(e) = install_fds(&plan) {
         return error::report(arg, user_size, &mut args, Err(e));
     }
     // The point of no return: the caller's memory goes.
-    match become_image(&plan) {
+    match become_image(&plan, &mut bounce) {
         Ok(()) => Ok(()),
         Err((what, e)) => {
             pr_err!(
@@ -163,7 +168,7 @@ fn install_fds(plan: &Prepared) -> CkptResult {
 
 /// Past the point of no return: replaces the caller's memory and registers with the image's.
 /// Returns what failed.
-fn become_image(plan: &Prepared) -> Result<(), (&'static str, Error)> {
+fn become_image(plan: &Prepared, bounce: &mut [u8]) -> Result<(), (&'static str, Error)> {
     let check = |what: &'static str, ret: i32| {
         if ret == 0 {
             Ok(())
@@ -191,19 +196,7 @@ fn become_image(plan: &Prepared) -> Result<(), (&'static str, Error)> {
             return Err(("mapping the image", Error::from_errno(ret)));
         }
     }
-    for run in plan.pages.iter() {
-        let data = plan
-            .image
-            .get(run.at..run.at + run.len)
-            .ok_or(("reading page data", EINVAL))?;
-        for (i, chunk) in data.chunks(FILL_CHUNK).enumerate() {
-            let addr = run.addr + (i * FILL_CHUNK) as u64;
-            // SAFETY: `chunk` is readable for its length, at most `FILL_CHUNK` bytes.
-            let ret =
-                unsafe { ffi::ckpt_proc_restore_fill(addr, chunk.as_ptr(), chunk.len() as u32) };
-            check("writing page data", ret)?;
-        }
-    }
+    fill_pages(plan, bounce)?;
     // SAFETY: `layout` has the 11 words the helper reads.
     check("setting the mm layout", unsafe {
         ffi::ckpt_proc_restore_mm(plan.layout.as_ptr())
@@ -225,6 +218,34 @@ fn become_image(plan: &Prepared) -> Result<(), (&'static str, Error)> {
     check("setting the registers", unsafe {
         ffi::ckpt_proc_restore_regs(regs.as_ptr())
     })
+}
+
+/// Writes the page data from the spool into the new mappings, through `bounce`.
+fn fill_pages(plan: &Prepared, bounce: &mut [u8]) -> Result<(), (&'static str, Error)> {
+    for run in plan.pages.iter() {
+        let mut done = 0u64;
+        while done < run.len {
+            let n = (run.len - done).min(bounce.len() as u64) as usize;
+            let buf = &mut bounce[..n];
+            let mut pos = (run.at + done) as i64;
+            let mut got = 0;
+            while got < n {
+                match plan.spool.file.read_at(&mut buf[got..], &mut pos) {
+                    Ok(0) => return Err(("reading page data from the spool", EIO)),
+                    Ok(k) => got += k,
+                    Err(e) => return Err(("reading page data from the spool", e)),
+                }
+            }
+            // SAFETY: `buf` is readable for its length, at most `FILL_CHUNK` bytes.
+            let ret =
+                unsafe { ffi::ckpt_proc_restore_fill(run.addr + done, buf.as_ptr(), n as u32) };
+            if ret != 0 {
+                return Err(("writing page data", Error::from_errno(ret)));
+            }
+            done += n as u64;
+        }
+    }
+    Ok(())
 }
 
 /// A process checkpointed in a system call resumes as after a signal without handler: the

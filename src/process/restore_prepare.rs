@@ -25,10 +25,10 @@ use crate::{
     glue::Target,
     image::{
         self, Body, Decoder, FileVariant, Mm, Regset, Signals, TaskState, Vma, VmaKind,
-        NT_PRSTATUS, NT_X86_XSTATE, PAGES_FIXED_LEN, RECORD_HEADER_LEN, RLIMIT_NAMES,
-        RLIM_INFINITY, VMA_GROWSDOWN, VMA_NORESERVE, VMA_SHARED,
+        NT_PRSTATUS, NT_X86_XSTATE, RECORD_HEADER_LEN, RLIMIT_NAMES, RLIM_INFINITY, VMA_GROWSDOWN,
+        VMA_NORESERVE, VMA_SHARED,
     },
-    restart::{self, Outcome, Plan},
+    restart::{self, Outcome, Plan, Spool},
     uapi,
     vfs::NewFile,
 };
@@ -85,18 +85,18 @@ pub(crate) struct MapPlan {
     pub(crate) offset: u64,
 }
 
-/// A run of page data: `len` bytes of the image at `at`, for address `addr`.
+/// A run of page data: `len` bytes of the spool at `at`, for address `addr`.
 pub(crate) struct PageRun {
     pub(crate) addr: u64,
-    pub(crate) at: usize,
-    pub(crate) len: usize,
+    pub(crate) at: u64,
+    pub(crate) len: u64,
 }
 
 /// A validated whole-process restart, kept in the open file of `/dev/ckpt` until
 /// `CKPT_IOC_RESTART_COMMIT` (or close).
 pub(crate) struct Prepared {
-    /// The image; [`PageRun`]s point into it.
-    pub(crate) image: KVVec<u8>,
+    /// The page data; [`PageRun`]s point into it.
+    pub(crate) spool: Spool,
     /// The tgid that validated it: only that process may commit it.
     pub(crate) owner: i32,
     /// The image's fds the module fills, sorted by number, and each one's index in `files`.
@@ -148,20 +148,22 @@ pub(crate) fn check_alone() -> CkptResult<i32> {
 pub(crate) fn prepare(
     image: KVVec<u8>,
     max_payload: usize,
+    spool: Spool,
     flags: u64,
     out: &mut Outcome,
     prepared: &Mutex<Option<KBox<Prepared>>>,
 ) -> CkptResult {
     // restart::restart() refused CKPT_RESTART_AS_CALLER without CKPT_RESTART_PROCESS.
     debug_assert!(flags & u64::from(uapi::CKPT_RESTART_PROCESS) != 0);
-    // A new attempt replaces an earlier plan.
-    *prepared.lock() = None;
+    // restart::restart() dropped any earlier plan before reading the image.
     let owner = check_alone()?;
     let special = caller_special()?;
-    let plan = validate(&image, max_payload, flags, out, &special)?;
+    let plan = validate(&image, max_payload, &spool, flags, out, &special)?;
+    // The metadata is no longer needed: only the spool and the plan stay.
+    drop(image);
     let plan = KBox::new(
         Prepared {
-            image,
+            spool,
             owner,
             slots: plan.slots,
             slot_files: plan.slot_files,
@@ -229,13 +231,15 @@ struct Memory<'a> {
 fn validate(
     image: &[u8],
     max_payload: usize,
+    spool: &Spool,
     flags: u64,
     out: &mut Outcome,
     special: &[(u64, u64)],
 ) -> CkptResult<Parts> {
     let mut plan = Plan::parse(image, max_payload)?;
     restart::check_environment(&plan, flags)?;
-    let mem = memory_records(image, max_payload)?;
+    let mut mem = memory_records(image, max_payload)?;
+    mem.pages = page_runs(spool, &mem.vmas)?;
     check_credentials(&mem, flags)?;
     let (mm_id, mm) = mem
         .mm
@@ -254,6 +258,7 @@ fn validate(
         ))
         .in_record(mm_id));
     }
+    check_vdso_vma(mm_id, &mm, &mem.vmas)?;
     check_vdso(mm_id, &mm)?;
     let regs = check_regs(&mem)?;
     let signals = mem
@@ -315,17 +320,7 @@ fn validate(
         }
     }
     out.nr_fds = u32::try_from(slots.len()).unwrap_or(u32::MAX);
-    let mut pages = KVVec::with_capacity(mem.pages.len(), GFP_KERNEL)?;
-    for p in mem.pages.iter() {
-        pages.push(
-            PageRun {
-                addr: p.addr,
-                at: p.at,
-                len: p.len,
-            },
-            GFP_KERNEL,
-        )?;
-    }
+    let pages = core::mem::take(&mut mem.pages);
     Ok(Parts {
         slots,
         slot_files,
@@ -412,37 +407,78 @@ fn memory_records(image: &[u8], max_payload: usize) -> CkptResult<Memory<'_>> {
                 }
                 *slot = Some((id, r.data));
             }
-            Body::Pages(p) => {
-                let index = mem
-                    .vmas
-                    .binary_search_by_key(&p.vma, |(vid, _)| *vid)
-                    .map_err(|_| malformed(id, format_args!("pages of record {}", p.vma)))?;
-                let v = &mem.vmas[index].1;
-                if !v.is_dumped() || p.start < v.start || p.end() > v.end {
-                    return Err(malformed(
-                        id,
-                        format_args!(
-                            "pages {:x}-{:x} outside their mapping {:x}-{:x}",
-                            p.start,
-                            p.end(),
-                            v.start,
-                            v.end
-                        ),
-                    ));
-                }
-                mem.pages.push(
-                    PageRun {
-                        addr: p.start,
-                        at: at + PAGES_FIXED_LEN,
-                        len: p.data.len(),
-                    },
-                    GFP_KERNEL,
-                )?;
-            }
+            // Phase 1 moved every PAGES record to the spool (`page_runs`).
+            Body::Pages(_) => return Err(malformed(id, format_args!("unexpected PAGES record"))),
             _ => {}
         }
     }
     Ok(mem)
+}
+
+/// The spooled PAGES records as runs to write at commit: each inside a dumped mapping of its
+/// own (an earlier record: phase 1 checked the reference), no page given twice.
+fn page_runs(spool: &Spool, vmas: &[(u64, Vma)]) -> CkptResult<KVVec<PageRun>> {
+    let malformed = |id: u64, what: core::fmt::Arguments<'_>| {
+        CkptError::bad_image(format_args!("{what}")).in_record(id)
+    };
+    let mut runs = KVVec::with_capacity(spool.runs.len(), GFP_KERNEL)?;
+    let mut order: KVVec<(u64, u64, u64)> = KVVec::with_capacity(spool.runs.len(), GFP_KERNEL)?;
+    for p in spool.runs.iter() {
+        let end = p.addr.saturating_add(p.len);
+        let index = vmas
+            .binary_search_by_key(&p.vma, |(vid, _)| *vid)
+            .map_err(|_| malformed(p.id, format_args!("pages of record {}", p.vma)))?;
+        let v = &vmas[index].1;
+        if !v.is_dumped() || p.addr < v.start || end > v.end {
+            return Err(malformed(
+                p.id,
+                format_args!(
+                    "pages {:x}-{:x} outside their mapping {:x}-{:x}",
+                    p.addr, end, v.start, v.end
+                ),
+            ));
+        }
+        runs.push(
+            PageRun {
+                addr: p.addr,
+                at: p.at,
+                len: p.len,
+            },
+            GFP_KERNEL,
+        )?;
+        order.push((p.addr, end, p.id), GFP_KERNEL)?;
+    }
+    order.sort_unstable();
+    for w in order.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(malformed(
+                w[1].2.max(w[0].2),
+                format_args!(
+                    "pages {:x}-{:x} given twice (records {} and {})",
+                    w[1].0,
+                    w[0].1.min(w[1].1),
+                    w[0].2.min(w[1].2),
+                    w[0].2.max(w[1].2)
+                ),
+            ));
+        }
+    }
+    Ok(runs)
+}
+
+/// The most page data a process image may bring: the caller's soft `RLIMIT_AS` (the restored
+/// process gets the caller's limits and must fit them); the memory cgroup bounds it too.
+pub(crate) fn spool_limit() -> CkptResult<u64> {
+    let mut st = core::mem::MaybeUninit::<ffi::ckpt_proc_task_state>::zeroed();
+    // SAFETY: `current` is a live task (the caller); `st` is writable.
+    let ret =
+        unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), st.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret).into());
+    }
+    // SAFETY: Zeroed, then filled by the helper.
+    let st = unsafe { st.assume_init() };
+    Ok(st.rlim[kernel::bindings::RLIMIT_AS as usize][0])
 }
 
 /// The recorded uid/gid set must be the caller's, unless restoring as the caller was asked.
@@ -500,6 +536,30 @@ fn check_vdso(id: u64, mm: &Mm<'_>) -> CkptResult {
         )));
     }
     Ok(())
+}
+
+/// The MM record's vDSO is the image's vDSO mapping: same start and length, or neither (the
+/// restored process gets the caller's vDSO, checked against the MM record's, at that mapping's
+/// place).
+fn check_vdso_vma(id: u64, mm: &Mm<'_>, vmas: &[(u64, Vma)]) -> CkptResult {
+    let mut vdso = vmas.iter().filter(|(_, v)| v.kind == VmaKind::VDSO);
+    let first = vdso.next();
+    if let Some((second, _)) = vdso.next() {
+        return Err(CkptError::bad_image(format_args!("a second vDSO mapping")).in_record(*second));
+    }
+    let ok = match first {
+        None => mm.vdso_len == 0,
+        Some((_, v)) => v.start == mm.vdso_start && v.end - v.start == u64::from(mm.vdso_len),
+    };
+    if ok {
+        return Ok(());
+    }
+    let (s, e) = first.map_or((0, 0), |(_, v)| (v.start, v.end));
+    Err(CkptError::bad_image(format_args!(
+        "the MM record's vDSO ({:x}, {} bytes) is not the image's vDSO mapping ({s:x}-{e:x})",
+        mm.vdso_start, mm.vdso_len
+    ))
+    .in_record(id))
 }
 
 /// The MM record's addresses are user addresses.

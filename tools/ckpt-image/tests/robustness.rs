@@ -356,3 +356,39 @@ fn encoded_len_matches_output() {
         decode_all(&img).map(|_| img.len() as u64).unwrap()
     );
 }
+
+/// The slicing-by-8 checksum equals the bytewise definition for every length and alignment
+/// and any split of the input.
+#[test]
+fn crc32c_slicing_matches_bytewise() {
+    fn bytewise(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let data: Vec<u8> = (0..300u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for start in 0..9 {
+        for end in start..data.len() {
+            let d = &data[start..end];
+            assert_eq!(
+                Crc32c::new().update(d).value(),
+                bytewise(d),
+                "{start}..{end}"
+            );
+            let mid = d.len() / 3;
+            let split = Crc32c::new().update(&d[..mid]).update(&d[mid..]).value();
+            assert_eq!(split, bytewise(d), "split {start}..{end}");
+        }
+    }
+}

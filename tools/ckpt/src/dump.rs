@@ -359,17 +359,39 @@ impl Tee {
     }
 }
 
-/// Pages in the image just written to `path` (read back: the kernel reports bytes and records).
+/// Pages in the image just written to `path`, read back cheaply: the kernel wrote it and
+/// reported success, so only the record headers are walked and each PAGES record's count read;
+/// the page data is skipped (decoding the whole image again read and checksummed every page a
+/// second time, seconds for a large process).
 fn count_pages(path: &str) -> u64 {
-    let Ok(reader) = crate::input::open(path) else {
+    use ckpt_image::{RecordHeader, RecordType, HEADER_LEN, RECORD_HEADER_LEN};
+    use std::io::{Read, Seek, SeekFrom};
+
+    let Ok(mut file) = File::open(path) else {
         return 0;
     };
-    crate::input::load(reader)
-        .records
-        .iter()
-        .map(|r| match r.body() {
-            ckpt_image::Body::Pages(p) => u64::from(p.count()),
-            _ => 0,
-        })
-        .sum()
+    let mut at = HEADER_LEN as u64;
+    let mut pages = 0u64;
+    // A PAGES payload starts with the VMA id (u64), the address (u64), the count (u32).
+    const COUNT_AT: usize = RECORD_HEADER_LEN + 16;
+    let mut head = [0u8; COUNT_AT + 4];
+    loop {
+        let (record, payload) = head.split_at_mut(RECORD_HEADER_LEN);
+        if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(record).is_err() {
+            break;
+        }
+        let Ok(header) = RecordHeader::parse(record) else {
+            break;
+        };
+        if header.rtype == RecordType::TERMINATOR {
+            break;
+        }
+        if header.rtype == RecordType::PAGES && file.read_exact(payload).is_ok() {
+            let mut count = [0u8; 4];
+            count.copy_from_slice(&payload[COUNT_AT - RECORD_HEADER_LEN..]);
+            pages += u64::from(u32::from_le_bytes(count));
+        }
+        at += u64::from(header.len);
+    }
+    pages
 }

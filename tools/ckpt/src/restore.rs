@@ -14,6 +14,7 @@
 //! this process's fd table get in each other's way.
 
 use std::{
+    cell::Cell,
     collections::BTreeSet,
     ffi::OsString,
     fs::File,
@@ -91,9 +92,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     };
     let device = Device::open().map_err(|e| Failure::device(format!("{}: {e}", Device::PATH)))?;
     let device = Device::from(moved(Device::PATH, device.into())?);
-    let memfd = memfd_with(&image.bytes)
-        .map_err(|e| Failure::device(format!("restore: memfd for the image: {e}")))?;
-    let memfd = moved("the image", memfd.into())?;
+    let memfd = moved("the image", image.file.into())?;
     // stderr may be restored over: keep the original for what this command still has to say.
     let mut stderr = relocate(io::stderr().as_fd(), &image.fds)
         .ok()
@@ -175,9 +174,11 @@ fn command_line(command: &[OsString], shell: Option<OsString>) -> Vec<OsString> 
         .unwrap_or_else(|| OsString::from("/bin/sh"))]
 }
 
-/// An image in memory and the fd numbers its file tables restore.
+/// An image for the kernel and the fd numbers its file tables restore.
 struct Image {
-    bytes: Vec<u8>,
+    /// Positioned at the image's start: the input itself if it is a regular file, else a
+    /// memfd copy.
+    file: File,
     fds: BTreeSet<u32>,
     /// A process image's registers (it has an MM record).
     process: Option<resume::ProcessRegs>,
@@ -186,7 +187,7 @@ struct Image {
 impl std::fmt::Debug for Image {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Image")
-            .field("bytes", &self.bytes.len())
+            .field("file", &self.file)
             .field("fds", &self.fds)
             .field("process", &self.process.is_some())
             .finish()
@@ -232,28 +233,62 @@ fn read_image(path: &str, checked: bool) -> Result<Image, String> {
     } else {
         File::open(path).map_err(|e| e.to_string())?
     };
-    if checked {
-        read_checked(input, MAX_IMAGE)
-    } else {
-        read_unchecked(input, MAX_IMAGE).map_err(|e| e.to_string())
+    if !checked {
+        return read_unchecked(input, MAX_IMAGE).map_err(|e| e.to_string());
     }
-}
-
-/// Reads and decodes an image up to its terminator, keeping its bytes; at most `limit` bytes.
-fn read_checked(input: impl Read, limit: usize) -> Result<Image, String> {
-    let mut src = Capture {
-        inner: input,
-        bytes: Vec::new(),
-        limit,
-    };
-    let mut found = Scanned::default();
-    scan(&mut src, &mut found).map_err(|e| e.to_string())?;
-    let (fds, process) = found.process();
+    // A regular file is read again by the kernel, from where the image starts (a process
+    // image's page data may be larger than memory should hold twice); anything else, a pipe,
+    // is copied into a memfd as it is decoded.
+    let mut input = input;
+    if input.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        let start = input.stream_position().map_err(|e| e.to_string())?;
+        let (fds, process, _) = read_checked(&mut input, None, MAX_IMAGE)?;
+        input
+            .seek(io::SeekFrom::Start(start))
+            .map_err(|e| e.to_string())?;
+        return Ok(Image {
+            file: input,
+            fds,
+            process,
+        });
+    }
+    let copy = fd::memfd(c"ckpt-restore-image").map_err(|e| format!("memfd: {e}"))?;
+    let (fds, process, copy) = read_checked(input, Some(copy), MAX_IMAGE)?;
     Ok(Image {
-        bytes: src.bytes,
+        file: copy.ok_or("no copy")?,
         fds,
         process,
     })
+}
+
+/// Reads and decodes an image up to its terminator, writing its bytes to `copy` (then
+/// rewound); at most `limit` bytes besides the page data of PAGES records (which the kernel
+/// does not keep in memory either).
+type Checked = (BTreeSet<u32>, Option<resume::ProcessRegs>, Option<File>);
+
+fn read_checked(input: impl Read, copy: Option<File>, limit: usize) -> Result<Checked, String> {
+    let exempt = Cell::new(0u64);
+    let mut src = Capture {
+        inner: input,
+        copy,
+        total: 0,
+        exempt: &exempt,
+        limit,
+    };
+    let mut found = Scanned::default();
+    scan(&mut src, &mut found, &exempt).map_err(|e| e.to_string())?;
+    if src.total - exempt.get() > limit as u64 {
+        return Err(too_long(limit).to_string());
+    }
+    let (fds, process) = found.process();
+    let copy = match src.copy {
+        Some(mut f) => {
+            f.rewind().map_err(|e| e.to_string())?;
+            Some(f)
+        }
+        None => None,
+    };
+    Ok((fds, process, copy))
 }
 
 /// Reads everything (at most `limit + 1` bytes) and collects the fd numbers of the file tables
@@ -262,24 +297,36 @@ fn read_unchecked(input: impl Read, limit: usize) -> io::Result<Image> {
     let mut bytes = Vec::new();
     input.take(limit as u64 + 1).read_to_end(&mut bytes)?;
     let mut found = Scanned::default();
-    let _ = scan(bytes.as_slice(), &mut found);
+    let _ = scan(bytes.as_slice(), &mut found, &Cell::new(0));
     let (fds, _) = found.process();
     Ok(Image {
-        bytes,
+        file: memfd_with(&bytes)?,
         fds,
         process: None,
     })
 }
 
+fn too_long(limit: usize) -> io::Error {
+    io::Error::other(format!(
+        "longer than {limit} bytes besides page data, the most restart reads"
+    ))
+}
+
 /// Decodes records up to the terminator, adding the fd numbers of every file table to `found`,
 /// and noting a process image's MM record and registers.
-fn scan<S: Source>(src: S, found: &mut Scanned) -> Result<(), DecodeError<S::Error>> {
+/// The data of PAGES records is added to `exempt` as they pass.
+fn scan<S: Source>(
+    src: S,
+    found: &mut Scanned,
+    exempt: &Cell<u64>,
+) -> Result<(), DecodeError<S::Error>> {
     let mut dec = Decoder::new(src)?;
     let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
     while let Some(record) = dec.next_record(&mut buf)? {
         match record.body {
             Body::FileTable(table) => found.fds.extend(table.iter().map(|e| e.fd)),
             Body::Mm(_) => found.has_mm = true,
+            Body::Pages(p) => exempt.set(exempt.get() + p.data.len() as u64),
             Body::Vma(v) if v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR => {
                 found.specials.push(resume::Special {
                     start: v.start,
@@ -296,22 +343,27 @@ fn scan<S: Source>(src: S, found: &mut Scanned) -> Result<(), DecodeError<S::Err
 }
 
 /// A [`Source`] that keeps what it reads and refuses to read more than `limit` bytes.
-struct Capture<R> {
+struct Capture<'a, R> {
     inner: R,
-    bytes: Vec<u8>,
+    /// Where what is read is copied, if anywhere.
+    copy: Option<File>,
+    /// Bytes read.
+    total: u64,
+    /// Bytes of page data among them (the decoder's caller adds each PAGES record's).
+    exempt: &'a Cell<u64>,
     limit: usize,
 }
 
-impl<R: Read> Source for Capture<R> {
+impl<R: Read> Source for Capture<'_, R> {
     type Error = io::Error;
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let room = self.limit.saturating_sub(self.bytes.len());
+        // One record's data may be in flight before it is known to be page data.
+        let bound = self.limit as u64 + u64::from(RECORD_MAX_LEN);
+        let counted = self.total - self.exempt.get();
+        let room = usize::try_from(bound.saturating_sub(counted)).unwrap_or(usize::MAX);
         if room == 0 && !buf.is_empty() {
-            return Err(io::Error::other(format!(
-                "longer than {} bytes, the most restart reads",
-                self.limit
-            )));
+            return Err(too_long(self.limit));
         }
         let want = buf.len().min(room);
         let got = loop {
@@ -320,7 +372,10 @@ impl<R: Read> Source for Capture<R> {
                 other => break other?,
             }
         };
-        self.bytes.extend_from_slice(&buf[..got]);
+        if let Some(f) = self.copy.as_mut() {
+            f.write_all(&buf[..got])?;
+        }
+        self.total += got as u64;
         Ok(got)
     }
 }
@@ -442,40 +497,64 @@ mod tests {
         let mut input = img.clone();
         input.extend_from_slice(b"left for the command");
         let mut reader = input.as_slice();
-        let image = read_checked(&mut reader, MAX_IMAGE).unwrap();
-        assert_eq!(image.bytes, img);
-        assert_eq!(image.fds, [0, 1, 2, 3, 4, 7].into());
+        let copy = fd::memfd(c"ckpt-test").unwrap();
+        let (fds, _, copy) = read_checked(&mut reader, Some(copy), MAX_IMAGE).unwrap();
+        let mut back = Vec::new();
+        copy.unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, img);
+        assert_eq!(fds, [0, 1, 2, 3, 4, 7].into());
         assert_eq!(reader, b"left for the command");
     }
 
     #[test]
     fn checked_read_refuses_damage_with_the_codecs_message() {
-        let err = read_checked(testdata("corrupt.img").as_slice(), MAX_IMAGE).unwrap_err();
+        let err = read_checked(testdata("corrupt.img").as_slice(), None, MAX_IMAGE).unwrap_err();
         assert!(err.contains("checksum mismatch"), "{err}");
-        let err = read_checked(testdata("truncated.img").as_slice(), MAX_IMAGE).unwrap_err();
+        let err = read_checked(testdata("truncated.img").as_slice(), None, MAX_IMAGE).unwrap_err();
         assert!(err.contains("truncated"), "{err}");
-        let err = read_checked(&b"not an image"[..], MAX_IMAGE).unwrap_err();
+        let err = read_checked(&b"not an image"[..], None, MAX_IMAGE).unwrap_err();
         assert!(!err.is_empty());
     }
 
     #[test]
     fn checked_read_is_bounded() {
         let img = testdata("full.img");
-        let err = read_checked(img.as_slice(), img.len() - 1).unwrap_err();
+        let err = read_checked(img.as_slice(), None, img.len() - 1).unwrap_err();
         assert!(err.contains("the most restart reads"), "{err}");
-        assert!(read_checked(img.as_slice(), img.len()).is_ok());
+        assert!(read_checked(img.as_slice(), None, img.len()).is_ok());
+    }
+
+    #[test]
+    fn checked_read_does_not_count_page_data() {
+        let img = testdata("process.img");
+        let mut dec = Decoder::new(img.as_slice()).unwrap();
+        let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
+        let mut pages = 0;
+        while let Some(r) = dec.next_record(&mut buf).unwrap() {
+            if let Body::Pages(p) = r.body {
+                pages += p.data.len();
+            }
+        }
+        assert!(pages > 0);
+        let meta = img.len() - pages;
+        let (_, process, _) = read_checked(img.as_slice(), None, meta).unwrap();
+        assert!(process.is_some());
+        let err = read_checked(img.as_slice(), None, meta - 1).unwrap_err();
+        assert!(err.contains("besides page data"), "{err}");
     }
 
     #[test]
     fn unchecked_read_takes_everything_and_learns_what_it_can() {
         // A corrupt checksum is only found at the end: the table was seen before.
         let img = testdata("corrupt.img");
-        let image = read_unchecked(img.as_slice(), MAX_IMAGE).unwrap();
-        assert_eq!(image.bytes, img);
+        let mut image = read_unchecked(img.as_slice(), MAX_IMAGE).unwrap();
+        let mut back = Vec::new();
+        image.file.read_to_end(&mut back).unwrap();
+        assert_eq!(back, img);
         assert_eq!(image.fds, [0, 1, 2, 3, 4, 7].into());
         // Too long: one byte past the limit, so the kernel refuses it as such.
         let image = read_unchecked(img.as_slice(), 100).unwrap();
-        assert_eq!(image.bytes.len(), 101);
+        assert_eq!(image.file.metadata().unwrap().len(), 101);
         assert!(image.fds.is_empty());
     }
 

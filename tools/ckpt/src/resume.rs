@@ -62,6 +62,7 @@ struct StubArgs {
 const REFUSED: &[u8] = b"ckpt: restore: the kernel refused the commit (CKPT_IOC_RESTART_COMMIT)\n";
 
 /// The registers of a process image, as `ckpt restore` decoded them.
+#[derive(Debug)]
 pub struct ProcessRegs {
     /// NT_PRSTATUS.
     pub prstatus: Vec<u8>,

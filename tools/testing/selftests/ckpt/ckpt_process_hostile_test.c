@@ -984,7 +984,7 @@ static int classify(const uint8_t *b, int ri, size_t po)
 		if (po >= 112 && po < 116)
 			return MAY_ACCEPT;	/* personality: not restored yet */
 		if (po >= 96 && po < 104)
-			return MAY_ACCEPT;	/* vdso_start: not checked against the vDSO's VMA (yet) */
+			return MUST_REFUSE;	/* vdso_start: the vDSO VMA's start */
 		if (po >= 120 && (po - 120) % 16 >= 8)
 			return MAY_ACCEPT;	/* an auxv value */
 		if (po >= 120)
@@ -1497,7 +1497,7 @@ static void structural(struct __test_metadata *_metadata)
 		b = rebuild(q, nq, &len);
 		snprintf(name, sizeof(name), "PAGES id %llu: duplicated",
 			 (unsigned long long)seed.r[i].id);
-		judge(_metadata, b, len, MAY_ACCEPT, name);
+		judge(_metadata, b, len, MUST_REFUSE, name);
 	}
 
 	/* duplicated and missing records */
