@@ -7,8 +7,8 @@
 use kernel::{bindings, prelude::*};
 
 use super::{
-    file_error, is_reg, FileKind, FileRecord, ReopenContext, Scratch, BTRFS_MAGIC, TMPFS_MAGIC,
-    V9FS_MAGIC, XFS_MAGIC,
+    file_error, is_reg, FileKind, FileRecord, ReopenContext, Scratch, BTRFS_MAGIC,
+    OVERLAYFS_MAGIC, TMPFS_MAGIC, V9FS_MAGIC, XFS_MAGIC,
 };
 use crate::{
     error::{CkptError, CkptResult},
@@ -26,9 +26,17 @@ pub(super) const REOPENABLE_BY_PATH: &[u64] = &[TMPFS_MAGIC];
 /// file while it exists and modification times kept by the file system, so that device, inode
 /// number, size and mtime tell the file checkpoint saw from another one or a changed one.
 /// 9p (the test guest's and many VMs' root file system: ld.so and the libraries of a
-/// dynamically linked program), xfs and btrfs (distributions' root file systems; not in the
-/// test kernel). Anything else (overlayfs, NFS, FUSE, ...) is refused at checkpoint.
-pub(super) const REGULAR_BY_PATH: &[u64] = &[TMPFS_MAGIC, V9FS_MAGIC, XFS_MAGIC, BTRFS_MAGIC];
+/// dynamically linked program), overlayfs (containers; the test guest's `/usr`: identity as
+/// `stat(2)` through the overlay reports it, a mapping's file by its overlay path), xfs and
+/// btrfs (distributions' root file systems; not in the test kernel). Anything else (NFS, FUSE,
+/// ...) is refused at checkpoint.
+pub(super) const REGULAR_BY_PATH: &[u64] = &[
+    TMPFS_MAGIC,
+    V9FS_MAGIC,
+    OVERLAYFS_MAGIC,
+    XFS_MAGIC,
+    BTRFS_MAGIC,
+];
 
 /// The `f_flags` restart passes to `open()` as recorded (`O_NONBLOCK` is restored after).
 pub(super) const REOPEN_F_FLAGS: u32 = bindings::O_ACCMODE
