@@ -463,3 +463,14 @@ int ckpt_glue_set_size_mode(struct file *file, __s64 size, __u32 mode)
 	inode_unlock(inode);
 	return err;
 }
+
+/*
+ * C: file_user_path() is an inline. The path a user sees for @file: for the
+ * backing file that overlayfs puts in a mapping (vm_file), the overlay path
+ * the program mapped, as /proc/PID/maps shows it, not the real file's in a
+ * lower or upper layer.
+ */
+const struct path *ckpt_glue_file_user_path(const struct file *file)
+{
+	return file_user_path(file);
+}

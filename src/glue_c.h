@@ -82,4 +82,7 @@ struct file *ckpt_glue_memfd_create(const char *name);
 int ckpt_glue_memfd_set_seals(struct file *file, __u32 seals);
 int ckpt_glue_set_size_mode(struct file *file, __s64 size, __u32 mode);
 
+/* mapped files (src/vfs.rs) */
+const struct path *ckpt_glue_file_user_path(const struct file *file);
+
 #endif /* CKPT_GLUE_C_H */

@@ -802,9 +802,7 @@ fn decode_error(e: DecodeError<core::convert::Infallible>) -> CkptError {
 fn check_file(rec: &FileRecord<'_>) -> CkptResult {
     image::check_restorable(&rec.file).map_err(|e| {
         let path = Printable(rec.file.path);
-        CkptError::bad_image(format_args!("{e}: {path}"))
-            .at_fd(rec.first_fd)
-            .in_record(rec.id)
+        rec.blame(CkptError::bad_image(format_args!("{e}: {path}")))
     })
 }
 
@@ -874,8 +872,10 @@ impl Plan<'_> {
         let mut files = KVVec::with_capacity(self.files.len(), GFP_KERNEL)?;
         for rec in self.files.iter() {
             let kind = files::restorer(&rec.file.variant).ok_or_else(|| {
-                inconsistent(rec.id, format_args!("no kind restores this file record"))
-                    .at_fd(rec.first_fd)
+                rec.blame(inconsistent(
+                    rec.id,
+                    format_args!("no kind restores this file record"),
+                ))
             })?;
             files.push(kind.reopen(rec, &mut cx)?, GFP_KERNEL)?;
         }

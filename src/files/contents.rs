@@ -143,11 +143,9 @@ pub(super) fn restore(rec: &FileRecord<'_>, runs: &[FileData<'_>], file: &NewFil
     };
     for run in runs {
         if vfs::fatal_signal_pending() {
-            return Err(CkptError::interrupted(format_args!(
+            return Err(rec.blame(CkptError::interrupted(format_args!(
                 "interrupted while restoring file contents"
-            ))
-            .at_fd(rec.first_fd)
-            .in_record(rec.id));
+            ))));
         }
         let mut pos = i64::try_from(run.offset).map_err(|_| EINVAL)?;
         file.write_all_at(run.data, &mut pos)

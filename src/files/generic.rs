@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Regular files reopened by path (tmpfs), and the reopen-by-path machinery the kinds that
-//! find their file by name share: look the recorded path up, check identity before and after
-//! opening, check content (size, mtime), restore flags and position.
+//! Regular files reopened by path (tmpfs, 9p, xfs, btrfs), and the reopen-by-path machinery the
+//! kinds that find their file by name share: look the recorded path up, check identity before
+//! and after opening, check content (size, mtime), restore flags and position.
 
 use kernel::{bindings, prelude::*};
 
-use super::{file_error, is_reg, FileKind, FileRecord, ReopenContext, Scratch, TMPFS_MAGIC};
+use super::{
+    file_error, is_reg, FileKind, FileRecord, ReopenContext, Scratch, BTRFS_MAGIC,
+    OVERLAYFS_MAGIC, TMPFS_MAGIC, V9FS_MAGIC, XFS_MAGIC,
+};
 use crate::{
     error::{CkptError, CkptResult},
     glue::OpenFile,
@@ -15,9 +18,25 @@ use crate::{
     vfs::{FileFacts, InodeFacts, KPath, NewFile},
 };
 
-/// File systems whose regular files and directories are reopened by path, after checking
-/// identity and content.
+/// File systems whose directories are reopened by path, after checking identity and content
+/// (their `f_pos` is an entry index).
 pub(super) const REOPENABLE_BY_PATH: &[u64] = &[TMPFS_MAGIC];
+
+/// File systems whose regular files are reopened by path: inode numbers that stay with the
+/// file while it exists and modification times kept by the file system, so that device, inode
+/// number, size and mtime tell the file checkpoint saw from another one or a changed one.
+/// 9p (the test guest's and many VMs' root file system: ld.so and the libraries of a
+/// dynamically linked program), overlayfs (containers; the test guest's `/usr`: identity as
+/// `stat(2)` through the overlay reports it, a mapping's file by its overlay path), xfs and
+/// btrfs (distributions' root file systems; not in the test kernel). Anything else (NFS, FUSE,
+/// ...) is refused at checkpoint.
+pub(super) const REGULAR_BY_PATH: &[u64] = &[
+    TMPFS_MAGIC,
+    V9FS_MAGIC,
+    OVERLAYFS_MAGIC,
+    XFS_MAGIC,
+    BTRFS_MAGIC,
+];
 
 /// The `f_flags` restart passes to `open()` as recorded (`O_NONBLOCK` is restored after).
 pub(super) const REOPEN_F_FLAGS: u32 = bindings::O_ACCMODE
@@ -31,8 +50,8 @@ pub(super) const REOPEN_F_FLAGS: u32 = bindings::O_ACCMODE
 pub(super) const OPEN_ONLY_F_FLAGS: u32 =
     bindings::O_NONBLOCK | bindings::O_NOFOLLOW | bindings::O_DIRECTORY;
 
-/// Regular files on file systems registered as reopenable by path (tmpfs): path, position,
-/// flags and what restart needs to check identity and content.
+/// Regular files on file systems registered as reopenable by path ([`REGULAR_BY_PATH`]): path,
+/// position, flags and what restart needs to check identity and content.
 pub(super) struct GenericRegular;
 
 impl FileKind for GenericRegular {
@@ -41,7 +60,7 @@ impl FileKind for GenericRegular {
     }
 
     fn claims(&self, _file: &OpenFile, facts: &FileFacts, _opts: &super::SaveOptions) -> bool {
-        is_reg(facts) && REOPENABLE_BY_PATH.contains(&facts.s_magic)
+        is_reg(facts) && REGULAR_BY_PATH.contains(&facts.s_magic)
     }
 
     fn variant<'s>(
@@ -55,6 +74,17 @@ impl FileKind for GenericRegular {
 
     fn restores(&self, variant: &FileVariant<'_>) -> bool {
         matches!(variant, FileVariant::Regular)
+    }
+
+    /// File type, device, inode number, and a file system whose files this kind reopens (deny
+    /// by default at restart too: an image cannot make restart open a file on procfs, sysfs,
+    /// a FUSE mount... through a regular file record).
+    fn identity(&self, f: &File<'_>, facts: &InodeFacts) -> Result<(), &'static str> {
+        same_inode(f, facts)?;
+        if !REGULAR_BY_PATH.contains(&facts.s_magic) {
+            return Err("file system");
+        }
+        Ok(())
     }
 
     fn reopen(

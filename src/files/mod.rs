@@ -40,6 +40,14 @@ mod unlinked;
 pub(crate) const EXT_MAGIC: u64 = 0xEF53;
 /// `TMPFS_MAGIC`.
 pub(crate) const TMPFS_MAGIC: u64 = 0x0102_1994;
+/// `V9FS_MAGIC`.
+const V9FS_MAGIC: u64 = 0x0102_1997;
+/// `XFS_SUPER_MAGIC`.
+const XFS_MAGIC: u64 = 0x5846_5342;
+/// `BTRFS_SUPER_MAGIC`.
+const BTRFS_MAGIC: u64 = 0x9123_683E;
+/// `OVERLAYFS_SUPER_MAGIC`.
+const OVERLAYFS_MAGIC: u64 = 0x794c_7630;
 /// `ANON_INODE_FS_MAGIC`.
 const ANON_INODE_MAGIC: u64 = 0x0904_1934;
 /// `PROC_SUPER_MAGIC`.
@@ -248,9 +256,20 @@ pub(crate) fn file_error(
     error: impl FnOnce(fmt::Arguments<'_>) -> CkptError,
     args: fmt::Arguments<'_>,
 ) -> CkptError {
-    error(format_args!("{}: {args}", Printable(rec.file.path)))
-        .at_fd(rec.first_fd)
-        .in_record(rec.id)
+    rec.blame(error(format_args!("{}: {args}", Printable(rec.file.path))))
+}
+
+impl FileRecord<'_> {
+    /// `err` blamed on this record and on its lowest fd, or, for a file only mapped (no fd
+    /// uses it), prefixed with "mapped file".
+    pub(crate) fn blame(&self, err: CkptError) -> CkptError {
+        let err = if self.first_fd == u32::MAX {
+            err.about(format_args!("mapped file"))
+        } else {
+            err.at_fd(self.first_fd)
+        };
+        err.in_record(self.id)
+    }
 }
 
 /// Bytes for messages (non-printable ones as `?`, cut to fit).

@@ -295,7 +295,10 @@ fn validate(
     out.nr_external = plan.check_fds(&fds, check_flags)?;
 
     let maps = plan_maps(&plan, &mem, special)?;
-    let files = plan.reopen(&fds, flags)?;
+    // Every file's content is checked (size, mtime): a mapped file that changed would put other
+    // bytes under the restored program's code and data. CKPT_RESTART_IGNORE_CONTENT is for
+    // file-table restarts only.
+    let files = plan.reopen(&fds, flags & !u64::from(uapi::CKPT_RESTART_IGNORE_CONTENT))?;
     for m in maps.iter() {
         if let Some(i) = m.file {
             if files[i].is_none() {
