@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * File kinds with contents (CKPT_CHECKPOINT_FILE_CONTENTS): unlinked files on
- * tmpfs and ext4, the "replaced" case, memfds with seals. A test makes the
- * file, records what the file system says of it (bytes, SEEK_DATA/SEEK_HOLE
- * map, size, mode, flags, position, seals), checkpoints itself, closes the
- * fds, restarts its own image and compares what the file system says of the
- * restored file: the oracle is the file system and fcntl, not the codec.
+ * tmpfs, ext4, ext2 and ext3 (the last two made by mkfs.ext2/mkfs.ext3 and
+ * mounted through the ext4 driver), the "replaced" case, memfds with seals.
+ * A test makes the file, records what the file system says of it (bytes,
+ * SEEK_DATA/SEEK_HOLE map, size, mode, flags, position, seals), checkpoints
+ * itself, closes the fds, restarts its own image and compares what the file
+ * system says of the restored file: the oracle is the file system and fcntl,
+ * not the codec.
  * Also: dup'd fds share the restored file, the size limit refuses with its
  * reason, and an image whose content length was edited is refused.
  *
  * Sizes are a few MiB (the guest is QEMU TCG with KASAN); the size limit test
- * writes 64 MiB + 4 KiB once, on tmpfs.
+ * writes 64 MiB + 4 KiB once per file system. A 256 MiB file is
+ * ckpt_files_big_test's.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -68,7 +71,26 @@ static bool is_mountpoint(const char *path)
 	return found;
 }
 
-static const char *const file_systems[] = { "tmpfs", "ext4" };
+/* The type /proc/self/mounts gives @path's mount ("?" if none). */
+static const char *mount_type(const char *path)
+{
+	static char type[64];
+	char line[1024], mnt[PATH_MAX];
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	strcpy(type, "?");
+	while (f && fgets(line, sizeof(line), f)) {
+		char t[64];
+
+		if (sscanf(line, "%*s %4095s %63s", mnt, t) == 2 && !strcmp(mnt, path))
+			strcpy(type, t);
+	}
+	if (f)
+		fclose(f);
+	return type;
+}
+
+static const char *const file_systems[] = { "tmpfs", "ext4", "ext2", "ext3" };
 
 static void __attribute__((destructor)) unmount_all(void)
 {
@@ -274,6 +296,13 @@ FIXTURE_VARIANT_ADD(files, tmpfs) {
 FIXTURE_VARIANT_ADD(files, ext4) {
 	.fs = "ext4",
 };
+/* ext2 and ext3 file systems (mkfs.ext2, mkfs.ext3), served by the ext4 driver */
+FIXTURE_VARIANT_ADD(files, ext2) {
+	.fs = "ext2",
+};
+FIXTURE_VARIANT_ADD(files, ext3) {
+	.fs = "ext3",
+};
 
 FIXTURE_SETUP(files)
 {
@@ -286,6 +315,8 @@ FIXTURE_SETUP(files)
 	ASSERT_GE(self->dev, 0) TH_LOG("open /dev/ckpt: %s (is ckpt.ko loaded?)", strerror(errno));
 	ASSERT_EQ(0, ensure_fs(variant->fs, self->base, sizeof(self->base), err, sizeof(err)))
 		TH_LOG("%s", err);
+	ASSERT_EQ(0, strcmp(variant->fs, mount_type(self->base)))
+		TH_LOG("%s is mounted as %s, not %s", self->base, mount_type(self->base), variant->fs);
 	snprintf(self->dir, sizeof(self->dir), "%s/t-XXXXXX", self->base);
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	snprintf(path, sizeof(path), "%s/image", self->dir);
@@ -527,7 +558,7 @@ TEST_F_TIMEOUT(files, memfd_with_seals, 120)
  * way out in the message; CKPT_CHECKPOINT_CONTENTS_UNLIMITED saves it, and
  * restart then refuses the image by its own 64 MiB bound.
  */
-TEST_F_TIMEOUT(files, size_limit, 180)
+TEST_F_TIMEOUT(files, size_limit, 300)
 {
 	char path[PATH_MAX];
 	struct ckpt_ck c;
