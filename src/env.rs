@@ -84,19 +84,25 @@ impl<const N: usize> Text<N> {
     }
 }
 
+/// `&init_uts_ns.name`. bindgen leaves `struct uts_namespace` opaque; `name` is its first
+/// member (glue_c.c asserts `offsetof(struct uts_namespace, name) == 0`).
+fn init_utsname() -> *const ffi::new_utsname {
+    addr_of!(bindings::init_uts_ns).cast()
+}
+
 /// `utsname()->release` of the initial UTS namespace (`uname -r`).
 fn uts_release() -> Text<UTS_LEN> {
-    // SAFETY: The glue returns `&init_uts_ns.name`, which lives as long as the kernel. Its
-    // `release` and `version` are set at build time and never written afterwards (only
+    // SAFETY: `init_utsname()` points at `init_uts_ns.name`, which lives as long as the kernel.
+    // Its `release` and `version` are set at build time and never written afterwards (only
     // nodename and domainname are, under `uts_sem`), so only they are borrowed.
-    let field = unsafe { &*addr_of!((*ffi::ckpt_glue_init_utsname()).release) };
+    let field = unsafe { &*addr_of!((*init_utsname()).release) };
     Text::new(crate::vfs::until_nul(field))
 }
 
 /// `utsname()->version` of the initial UTS namespace (`uname -v`).
 fn uts_version() -> Text<UTS_LEN> {
     // SAFETY: As in `uts_release`.
-    let field = unsafe { &*addr_of!((*ffi::ckpt_glue_init_utsname()).version) };
+    let field = unsafe { &*addr_of!((*init_utsname()).version) };
     Text::new(crate::vfs::until_nul(field))
 }
 

@@ -35,7 +35,9 @@ pub(crate) struct Target {
 impl Target {
     /// Looks up `pid` in the caller's pid namespace (0: the caller) and checks that the caller
     /// may checkpoint it: `ESRCH` no such task, `EPERM` not traced by the caller, `EBUSY`
-    /// traced by the caller but running.
+    /// traced by the caller but running. Tracing is the permission: ptrace's access checks
+    /// (credentials, LSMs, Yama) passed when the caller attached, and a task in a ptrace stop
+    /// cannot change.
     pub(crate) fn get(pid: i32) -> Result<Self> {
         // SAFETY: The glue takes no pointers; it returns a referenced task or an ERR_PTR.
         let task = from_err_ptr(unsafe { ffi::ckpt_glue_get_target(pid) })?;

@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ckpt: the C glue, only what Rust cannot reach; each function says why
- * first. Rust sees it through src/ffi.rs (generated from glue_c.h) and safe
- * wrappers (src/glue.rs, vfs.rs, env.rs), which also document what each
- * returns. Named glue_c so that rust-analyzer does not take glue.rs for a
- * crate root.
+ * ckpt: the C glue, only what Rust cannot reach, each function's reason first.
+ * Rust calls it through src/ffi.rs (generated from glue_c.h) in safe wrappers
+ * (glue.rs, vfs.rs, env.rs), which document the results.
  */
 
 #include <linux/cred.h>
@@ -31,19 +29,22 @@
 #include "glue_c.h"
 
 /* The values glue_c.h gives Rust for the FMODE_* bits. */
-static_assert((__force u32)FMODE_READ == CKPT_FMODE_READ);
-static_assert((__force u32)FMODE_WRITE == CKPT_FMODE_WRITE);
-static_assert((__force u32)FMODE_32BITHASH == CKPT_FMODE_32BITHASH);
-static_assert((__force u32)FMODE_64BITHASH == CKPT_FMODE_64BITHASH);
-static_assert((__force u32)FMODE_PATH == CKPT_FMODE_PATH);
-static_assert((__force u32)FMODE_ATOMIC_POS == CKPT_FMODE_ATOMIC_POS);
-static_assert((__force u32)FMODE_STREAM == CKPT_FMODE_STREAM);
+#define CKPT_FMODE_IS(x) static_assert((__force u32)FMODE_##x == CKPT_FMODE_##x)
+CKPT_FMODE_IS(READ); CKPT_FMODE_IS(WRITE); CKPT_FMODE_IS(32BITHASH); CKPT_FMODE_IS(64BITHASH);
+CKPT_FMODE_IS(PATH); CKPT_FMODE_IS(ATOMIC_POS); CKPT_FMODE_IS(STREAM);
 
 /*
- * C: task_struct fields. kernel::bindings' task_struct does not match the C
- * layout in this configuration (->mm, ->files, ->signal read 48 bytes off),
- * so Rust reads none of its fields.
+ * Layouts Rust relies on, asserted against the same numbers in Rust (src/vfs.rs,
+ * src/env.rs): kstat's fields vfs.rs reads; init_uts_ns.name, which env.rs
+ * reaches by a cast (bindgen leaves struct uts_namespace opaque).
  */
+static_assert(offsetof(struct kstat, mode) == 4 && offsetof(struct kstat, ino) == 32 &&
+	      offsetof(struct kstat, dev) == 40 && offsetof(struct kstat, rdev) == 44 &&
+	      offsetof(struct kstat, size) == 56 && offsetof(struct kstat, mtime) == 80 &&
+	      offsetof(struct kstat, ctime) == 96 && sizeof(struct timespec64) == 16);
+static_assert(offsetof(struct uts_namespace, name) == 0);
+
+/* C: task_struct fields (kernel::bindings' task_struct layout is wrong here, see index.rst). */
 
 /* get_nr_threads() is a static inline. */
 int ckpt_glue_task_threads(struct task_struct *t)
@@ -57,19 +58,13 @@ unsigned long ckpt_glue_nofile(void)
 	return rlimit(RLIMIT_NOFILE);
 }
 
-/*
- * current->files (the POSIX lock owner) is a task_struct field. Closes a
- * file taken out of the caller's table, as close(2) would.
- */
+/* current->files (the POSIX lock owner) is a task field. As close(2) would. */
 int ckpt_glue_filp_close(struct file *file)
 {
 	return filp_close(file, current->files);
 }
 
-/*
- * mm->context is arch-specific (no Rust layout checked). 1 if the task has a
- * vDSO mapped, 0 if not, -ESRCH without an mm.
- */
+/* mm->context is arch-specific (no Rust layout). 1: a vDSO is mapped, 0: none, -ESRCH: no mm. */
 int ckpt_glue_task_vdso_mapped(struct task_struct *t)
 {
 	struct mm_struct *mm = get_task_mm(t);
@@ -82,11 +77,7 @@ int ckpt_glue_task_vdso_mapped(struct task_struct *t)
 	return mapped;
 }
 
-/*
- * C: pid lookup and t->parent under RCU, task_is_traced() is a macro. Any
- * task but the caller must be traced by it (ptrace's access checks, LSMs and
- * Yama passed when it attached) and in a ptrace stop (it cannot change).
- */
+/* C: pid lookup, t->parent under RCU, task_is_traced(). Others: traced by us and stopped. */
 struct task_struct *ckpt_glue_get_target(int nr)
 {
 	struct task_struct *t;
@@ -114,11 +105,7 @@ struct task_struct *ckpt_glue_get_target(int nr)
 	return err ? ERR_PTR(err) : t;
 }
 
-/*
- * C: task_lock() is an inline. Whether another process shares the task's fd
- * table (clone(CLONE_FILES) without CLONE_THREAD): it runs, and could change
- * the table under us.
- */
+/* C: task_lock() is an inline. Whether another process shares t's fd table (CLONE_FILES). */
 int ckpt_glue_task_files_shared(struct task_struct *t)
 {
 	int shared = 0;
@@ -130,10 +117,7 @@ int ckpt_glue_task_files_shared(struct task_struct *t)
 	return shared;
 }
 
-/*
- * C: t->real_parent is RCU-protected, from_kuid_munged() is a static inline
- * without CONFIG_USER_NS, comm is read under task_lock().
- */
+/* C: t->real_parent under RCU, comm under task_lock(), from_kuid_munged() may be inline. */
 void ckpt_glue_task_ids(struct task_struct *t, struct ckpt_glue_ids *ids)
 {
 	struct user_namespace *ns = current_user_ns();
@@ -204,13 +188,11 @@ int ckpt_glue_fd_cloexec(struct task_struct *t, unsigned int fd)
 	return cloexec;
 }
 
-/* C: d_inode(), d_unlinked(), huge_encode_dev(), MAJOR(), MINOR() are inlines, macros. */
+/* C: d_inode(), d_unlinked(), dentry/sb/inode fields. vfs.rs adds vfs_getattr_nosec()'s. */
 int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_inode_facts *facts)
 {
 	struct inode *inode = d_inode(path->dentry);
 	struct super_block *sb = path->dentry->d_sb;
-	struct kstat st;
-	int err;
 
 	memset(facts, 0, sizeof(*facts));
 	facts->s_magic = sb->s_magic;
@@ -221,36 +203,7 @@ int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_inode_facts 
 	if (!inode)
 		return -ENOENT;
 	facts->generation = inode->i_generation;
-
-	err = vfs_getattr_nosec(path, &st, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
-	if (err)
-		return err;
-	facts->mode = st.mode;
-	facts->dev = huge_encode_dev(st.dev);
-	facts->ino = st.ino;
-	facts->rdev = huge_encode_dev(st.rdev);
-	facts->rdev_major = MAJOR(st.rdev);
-	facts->rdev_minor = MINOR(st.rdev);
-	facts->size = st.size;
-	facts->mtime_sec = st.mtime.tv_sec;
-	facts->mtime_nsec = st.mtime.tv_nsec;
-	facts->ctime_sec = st.ctime.tv_sec;
-	facts->ctime_nsec = st.ctime.tv_nsec;
 	return 0;
-}
-
-/* C: <linux/exportfs.h> is not in the kernel crate's bindings. Returns the type (> 0). */
-int ckpt_glue_encode_fh(struct dentry *dentry, void *buf, int *len)
-{
-	int words = *len / 4;
-	int type = exportfs_encode_fh(dentry, buf, &words, 0);
-
-	if (type == FILEID_INVALID || words * 4 > *len)
-		return -EOVERFLOW;
-	if (type < 0)
-		return type;
-	*len = words * 4;
-	return type;
 }
 
 /* C: fatal_signal_pending() is a static inline. */
@@ -259,27 +212,13 @@ int ckpt_glue_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
-/* C: <linux/namei.h> is not in the kernel crate's bindings. As open(2) with O_NOFOLLOW. */
-int ckpt_glue_lookup(const char *name, struct path *out)
+/* exportfs_decode_fh_raw()'s callback: only connected dentries have a path, unless @any. */
+static int ckpt_glue_acceptable(void *any, struct dentry *dentry)
 {
-	return kern_path(name, 0, out);
+	return any || !(dentry->d_flags & DCACHE_DISCONNECTED);
 }
 
-/* Only connected dentries have a path to open them by. */
-static int ckpt_glue_connected(void *context, struct dentry *dentry)
-{
-	return !(dentry->d_flags & DCACHE_DISCONNECTED);
-}
-
-static int ckpt_glue_any_dentry(void *context, struct dentry *dentry)
-{
-	return 1;
-}
-
-/*
- * C: <linux/exportfs.h> is not in the kernel crate's bindings. A connected
- * dentry of @mnt's mount, or with @any possibly a disconnected one.
- */
+/* C: <linux/exportfs.h> is not in the bindings. A dentry of @mnt's mount (see above). */
 int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
 			int any, struct path *out)
 {
@@ -290,18 +229,12 @@ int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int
 		return -EINVAL;
 	memcpy(fid, handle, len);	/* aligned for the file system's decoder */
 	dentry = exportfs_decode_fh_raw(mnt->mnt, (struct fid *)fid, len / 4, type, 0,
-					any ? ckpt_glue_any_dentry : ckpt_glue_connected, NULL);
+					ckpt_glue_acceptable, (void *)(unsigned long)any);
 	if (IS_ERR_OR_NULL(dentry))
 		return dentry ? PTR_ERR(dentry) : -ESTALE;
 	out->mnt = mntget(mnt->mnt);
 	out->dentry = dentry;
 	return 0;
-}
-
-/* C: struct uts_namespace is opaque to the kernel crate's bindings. */
-const struct new_utsname *ckpt_glue_init_utsname(void)
-{
-	return &init_uts_ns.name;
 }
 
 /* C: cpuid_count() is a static inline (paravirt-aware). out[0..4] = eax, ebx, ecx, edx. */
@@ -310,10 +243,7 @@ void ckpt_glue_cpuid_count(u32 leaf, u32 subleaf, u32 *out)
 	cpuid_count(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
 }
 
-/*
- * C: x86_task_fpu() is a macro, struct fpstate is opaque to bindgen. The task
- * is stopped or current: only the task itself replaces its fpstate.
- */
+/* C: x86_task_fpu() is a macro, struct fpstate is opaque. t is stopped or current. */
 int ckpt_glue_task_fpu(struct task_struct *task, u64 *user_xfeatures, u32 *user_size)
 {
 	struct fpstate *fps;
@@ -331,10 +261,9 @@ int ckpt_glue_task_fpu(struct task_struct *task, u64 *user_xfeatures, u32 *user_
 }
 
 /*
- * C: test_tsk_thread_flag(), user_64bit_mode(), task_pt_regs() are inlines
- * and macros. user_abis bits: 0 x86-64, 1 ia32, 2 x32. TIF_ADDR32 marks both
- * compat ABIs; x32 code runs in 64-bit mode, ia32 code does not; a 64-bit
- * process in a 32-bit code segment needs both x86-64 and ia32.
+ * C: test_tsk_thread_flag(), user_64bit_mode(), task_pt_regs() are inlines. Bits: 0 x86-64,
+ * 1 ia32, 2 x32. TIF_ADDR32 marks both compat ABIs; x32 runs in 64-bit mode, ia32 does not;
+ * a 64-bit process in a 32-bit code segment needs both x86-64 and ia32.
  */
 int ckpt_glue_task_abis(struct task_struct *task)
 {
@@ -403,7 +332,7 @@ int ckpt_glue_memfd_info(struct file *file, __u32 *seals, char *name, int size)
 }
 
 /*
- * memfd_create(name, MFD_ALLOW_SEALING) as memfd_alloc_file() does it, minus
+ * C: as above. memfd_create(name, MFD_ALLOW_SEALING) as memfd_alloc_file() does it, minus
  * the LSM hook for anonymous inodes (not exported): @name includes "memfd:".
  */
 struct file *ckpt_glue_memfd_create(const char *name)
@@ -419,7 +348,7 @@ struct file *ckpt_glue_memfd_create(const char *name)
 }
 
 /*
- * Sets the seals of a memfd created by ckpt_glue_memfd_create() and not
+ * C: as above. Sets the seals of a memfd created by ckpt_glue_memfd_create() and not
  * shared yet, as F_ADD_SEALS would (no page can be pinned by anyone: no
  * waiting for pins).
  */
@@ -440,6 +369,7 @@ int ckpt_glue_memfd_set_seals(struct file *file, __u32 seals)
 }
 
 /*
+ * C: inode_lock(), d_inode() and file_mnt_idmap() are inlines.
  * Sets the size and permission bits of a file restart created and wrote: as
  * ftruncate() and fchmod() would, as the owner, without a write permission
  * check (the file may be read-only: it was opened for writing at creation).

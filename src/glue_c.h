@@ -1,9 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/*
- * ckpt: the C glue's interface (src/glue_c.c). Kbuild runs bindgen on it
- * (src/ffi.rs), with the UAPI include paths only: kernel structs are just
- * declared (Rust uses kernel::bindings' types), fields use __u32 and co.
- */
+/* ckpt: the C glue's interface, bindgen's input (src/ffi.rs) with UAPI include paths only. */
 #ifndef CKPT_GLUE_C_H
 #define CKPT_GLUE_C_H
 
@@ -22,7 +18,7 @@ struct ckpt_glue_ids {
 	char comm[16];
 };
 
-/* What both an open file and a looked-up path tell of their inode. */
+/* What both an open file and a looked-up path tell of their inode (vfs.rs fills the kstat part). */
 struct ckpt_glue_inode_facts {
 	__u64 dev, ino, rdev, s_magic;
 	__s64 size, mtime_sec, ctime_sec;
@@ -57,16 +53,21 @@ int ckpt_glue_task_uts(struct task_struct *t, struct new_utsname *out);
 int ckpt_glue_task_fs(struct task_struct *t, struct path *root, struct path *pwd);
 int ckpt_glue_fd_cloexec(struct task_struct *t, unsigned int fd);
 int ckpt_glue_inode_facts(const struct path *path, struct ckpt_glue_inode_facts *facts);
-int ckpt_glue_encode_fh(struct dentry *dentry, void *buf, int *len);
 int ckpt_glue_fatal_signal_pending(void);
 
+/*
+ * The kernel's own functions whose headers the bindings lack (<linux/namei.h>,
+ * <linux/exportfs.h>): glue_c.c's compiler checks these prototypes. src/vfs.rs.
+ */
+int kern_path(const char *name, unsigned int flags, struct path *path);
+struct fid;	/* <linux/exportfs.h>'s, opaque (not a kernel::bindings type) */
+int exportfs_encode_fh(struct dentry *dentry, struct fid *fid, int *max_len, int flags);
+
 /* restart (src/vfs.rs) */
-int ckpt_glue_lookup(const char *name, struct path *out);
 int ckpt_glue_decode_fh(const struct path *mnt, const void *handle, int len, int type,
 			int any, struct path *out);
 
 /* environment vectors (src/env.rs) */
-const struct new_utsname *ckpt_glue_init_utsname(void);
 void ckpt_glue_cpuid_count(__u32 leaf, __u32 subleaf, __u32 *out);
 int ckpt_glue_task_fpu(struct task_struct *task, __u64 *user_xfeatures, __u32 *user_size);
 int ckpt_glue_task_abis(struct task_struct *task);

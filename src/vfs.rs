@@ -106,11 +106,50 @@ impl FileFacts {
     }
 }
 
-/// The inode facts of a path.
+// The `kstat` fields `path_facts` reads, at the offsets glue_c.c asserts for the C layout.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    use kernel::bindings::{kstat, timespec64};
+    assert!(offset_of!(kstat, mode) == 4 && offset_of!(kstat, ino) == 32);
+    assert!(offset_of!(kstat, dev) == 40 && offset_of!(kstat, rdev) == 44);
+    assert!(offset_of!(kstat, size) == 56 && offset_of!(kstat, mtime) == 80);
+    assert!(offset_of!(kstat, ctime) == 96 && size_of::<timespec64>() == 16);
+};
+
+/// `huge_encode_dev()`: a `dev_t` (major << 20 | minor) as `stat(2)`'s 64-bit encoding.
+fn huge_encode_dev(dev: u32) -> u64 {
+    let (major, minor) = (dev >> 20, dev & 0xfffff);
+    u64::from((minor & 0xff) | (major << 8) | ((minor & !0xff) << 12))
+}
+
+/// The inode facts of a path: the glue's dentry, super block and inode fields, then what
+/// `vfs_getattr_nosec()` says (as `stat(2)` would, without a permission check: the caller
+/// holds the path already).
 fn path_facts(path: &bindings::path) -> Result<InodeFacts> {
     let mut facts = InodeFacts::default();
     // SAFETY: `path` is a valid, referenced path for the borrow; `facts` is writable.
     to_result(unsafe { ffi::ckpt_glue_inode_facts(path, &mut facts) })?;
+    let mut st = bindings::kstat::default();
+    // SAFETY: `path` is a valid, referenced path for the borrow; `st` is writable.
+    to_result(unsafe {
+        bindings::vfs_getattr_nosec(
+            path,
+            &mut st,
+            bindings::STATX_BASIC_STATS,
+            bindings::AT_STATX_SYNC_AS_STAT,
+        )
+    })?;
+    facts.mode = st.mode.into();
+    facts.dev = huge_encode_dev(st.dev);
+    facts.ino = st.ino;
+    facts.rdev = huge_encode_dev(st.rdev);
+    facts.rdev_major = st.rdev >> 20;
+    facts.rdev_minor = st.rdev & 0xfffff;
+    facts.size = st.size;
+    facts.mtime_sec = st.mtime.tv_sec;
+    facts.mtime_nsec = st.mtime.tv_nsec as u32;
+    facts.ctime_sec = st.ctime.tv_sec;
+    facts.ctime_nsec = st.ctime.tv_nsec as u32;
     Ok(facts)
 }
 
@@ -136,17 +175,29 @@ pub(crate) fn memfd_info<'b>(file: &File, name: &'b mut [u8]) -> Result<(u32, &'
     Ok((seals, until_nul(name)))
 }
 
+/// `FILEID_INVALID` (`<linux/exportfs.h>`): the handle did not fit, or cannot be encoded.
+const FILEID_INVALID: c_int = 0xff;
+
 /// Encodes an exportfs file handle of `file`'s inode into `buf`: `(handle type, handle bytes)`.
+/// `EOVERFLOW` if it does not fit in `buf` or the file system cannot encode one.
 pub(crate) fn file_handle<'b>(file: &File, buf: &'b mut [u8]) -> Result<(u32, &'b [u8])> {
-    let mut len = c_int::try_from(buf.len()).map_err(|_| EINVAL)?;
-    // SAFETY: The dentry is valid as long as the file; `buf` is writable for `len` bytes and
-    // the glue writes at most that many.
+    let mut words = c_int::try_from(buf.len() / 4).map_err(|_| EINVAL)?;
+    // SAFETY: The dentry is valid as long as the file; `buf` is writable for `words` 32-bit
+    // words and `exportfs_encode_fh` writes at most that many (it says how many it needs).
     let ty = unsafe {
-        ffi::ckpt_glue_encode_fh(file_path(file).dentry, buf.as_mut_ptr().cast(), &mut len)
+        ffi::exportfs_encode_fh(
+            file_path(file).dentry,
+            buf.as_mut_ptr().cast(),
+            &mut words,
+            0,
+        )
     };
+    let len = usize::try_from(words).map_err(|_| EOVERFLOW)? * 4;
+    if ty == FILEID_INVALID || len > buf.len() {
+        return Err(EOVERFLOW);
+    }
     to_result(ty)?;
-    let bytes = buf.get(..len as usize).ok_or(EOVERFLOW)?;
-    Ok((ty as u32, bytes))
+    Ok((ty as u32, &buf[..len]))
 }
 
 /// Writes the name of `path` as seen from `root` into `buf` (not NUL-terminated) and returns
@@ -304,8 +355,8 @@ impl KPath {
     /// in the last component.
     pub(crate) fn lookup(name: &CStr) -> Result<Self> {
         let mut path = bindings::path::default();
-        // SAFETY: `name` is NUL-terminated; `path` is writable.
-        to_result(unsafe { ffi::ckpt_glue_lookup(name.as_char_ptr(), &mut path) })?;
+        // SAFETY: `name` is NUL-terminated; `path` is writable. Flags 0: no `LOOKUP_FOLLOW`.
+        to_result(unsafe { ffi::kern_path(name.as_char_ptr(), 0, &mut path) })?;
         // INVARIANT: On success `kern_path` took a reference on the path.
         Ok(Self { path })
     }

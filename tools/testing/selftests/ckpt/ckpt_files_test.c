@@ -45,32 +45,6 @@
 #define MiB		(1024 * 1024)
 #define MAX_RUNS	64
 
-static pid_t main_pid;
-
-static void __attribute__((constructor)) note_main_pid(void)
-{
-	main_pid = getpid();
-}
-
-static void fs_base(const char *fs, char *buf, size_t len)
-{
-	snprintf(buf, len, "/tmp/ckpt-files-%s", fs);
-}
-
-static bool is_mountpoint(const char *path)
-{
-	char line[1024], mnt[PATH_MAX];
-	bool found = false;
-	FILE *f = fopen("/proc/self/mounts", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %4095s", mnt) == 1 && !strcmp(mnt, path);
-	fclose(f);
-	return found;
-}
-
 /* The type /proc/self/mounts gives @path's mount ("?" if none). */
 static const char *mount_type(const char *path)
 {
@@ -91,63 +65,17 @@ static const char *mount_type(const char *path)
 }
 
 static const char *const file_systems[] = { "tmpfs", "ext4", "ext2", "ext3" };
+#define FS_PREFIX "/tmp/ckpt-files"
+CKPT_UNMOUNT_AT_EXIT(FS_PREFIX, file_systems)
 
-static void __attribute__((destructor)) unmount_all(void)
-{
-	char base[64], img[80];
-	size_t i;
-
-	if (getpid() != main_pid)
-		return;
-	for (i = 0; i < sizeof(file_systems) / sizeof(file_systems[0]); i++) {
-		fs_base(file_systems[i], base, sizeof(base));
-		if (is_mountpoint(base))
-			umount2(base, MNT_DETACH);
-		snprintf(img, sizeof(img), "%s.img", base);
-		unlink(img);
-		rmdir(base);
-	}
-}
-
-/* Mounts @fs at its base directory unless an earlier test did (as ckpt_restart_test). */
+/*
+ * Mounts @fs at its base directory unless an earlier test did (see
+ * ckpt_ensure_fs()). 200 MiB: the size limit test writes 64 MiB and an image
+ * of as much.
+ */
 static int ensure_fs(const char *fs, char *base, size_t len, char *err, size_t errlen)
 {
-	char img[PATH_MAX], cmd[3 * PATH_MAX];
-	int fd;
-
-	fs_base(fs, base, len);
-	if (is_mountpoint(base))
-		return 0;
-	if (mkdir(base, 0755) && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", base, strerror(errno));
-		return -1;
-	}
-	if (!strcmp(fs, "tmpfs")) {
-		/* the size limit test writes 64 MiB and an image of as much */
-		if (mount("tmpfs", base, "tmpfs", 0, "size=200m,mode=0755")) {
-			snprintf(err, errlen, "mount tmpfs: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	snprintf(img, sizeof(img), "%s.img", base);
-	fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	/* room for the size limit test too: 64 MiB of data and an image of as much */
-	if (fd < 0 || ftruncate(fd, 200 << 20)) {
-		snprintf(err, errlen, "image %s: %s", img, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	snprintf(cmd, sizeof(cmd),
-		 "PATH=/usr/sbin:/sbin:/usr/bin:/bin:$PATH; mkfs.%s -q -F %s >/dev/null 2>&1 && "
-		 "mount -t %s -o loop %s %s", fs, img, fs, img, base);
-	if (system(cmd)) {
-		snprintf(err, errlen, "mkfs.%s or loop mount failed: %s", fs, cmd);
-		return -1;
-	}
-	return 0;
+	return ckpt_ensure_fs(FS_PREFIX, fs, 200, "loop", base, len, err, errlen);
 }
 
 /* ---- what the file system says of a file ---- */
@@ -307,9 +235,6 @@ FIXTURE_VARIANT_ADD(files, ext3) {
 FIXTURE_SETUP(files)
 {
 	char path[PATH_MAX], err[PATH_MAX * 4];
-	struct dirent *d;
-	DIR *dp;
-	int fd;
 
 	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->dev, 0) TH_LOG("open /dev/ckpt: %s (is ckpt.ko loaded?)", strerror(errno));
@@ -324,20 +249,10 @@ FIXTURE_SETUP(files)
 	ASSERT_GE(self->img, 0);
 
 	/* every fd open now (the harness's, the device, the image) is external */
-	self->next = 0;
-	dp = opendir("/proc/self/fd");
-	ASSERT_NE(NULL, dp);
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
-		ASSERT_LT(self->next, MAX_EXTERNAL);
-		ASSERT_LT(fd, FD0);
-		self->ext[self->next++] = fd;
-	}
-	closedir(dp);
+	self->next = ckpt_open_fds(self->ext, MAX_EXTERNAL);
+	ASSERT_GE(self->next, 0);
+	for (int i = 0; i < self->next; i++)
+		ASSERT_LT(self->ext[i], FD0);
 }
 
 FIXTURE_TEARDOWN(files)

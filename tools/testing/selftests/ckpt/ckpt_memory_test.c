@@ -10,7 +10,7 @@
  *
  * The target is this very program, statically linked and copied onto a
  * tmpfs (so that its one mapped file has a checkpoint implementation),
- * re-executed with "--child DIR FD SCENARIO": it builds its memory, reports
+ * re-executed with "--child FD SCENARIO DIR": it builds its memory, reports
  * the addresses through FD and waits to be stopped.
  */
 #define _GNU_SOURCE
@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 #define PAGE 4096UL
 #define MIB (1UL << 20)
@@ -143,29 +144,13 @@ static void setup_map(const char *dir, struct child_info *info)
 	info->brk = (uintptr_t)sbrk(0);
 }
 
-/* The harness's constructors map shared anonymous pages (test metadata) in every process
- * running this program: the child drops them, they would be refused. */
-static void unmap_harness_pages(void)
-{
-	unsigned long start, end;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, "/dev/zero (deleted)") &&
-		    sscanf(line, "%lx-%lx", &start, &end) == 2)
-			munmap((void *)start, end - start);
-	if (f)
-		fclose(f);
-}
-
 static int child_main(char **argv)
 {
-	const char *dir = argv[2], *what = argv[4];
+	const char *what = argv[3], *dir = argv[4];
 	struct child_info info = { .uffd = -1 };
-	int ready = atoi(argv[3]);
+	int ready = atoi(argv[2]);
 
-	unmap_harness_pages();
+	ckpt_unmap_harness_pages();
 
 	if (!strcmp(what, "map")) {
 		setup_map(dir, &info);
@@ -250,22 +235,6 @@ static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
 	return ~crc;
 }
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
 struct vma_rec {
 	uint64_t id, start, end, offset, file;
 	uint32_t prot, flags;
@@ -313,8 +282,8 @@ static const char *parse_image(struct image *im)
 	while (at + 16 <= im->len) {
 		const uint8_t *r = im->buf + at;
 		uint16_t type = r[0] | r[1] << 8, flags = r[2] | r[3] << 8;
-		uint32_t len = get32(r + 4);
-		uint64_t id = get64(r + 8);
+		uint32_t len = ckpt_get32(r + 4);
+		uint64_t id = ckpt_get64(r + 8);
 		const uint8_t *p = r + 16;
 
 		if (len < 16 || at + len > im->len)
@@ -325,14 +294,14 @@ static const char *parse_image(struct image *im)
 			return "memory record with flags other than 0";
 		if (type == 0x21) {
 			im->files[im->nfiles].id = id;
-			im->files[im->nfiles++].ino = get64(p + 32);
+			im->files[im->nfiles++].ino = ckpt_get64(p + 32);
 		} else if (type == 0x11) {
 			struct regset_rec *g = &im->regs[im->nregs++];
 
 			if (im->nregs > 8)
 				return "too many regsets";
-			g->note = get32(p);
-			g->len = get32(p + 4);
+			g->note = ckpt_get32(p);
+			g->len = ckpt_get32(p + 4);
 			g->data = p + 8;
 			if (len != 16 + 8 + g->len)
 				return "regset record length";
@@ -345,20 +314,20 @@ static const char *parse_image(struct image *im)
 			if (len != 16 + 48)
 				return "vma record length";
 			v->id = id;
-			v->start = get64(p);
-			v->end = get64(p + 8);
-			v->offset = get64(p + 16);
-			v->file = get64(p + 24);
-			v->prot = get32(p + 32);
-			v->flags = get32(p + 36);
+			v->start = ckpt_get64(p);
+			v->end = ckpt_get64(p + 8);
+			v->offset = ckpt_get64(p + 16);
+			v->file = ckpt_get64(p + 24);
+			v->prot = ckpt_get32(p + 32);
+			v->flags = ckpt_get32(p + 36);
 			v->kind = p[40] | p[41] << 8;
 		} else if (type == 0x32) {
 			struct page_rec *pg = &im->pages[im->npages++];
 
-			pg->vma = get64(p);
-			pg->start = get64(p + 8);
-			pg->count = get32(p + 16);
-			pg->crc = get32(p + 20);
+			pg->vma = ckpt_get64(p);
+			pg->start = ckpt_get64(p + 8);
+			pg->count = ckpt_get32(p + 16);
+			pg->crc = ckpt_get32(p + 20);
 			pg->data = p + 24;
 			if (len != 16 + 24 + pg->count * PAGE)
 				return "pages record length";
@@ -401,119 +370,35 @@ static uint64_t file_ino(const struct image *im, uint64_t id)
 /* ---- the test ---- */
 
 FIXTURE(mem) {
-	int dev;
-	char dir[64];
-	char prog[128];
-	char image[128];
-	pid_t child;
+	struct ckpt_child c;	/* dev, dir, prog, image, pid, args, rc, err, log */
 	struct child_info info;
 	struct image im;
-	struct ckpt_checkpoint args;
-	int rc, err;
-	char log[512];
 };
 
 FIXTURE_SETUP(mem)
 {
-	char buf[1 << 16];
-	ssize_t n;
-	int in, out;
-
-	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
-	ASSERT_GE(self->dev, 0);
-	strcpy(self->dir, "/tmp/ckpt-mem-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=64m"));
-	snprintf(self->prog, sizeof(self->prog), "%s/prog", self->dir);
-	snprintf(self->image, sizeof(self->image), "%s/image", self->dir);
-	in = open("/proc/self/exe", O_RDONLY);
-	out = open(self->prog, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-	ASSERT_GE(in, 0);
-	ASSERT_GE(out, 0);
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		ASSERT_EQ(n, write(out, buf, n));
-	close(in);
-	close(out);
-	self->child = -1;
+	ckpt_child_setup(_metadata, &self->c, "ckpt-mem");
 }
 
 FIXTURE_TEARDOWN(mem)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
-	free(self->im.buf);
+	ckpt_child_teardown(&self->c);
 	free(self->im.pages);
-	umount2(self->dir, MNT_DETACH);
-	rmdir(self->dir);
-	close(self->dev);
 }
 
 /* Starts the child in @scenario and stops it under ptrace. */
 static void start(struct __test_metadata *_metadata, FIXTURE_DATA(mem) *self, const char *scenario)
 {
-	int pipefd[2], status;
-	char fdarg[16];
-	pid_t pid;
-
-	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != pipefd[1])
-				close(fd);
-		snprintf(fdarg, sizeof(fdarg), "%d", pipefd[1]);
-		execl(self->prog, "prog", "--child", self->dir, fdarg, scenario, (char *)NULL);
-		_exit(127);
-	}
-	self->child = pid;
-	close(pipefd[1]);
-	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)))
-		TH_LOG("the child did not start (scenario %s)", scenario);
-	/* end of file once the child closed its end: then the pipe is not in its table */
-	ASSERT_EQ(0, read(pipefd[0], fdarg, 1));
-	close(pipefd[0]);
-	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
-	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
-	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
-	ASSERT_TRUE(WIFSTOPPED(status));
+	ckpt_child_start(_metadata, &self->c, scenario, &self->info, sizeof(self->info));
 }
 
 /* Checkpoints the child with @flags into the image file and reads it back. */
 static void dump(struct __test_metadata *_metadata, FIXTURE_DATA(mem) *self, __u64 flags,
 		 int external)
 {
-	int out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	struct stat st;
-
-	ASSERT_GE(out, 0);
-	memset(&self->args, 0, sizeof(self->args));
-	self->args.flags = flags;
-	self->args.fd = out;
-	self->args.pid = self->child;
-	if (external >= 0) {
-		self->args.external_fds = (__u64)(unsigned long)&external;
-		self->args.nr_external_fds = 1;
-	}
-	self->args.log_buf = (__u64)(unsigned long)self->log;
-	self->args.log_size = sizeof(self->log);
-	self->log[0] = 0;
-	errno = 0;
-	self->rc = ioctl(self->dev, CKPT_IOC_CHECKPOINT, &self->args);
-	self->err = errno;
-	ASSERT_EQ(0, fstat(out, &st));
-	free(self->im.buf);
-	self->im.buf = malloc(st.st_size + 1);
-	self->im.len = st.st_size;
-	ASSERT_EQ(st.st_size, pread(out, self->im.buf, st.st_size, 0));
-	close(out);
+	ckpt_child_dump(_metadata, &self->c, flags, external);
+	self->im.buf = self->c.buf;
+	self->im.len = self->c.len;
 }
 
 static FILE *proc_file(pid_t pid, const char *name)
@@ -542,14 +427,14 @@ TEST_F_TIMEOUT(mem, map_pages_and_mm_match_proc, 300)
 
 	start(_metadata, self, "map");
 	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, -1);
-	ASSERT_EQ(0, self->rc) TH_LOG("errno %d: %s", self->err, self->log);
+	ASSERT_EQ(0, self->c.rc) TH_LOG("errno %d: %s", self->c.err, self->c.log);
 	err = parse_image(im);
 	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
 	ASSERT_NE(NULL, im->mm);
 	m = im->mm;
 
 	/* /proc/PID/maps: the same mappings, in order, with the same attributes */
-	f = proc_file(self->child, "maps");
+	f = proc_file(self->c.pid, "maps");
 	ASSERT_NE(NULL, f);
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, end, offset, ino;
@@ -591,7 +476,7 @@ TEST_F_TIMEOUT(mem, map_pages_and_mm_match_proc, 300)
 
 	/* pagemap: exactly the present pages are in the image, minus the zero page and, in
 	 * private file mappings, the file's own pages; read before /proc/PID/mem faults any in */
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", self->child);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", self->c.pid);
 	pagemap = open(path, O_RDONLY);
 	ASSERT_GE(pagemap, 0);
 	ASSERT_EQ(8, pread(pagemap, &zero_pfn, 8, self->info.zero_probe / PAGE * 8));
@@ -638,7 +523,7 @@ TEST_F_TIMEOUT(mem, map_pages_and_mm_match_proc, 300)
 	EXPECT_LT(im->len, 2 * MIB) TH_LOG("image of %zu bytes", im->len);
 
 	/* /proc/PID/mem: every page byte for byte */
-	snprintf(path, sizeof(path), "/proc/%d/mem", self->child);
+	snprintf(path, sizeof(path), "/proc/%d/mem", self->c.pid);
 	mem = open(path, O_RDONLY);
 	ASSERT_GE(mem, 0);
 	bad = 0;
@@ -655,7 +540,7 @@ TEST_F_TIMEOUT(mem, map_pages_and_mm_match_proc, 300)
 	EXPECT_EQ(0, bad);
 
 	/* the mm record: /proc/PID/stat fields 26-28 and 45-51, brk, auxv, exe, vDSO */
-	f = proc_file(self->child, "stat");
+	f = proc_file(self->c.pid, "stat");
 	ASSERT_NE(NULL, f);
 	ASSERT_NE(NULL, fgets(line, sizeof(line), f));
 	fclose(f);
@@ -666,40 +551,40 @@ TEST_F_TIMEOUT(mem, map_pages_and_mm_match_proc, 300)
 		p = strchr(p, ' ');
 		p = p ? p + 1 : NULL;
 	}
-	EXPECT_EQ(s[26], get64(m + 0));		/* start_code */
-	EXPECT_EQ(s[27], get64(m + 8));		/* end_code */
-	EXPECT_EQ(s[45], get64(m + 16));	/* start_data */
-	EXPECT_EQ(s[46], get64(m + 24));	/* end_data */
-	EXPECT_EQ(s[47], get64(m + 32));	/* start_brk */
-	EXPECT_EQ(self->info.brk, get64(m + 40));
-	EXPECT_EQ(s[28], get64(m + 48));	/* start_stack */
-	EXPECT_EQ(s[48], get64(m + 56));	/* arg_start */
-	EXPECT_EQ(s[49], get64(m + 64));
-	EXPECT_EQ(s[50], get64(m + 72));	/* env_start */
-	EXPECT_EQ(s[51], get64(m + 80));
-	ASSERT_EQ(0, stat(self->prog, &st));
-	EXPECT_EQ(st.st_ino, file_ino(im, get64(m + 88)));
+	EXPECT_EQ(s[26], ckpt_get64(m + 0));		/* start_code */
+	EXPECT_EQ(s[27], ckpt_get64(m + 8));		/* end_code */
+	EXPECT_EQ(s[45], ckpt_get64(m + 16));	/* start_data */
+	EXPECT_EQ(s[46], ckpt_get64(m + 24));	/* end_data */
+	EXPECT_EQ(s[47], ckpt_get64(m + 32));	/* start_brk */
+	EXPECT_EQ(self->info.brk, ckpt_get64(m + 40));
+	EXPECT_EQ(s[28], ckpt_get64(m + 48));	/* start_stack */
+	EXPECT_EQ(s[48], ckpt_get64(m + 56));	/* arg_start */
+	EXPECT_EQ(s[49], ckpt_get64(m + 64));
+	EXPECT_EQ(s[50], ckpt_get64(m + 72));	/* env_start */
+	EXPECT_EQ(s[51], ckpt_get64(m + 80));
+	ASSERT_EQ(0, stat(self->c.prog, &st));
+	EXPECT_EQ(st.st_ino, file_ino(im, ckpt_get64(m + 88)));
 
-	f = proc_file(self->child, "auxv");
+	f = proc_file(self->c.pid, "auxv");
 	ASSERT_NE(NULL, f);
 	n = fread(auxv, 1, sizeof(auxv), f);
 	fclose(f);
-	ASSERT_LE((int)(get32(m + 116) * 16 + 16), n);
-	EXPECT_EQ(im->mm_len, 120 + get32(m + 116) * 16);
-	for (int i = 0; i < (int)get32(m + 116) * 16; i += 8) {
-		EXPECT_EQ(get64(auxv + i), get64(m + 120 + i));
+	ASSERT_LE((int)(ckpt_get32(m + 116) * 16 + 16), n);
+	EXPECT_EQ(im->mm_len, 120 + ckpt_get32(m + 116) * 16);
+	for (int i = 0; i < (int)ckpt_get32(m + 116) * 16; i += 8) {
+		EXPECT_EQ(ckpt_get64(auxv + i), ckpt_get64(m + 120 + i));
 	}
-	EXPECT_EQ((uint64_t)0, get64(auxv + get32(m + 116) * 16)) TH_LOG("auxv continues");
+	EXPECT_EQ((uint64_t)0, ckpt_get64(auxv + ckpt_get32(m + 116) * 16)) TH_LOG("auxv continues");
 
 	/* the vDSO: where maps says, and its checksum over /proc/PID/mem */
-	v = vma_at(im, get64(m + 96));
+	v = vma_at(im, ckpt_get64(m + 96));
 	ASSERT_NE(NULL, v);
 	EXPECT_EQ(5, v->kind);
-	EXPECT_EQ(v->end - v->start, (uint64_t)get32(m + 104));
-	vdso_len = get32(m + 104);
+	EXPECT_EQ(v->end - v->start, (uint64_t)ckpt_get32(m + 104));
+	vdso_len = ckpt_get32(m + 104);
 	vdso = malloc(vdso_len);
-	ASSERT_EQ((ssize_t)vdso_len, pread(mem, vdso, vdso_len, get64(m + 96)));
-	EXPECT_EQ(crc32c(0, vdso, vdso_len), get32(m + 108));
+	ASSERT_EQ((ssize_t)vdso_len, pread(mem, vdso, vdso_len, ckpt_get64(m + 96)));
+	EXPECT_EQ(crc32c(0, vdso, vdso_len), ckpt_get32(m + 108));
 	free(vdso);
 	close(mem);
 }
@@ -721,7 +606,7 @@ TEST_F(mem, registers_match_ptrace_getregset)
 
 	start(_metadata, self, "regs");
 	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, -1);
-	ASSERT_EQ(0, self->rc) TH_LOG("errno %d: %s", self->err, self->log);
+	ASSERT_EQ(0, self->c.rc) TH_LOG("errno %d: %s", self->c.err, self->c.log);
 	err = parse_image(&self->im);
 	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
 
@@ -730,23 +615,23 @@ TEST_F(mem, registers_match_ptrace_getregset)
 	ASSERT_NE(NULL, g);
 	iov.iov_base = buf;
 	iov.iov_len = sizeof(buf);
-	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, self->child, NT_PRSTATUS, &iov));
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, self->c.pid, NT_PRSTATUS, &iov));
 	ASSERT_EQ(iov.iov_len, g->len);
 	EXPECT_EQ(0, memcmp(buf, g->data, g->len));
-	EXPECT_NE((uint64_t)0, get64(g->data + 21 * 8)) TH_LOG("fs_base of a glibc program is set");
+	EXPECT_NE((uint64_t)0, ckpt_get64(g->data + 21 * 8)) TH_LOG("fs_base of a glibc program is set");
 
 	/* the XSAVE area, with the modified xmm7 (and ymm8's upper half where AVX exists) */
 	g = regset(&self->im, NT_X86_XSTATE);
 	ASSERT_NE(NULL, g);
 	iov.iov_len = sizeof(buf);
-	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, self->child, NT_X86_XSTATE, &iov));
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, self->c.pid, NT_X86_XSTATE, &iov));
 	ASSERT_EQ(iov.iov_len, g->len);
 	EXPECT_EQ(0, memcmp(buf, g->data, g->len));
 	EXPECT_EQ(0, memcmp(g->data + 160 + 7 * 16, XMM7, 16));
 	if (self->info.avx) {
 		/* the AVX component: standard format, offset 576, 16 bytes per register */
 		EXPECT_EQ(0, memcmp(g->data + 160 + 8 * 16, YMM8, 16));
-		EXPECT_NE((uint64_t)0, get64(g->data + 512) & 4) TH_LOG("xstate_bv lacks AVX");
+		EXPECT_NE((uint64_t)0, ckpt_get64(g->data + 512) & 4) TH_LOG("xstate_bv lacks AVX");
 		EXPECT_EQ(0, memcmp(g->data + 576 + 8 * 16, YMM8 + 16, 16));
 	} else {
 		TH_LOG("no AVX: ymm8 not checked");
@@ -759,7 +644,7 @@ TEST_F(mem, without_the_flag_no_memory_records)
 
 	start(_metadata, self, "shared_anon");
 	dump(_metadata, self, 0, -1);
-	ASSERT_EQ(0, self->rc) TH_LOG("errno %d: %s", self->err, self->log);
+	ASSERT_EQ(0, self->c.rc) TH_LOG("errno %d: %s", self->c.err, self->c.log);
 	err = parse_image(&self->im);
 	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
 	EXPECT_EQ(NULL, self->im.mm);
@@ -771,10 +656,10 @@ static void expect_refused(struct __test_metadata *_metadata, FIXTURE_DATA(mem) 
 {
 	start(_metadata, self, scenario);
 	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, external);
-	ASSERT_EQ(-1, self->rc);
-	EXPECT_EQ(EOPNOTSUPP, self->err);
-	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_MEMORY, self->args.reason) TH_LOG("%s", self->log);
-	EXPECT_NE(NULL, strstr(self->log, what)) TH_LOG("log: %s", self->log);
+	ASSERT_EQ(-1, self->c.rc);
+	EXPECT_EQ(EOPNOTSUPP, self->c.err);
+	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_MEMORY, self->c.args.reason) TH_LOG("%s", self->c.log);
+	EXPECT_NE(NULL, strstr(self->c.log, what)) TH_LOG("log: %s", self->c.log);
 }
 
 TEST_F(mem, refuses_shared_anonymous_memory)
@@ -792,10 +677,10 @@ TEST_F(mem, refuses_userfaultfd)
 	/* the uffd itself is declared external: the registered mapping is what is refused */
 	start(_metadata, self, "uffd");
 	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, self->info.uffd);
-	ASSERT_EQ(-1, self->rc);
-	EXPECT_EQ(EOPNOTSUPP, self->err);
-	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_MEMORY, self->args.reason) TH_LOG("%s", self->log);
-	EXPECT_NE(NULL, strstr(self->log, "userfaultfd")) TH_LOG("log: %s", self->log);
+	ASSERT_EQ(-1, self->c.rc);
+	EXPECT_EQ(EOPNOTSUPP, self->c.err);
+	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_MEMORY, self->c.args.reason) TH_LOG("%s", self->c.log);
+	EXPECT_NE(NULL, strstr(self->c.log, "userfaultfd")) TH_LOG("log: %s", self->c.log);
 }
 
 static void expect_state_refused(struct __test_metadata *_metadata, FIXTURE_DATA(mem) *self,
@@ -804,10 +689,10 @@ static void expect_state_refused(struct __test_metadata *_metadata, FIXTURE_DATA
 	start(_metadata, self, scenario);
 	/* info.uffd is the scenario's own fd, if any: external, so the state is what refuses */
 	dump(_metadata, self, CKPT_CHECKPOINT_PROCESS, self->info.uffd);
-	ASSERT_EQ(-1, self->rc);
-	EXPECT_EQ(EOPNOTSUPP, self->err);
-	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_STATE, self->args.reason) TH_LOG("%s", self->log);
-	EXPECT_NE(NULL, strstr(self->log, what)) TH_LOG("log: %s", self->log);
+	ASSERT_EQ(-1, self->c.rc);
+	EXPECT_EQ(EOPNOTSUPP, self->c.err);
+	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_STATE, self->c.args.reason) TH_LOG("%s", self->c.log);
+	EXPECT_NE(NULL, strstr(self->c.log, what)) TH_LOG("log: %s", self->c.log);
 }
 
 TEST_F(mem, refuses_seccomp_filters)
@@ -834,9 +719,9 @@ TEST_F(mem, unknown_flags_are_refused)
 {
 	start(_metadata, self, "map");
 	dump(_metadata, self, 1ULL << 40, -1);
-	ASSERT_EQ(-1, self->rc);
-	EXPECT_EQ(EINVAL, self->err);
-	EXPECT_EQ((__u32)CKPT_REASON_BAD_ARGUMENT, self->args.reason);
+	ASSERT_EQ(-1, self->c.rc);
+	EXPECT_EQ(EINVAL, self->c.err);
+	EXPECT_EQ((__u32)CKPT_REASON_BAD_ARGUMENT, self->c.args.reason);
 }
 
 int main(int argc, char **argv)

@@ -1679,47 +1679,6 @@ static void random_mutations(struct __test_metadata *_metadata, int scale)
 
 /* ---- the seed: the -nostdlib child, checkpointed at its second stop ---- */
 
-static void exe_dir(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-	*strrchr(buf, '/') = 0;
-}
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ssize_t n;
-
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return n;
-}
-
-static int run_to_stop(pid_t pid)
-{
-	int status, sig = 0;
-
-	for (;;) {
-		if (ptrace(PTRACE_CONT, pid, 0, sig))
-			return -1;
-		if (waitpid(pid, &status, __WALL) != pid)
-			return -1;
-		if (!WIFSTOPPED(status))
-			return status ? status : -1;
-		if (WSTOPSIG(status) == SIGSTOP)
-			return 0;
-		sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
-	}
-}
-
 FIXTURE(ph) {
 	char dir[64];
 	pid_t child;
@@ -1728,14 +1687,15 @@ FIXTURE(ph) {
 FIXTURE_SETUP(ph)
 {
 	char here[PATH_MAX], path[PATH_MAX + 64], prog[128], line[512];
+	char *argv[] = { prog, NULL };
 	struct ckpt_checkpoint a = { 0 };
 	char log[512] = "";
-	int pipefd[2], out, status;
+	int pipefd[2], out;
 	struct stat sb;
 	FILE *f;
 
 	self->child = -1;
-	exe_dir(here, sizeof(here));
+	ckpt_exe_dir(here, sizeof(here));
 	devfd = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(devfd, 0);
 	strcpy(self->dir, "/tmp/ckpt-ph-XXXXXX");
@@ -1743,31 +1703,16 @@ FIXTURE_SETUP(ph)
 	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=16m"));
 	snprintf(prog, sizeof(prog), "%s/child", self->dir);
 	snprintf(path, sizeof(path), "%s/ckpt_process_child", here);
-	ASSERT_EQ(0, copy_file(path, prog, 0755)) TH_LOG("copying %s", path);
+	ASSERT_EQ(0, ckpt_copy_file(path, prog, 0755)) TH_LOG("copying %s", path);
 
 	ASSERT_EQ(0, pipe(pipefd));
-	self->child = fork();
-	ASSERT_GE(self->child, 0);
-	if (self->child == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		dup2(pipefd[1], 3);
-		for (int fd = 4; fd < 1024; fd++)
-			close(fd);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execl(prog, prog, (char *)NULL);
-		_exit(127);
-	}
+	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
+	ASSERT_GT(self->child, 0);
 	close(pipefd[1]);
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	ASSERT_TRUE(WIFSTOPPED(status));
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	ASSERT_EQ((ssize_t)sizeof(info), read(pipefd[0], &info, sizeof(info)));
 	close(pipefd[0]);
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 
 	out = memfd_create("seed", 0);
 	ASSERT_GE(out, 0);

@@ -92,36 +92,16 @@ FIXTURE(pr) {
 	struct task_oracle oracle;
 };
 
-static void exe_dir(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-	*strrchr(buf, '/') = 0;
-}
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ssize_t n;
-
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return n;
-}
-
 FIXTURE_SETUP(pr)
 {
+	struct { char *to; const char *name, *from; } progs[] = {
+		{ self->prog, "child", "ckpt_process_child" },
+		{ self->gprog, "gchild", "ckpt_process_glibc_child" },
+	};
 	char here[PATH_MAX], path[PATH_MAX + 64];
 	const char *cli = getenv("CKPT_CLI");
 
-	exe_dir(here, sizeof(here));
+	ckpt_exe_dir(here, sizeof(here));
 	if (cli)
 		snprintf(self->cli, sizeof(self->cli), "%s", cli);
 	else
@@ -132,14 +112,13 @@ FIXTURE_SETUP(pr)
 	strcpy(self->dir, "/tmp/ckpt-pr-XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=64m"));
-	snprintf(self->prog, sizeof(self->prog), "%s/child", self->dir);
 	snprintf(self->image, sizeof(self->image), "%s/image", self->dir);
 	snprintf(self->errlog, sizeof(self->errlog), "%s/errlog", self->dir);
-	snprintf(path, sizeof(path), "%s/ckpt_process_child", here);
-	ASSERT_EQ(0, copy_file(path, self->prog, 0755)) TH_LOG("copying %s", path);
-	snprintf(self->gprog, sizeof(self->gprog), "%s/gchild", self->dir);
-	snprintf(path, sizeof(path), "%s/ckpt_process_glibc_child", here);
-	ASSERT_EQ(0, copy_file(path, self->gprog, 0755)) TH_LOG("copying %s", path);
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		snprintf(progs[i].to, sizeof(self->prog), "%s/%s", self->dir, progs[i].name);
+		snprintf(path, sizeof(path), "%s/%s", here, progs[i].from);
+		ASSERT_EQ(0, ckpt_copy_file(path, progs[i].to, 0755)) TH_LOG("copying %s", path);
+	}
 	self->child = -1;
 }
 
@@ -152,58 +131,6 @@ FIXTURE_TEARDOWN(pr)
 	umount2(self->dir, MNT_DETACH);
 	rmdir(self->dir);
 	close(self->dev);
-}
-
-/*
- * Forks a traced child with fds 0 and 1 on /dev/null, 2 on @err (or
- * /dev/null), 3 on @fd3 if >= 0, nothing else, and execs @argv. Returns its
- * pid, stopped at the exec.
- */
-static pid_t spawn_traced(char *const argv[], int fd3, int err)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(err >= 0 ? err : null, 2);
-		if (fd3 >= 0)
-			dup2(fd3, 3);
-		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
-	    WSTOPSIG(status) != SIGTRAP)
-		return -1;
-	return pid;
-}
-
-/*
- * Continues @pid until it stops with SIGSTOP (signal-delivery stop, which
- * this test suppresses), passing on other signals. Returns 0, or the wait
- * status if it exited or was killed.
- */
-static int run_to_stop(pid_t pid)
-{
-	int status, sig = 0;
-
-	for (;;) {
-		if (ptrace(PTRACE_CONT, pid, 0, sig))
-			return -1;
-		if (waitpid(pid, &status, __WALL) != pid)
-			return -1;
-		if (!WIFSTOPPED(status))
-			return status ? status : -1;
-		if (WSTOPSIG(status) == SIGSTOP)
-			return 0;
-		sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
-	}
 }
 
 static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
@@ -374,17 +301,17 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 	int pipefd[2], out;
 
 	ASSERT_EQ(0, pipe(pipefd));
-	self->child = spawn_traced(argv, pipefd[1], -1);
+	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
 	ASSERT_GT(self->child, 0);
 	close(pipefd[1]);
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	ASSERT_EQ((ssize_t)info_len, read(pipefd[0], &self->info, info_len));
 	close(pipefd[0]);
 	if (glibc)
 		gcounters(_metadata, self->child, &self->info, 1);
 	else
 		counters(_metadata, self->child, &self->info, 1);
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	if (glibc) {
 		gcounters(_metadata, self->child, &self->info, 2);
 		task_oracle_of(_metadata, self->child, &self->oracle);
@@ -426,27 +353,62 @@ static void show_errlog(struct __test_metadata *_metadata, const char *path)
 	TH_LOG("ckpt restore said: %s", buf);
 }
 
-TEST_F(pr, restored_process_counts_on)
+/*
+ * Runs "ckpt restore --image IMAGE" traced, its stderr in the error log, to
+ * its first stop (the restored program's next step); on failure the log is
+ * shown and the test fails with @what.
+ */
+static void restore_to_stop(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self,
+			    const char *what)
 {
 	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
-	char maps[8192], path[64], target[64];
-	int err, status, nfds = 0;
-	struct dirent *d;
-	DIR *dir;
-
-	checkpoint_child(_metadata, self);
+	int err, status;
 
 	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(err, 0);
-	self->child = spawn_traced(argv, -1, err);
+	self->child = ckpt_spawn_traced(argv, -1, err);
 	close(err);
 	ASSERT_GT(self->child, 0);
-	status = run_to_stop(self->child);
+	status = ckpt_run_to_stop(self->child);
 	if (status) {
 		show_errlog(_metadata, self->errlog);
 		self->child = -1;
-		ASSERT_EQ(0, status) TH_LOG("the restorer did not stop like the child");
+		ASSERT_EQ(0, status) TH_LOG("%s (status %#x)", what, status);
 	}
+}
+
+/* Tells the (restored) child to quit: it exits with 42 at its next step. */
+static void quit_42(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
+{
+	int status;
+
+	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
+	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
+	self->child = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(42, WEXITSTATUS(status));
+}
+
+/* Waits for @pid, a plain child that reports with its exit status: 0 passes. */
+static void expect_exit0(struct __test_metadata *_metadata, pid_t pid)
+{
+	int status;
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(pr, restored_process_counts_on)
+{
+	char maps[8192], path[64], target[64];
+	struct dirent *d;
+	int nfds = 0;
+	DIR *dir;
+
+	checkpoint_child(_metadata, self);
+	restore_to_stop(_metadata, self, "the restorer did not stop like the child");
 	counters(_metadata, self->child, &self->info, 3);
 
 	maps_of(self->child, maps, sizeof(maps));
@@ -471,16 +433,9 @@ TEST_F(pr, restored_process_counts_on)
 	closedir(dir);
 	EXPECT_EQ(3, nfds);
 
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	counters(_metadata, self->child, &self->info, 4);
-
-	/* told to quit, it exits with 42 at its next step */
-	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
-	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	ASSERT_EQ(42, WEXITSTATUS(status));
+	quit_42(_metadata, self);
 }
 
 #define SIGBIT(s) (1UL << ((s) - 1))
@@ -494,26 +449,14 @@ TEST_F(pr, restored_process_counts_on)
  */
 TEST_F(pr, static_glibc_counts_on)
 {
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
 	struct task_oracle now;
 	uint64_t handled = ~0UL, onstack = ~0UL;
 	struct rlimit rl;
 	char maps[8192];
-	int err, status;
+	int status;
 
 	checkpoint_prog(_metadata, self, self->gprog, sizeof(self->info));
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	status = run_to_stop(self->child);
-	if (status) {
-		show_errlog(_metadata, self->errlog);
-		self->child = -1;
-		ASSERT_EQ(0, status) TH_LOG("the restored glibc program did not stop (status %#x)",
-					    status);
-	}
+	restore_to_stop(_metadata, self, "the restored glibc program did not stop");
 	gcounters(_metadata, self->child, &self->info, 3);
 	maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
@@ -543,7 +486,7 @@ TEST_F(pr, static_glibc_counts_on)
 	ASSERT_EQ(0, kill(self->child, SIGUSR2));
 	ASSERT_EQ(0, kill(self->child, SIGUSR1));
 	ASSERT_EQ(0, kill(self->child, SIGINT));
-	status = run_to_stop(self->child);
+	status = ckpt_run_to_stop(self->child);
 	if (status)
 		self->child = -1;
 	ASSERT_EQ(0, status) TH_LOG("the restored program died of a signal (status %#x)", status);
@@ -556,12 +499,7 @@ TEST_F(pr, static_glibc_counts_on)
 		  status_num(self->child, "ShdPnd:", 16) | status_num(self->child, "SigPnd:", 16))
 		TH_LOG("pending signals");
 	EXPECT_NE(0UL, status_num(self->child, "SigBlk:", 16) & SIGBIT(SIGUSR2));
-	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
-	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	ASSERT_EQ(42, WEXITSTATUS(status));
+	quit_42(_metadata, self);
 }
 
 /* Phase A on @image_fd from this process; returns the errno (0: validated). */
@@ -632,7 +570,7 @@ TEST_F(pr, corrupt_pages_refused_caller_intact)
 
 	/* the CLI refuses it too, and exits with a status */
 	fd = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	self->child = spawn_traced(argv, -1, fd);
+	self->child = ckpt_spawn_traced(argv, -1, fd);
 	close(fd);
 	ASSERT_GT(self->child, 0);
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
@@ -648,8 +586,8 @@ TEST_F(pr, credentials)
 {
 	char log[512];
 	__u32 reason = 0;
-	int fd, status;
 	pid_t pid;
+	int fd;
 
 	checkpoint_child(_metadata, self);
 	fd = open(self->image, O_RDONLY);
@@ -669,9 +607,7 @@ TEST_F(pr, credentials)
 		}
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	expect_exit0(_metadata, pid);
 	close(fd);
 }
 
@@ -684,8 +620,8 @@ TEST_F(pr, rlimit_above_caller_refused)
 	struct rlimit rl;
 	char log[512];
 	__u32 reason = 0;
-	int fd, status;
 	pid_t pid;
+	int fd;
 
 	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
 	ASSERT_GT(rl.rlim_max, 64UL) TH_LOG("the test needs a hard RLIMIT_NOFILE above 64");
@@ -705,9 +641,7 @@ TEST_F(pr, rlimit_above_caller_refused)
 		}
 		_exit(commit(self->dev) == EINVAL ? 0 : 12);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	expect_exit0(_metadata, pid);
 	close(fd);
 }
 

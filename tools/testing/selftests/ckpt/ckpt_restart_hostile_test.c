@@ -1320,12 +1320,10 @@ static int fill(const char *path, size_t len)
 FIXTURE_SETUP(hostile)
 {
 	hostile_t *g = self;
-	int ext[NOFILE], next = 0, fd;
+	int ext[NOFILE], next, fd;
 	char path[160], log[512];
 	struct ckpt_checkpoint c;
 	struct rlimit rl;
-	struct dirent *d;
-	DIR *dp;
 
 	memset(g, 0, sizeof(*g));
 	g->test = _metadata->name;
@@ -1399,20 +1397,14 @@ FIXTURE_SETUP(hostile)
 	 * the image file) is declared external: restart keeps those and they
 	 * stay open; the seed's own files are the six at FD_BASE.
 	 */
-	dp = opendir("/proc/self/fd");
-	ASSERT_NE(NULL, dp);
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
+	next = ckpt_open_fds(ext, NOFILE);
+	ASSERT_GE(next, 0);
+	for (int i = 0; i < next; i++) {
+		fd = ext[i];
 		ASSERT_TRUE(fd < FD_BASE || fd >= FD_BASE + NR_SEED_FDS)
 			TH_LOG("fd %d is open at setup: it collides with the seed's fds", fd);
 		ASSERT_LT(fd, NOFILE);
-		ext[next++] = fd;
 	}
-	closedir(dp);
 
 	/* a position, a dup (close-on-exec), a directory, /dev/null, a second open, a device */
 	ASSERT_EQ(0, place(g->data, O_RDWR, FD_BASE, 123));

@@ -53,58 +53,17 @@
 				 O_SYNC | O_DSYNC)
 
 static const char *const file_systems[] = { "tmpfs", "ext2", "ext3", "ext4" };
-static pid_t main_pid;
+#define FS_PREFIX "/tmp/ckpt-restart"
+CKPT_UNMOUNT_AT_EXIT(FS_PREFIX, file_systems)
 
 /*
- * Each test runs in a child of a child of the harness, so a mount made in a
- * test outlives it (mounts belong to the namespace, not the process): the
- * first test of a variant mounts its file system, later ones reuse it, and
- * the harness process unmounts them all when it exits.
+ * Mounts @fs at its base directory unless an earlier test did (see
+ * ckpt_ensure_fs()); 0 or a message in @err.
  */
-static void __attribute__((constructor)) note_main_pid(void)
-{
-	main_pid = getpid();
-}
-
-static void fs_base(const char *fs, char *buf, size_t len)
-{
-	snprintf(buf, len, "/tmp/ckpt-restart-%s", fs);
-}
-
-static bool is_mountpoint(const char *path)
-{
-	char line[1024], mnt[PATH_MAX];
-	bool found = false;
-	FILE *f = fopen("/proc/self/mounts", "re");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%*s %4095s", mnt) == 1 && !strcmp(mnt, path);
-	fclose(f);
-	return found;
-}
-
-static void __attribute__((destructor)) unmount_all(void)
-{
-	char base[64];
-	size_t i;
-
-	if (getpid() != main_pid)
-		return;
-	for (i = 0; i < sizeof(file_systems) / sizeof(file_systems[0]); i++) {
-		fs_base(file_systems[i], base, sizeof(base));
-		ckpt_unmount_fs(base);	/* also what a failed mount left */
-	}
-}
-
-/* Mounts @fs at its base directory unless an earlier test did; 0 or a message in @err. */
 static int ensure_fs(const char *fs, char *base, size_t len, char *err, size_t errlen)
 {
-	fs_base(fs, base, len);
-	if (is_mountpoint(base))
-		return 0;
-	return ckpt_mount_fs(fs, base, strcmp(fs, "tmpfs") ? 64 : 256, "loop", err, errlen);
+	return ckpt_ensure_fs(FS_PREFIX, fs, strcmp(fs, "tmpfs") ? 64 : 256, "loop", base, len,
+			      err, errlen);
 }
 
 /* ---- small helpers ---- */
@@ -202,9 +161,6 @@ FIXTURE_VARIANT_ADD(restart, ext4) {
 FIXTURE_SETUP(restart)
 {
 	char path[PATH_MAX], err[PATH_MAX * 4];
-	struct dirent *d;
-	DIR *dp;
-	int fd;
 
 	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->dev, 0) TH_LOG("open /dev/ckpt: %s (is ckpt.ko loaded?)", strerror(errno));
@@ -224,20 +180,12 @@ FIXTURE_SETUP(restart)
 	 * every fd open now, the device and the image included, is declared
 	 * external. Restart then requires them open, and they are.
 	 */
-	self->next = 0;
-	dp = opendir("/proc/self/fd");
-	ASSERT_NE(NULL, dp);
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
-		ASSERT_LT(self->next, MAX_EXTERNAL);
-		ASSERT_LT(fd, FD0) TH_LOG("the harness left fd %d open: pick a higher FD0", fd);
-		self->ext[self->next++] = fd;
+	self->next = ckpt_open_fds(self->ext, MAX_EXTERNAL);
+	ASSERT_GE(self->next, 0);
+	for (int i = 0; i < self->next; i++) {
+		ASSERT_LT(self->ext[i], FD0)
+			TH_LOG("the harness left fd %d open: pick a higher FD0", self->ext[i]);
 	}
-	closedir(dp);
 }
 
 FIXTURE_TEARDOWN(restart)

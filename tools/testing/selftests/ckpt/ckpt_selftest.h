@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -549,6 +550,26 @@ static inline int ckpt_run_to_stop(pid_t pid)
 }
 
 /*
+ * For a child that is this test program: the harness's constructors map its
+ * shared result pages (shared anonymous memory, "/dev/zero (deleted)") in
+ * every process running the program, and checkpoint refuses shared
+ * anonymous memory, so the child drops them first.
+ */
+static inline void ckpt_unmap_harness_pages(void)
+{
+	unsigned long start, end;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "/dev/zero (deleted)") &&
+		    sscanf(line, "%lx-%lx", &start, &end) == 2)
+			munmap((void *)start, end - start);
+	if (f)
+		fclose(f);
+}
+
+/*
  * Fixture part: this program copied onto a private tmpfs (@dir/prog, so that
  * the child's only mapped file is on a file system checkpoint can save), run
  * as "prog --child FD SCENARIO DIR", stopped under ptrace, and checkpointed
@@ -595,9 +616,34 @@ static inline void ckpt_child_teardown(struct ckpt_child *c)
 }
 
 /*
+ * Waits up to 10 s until @pid sleeps ('S' in /proc/PID/stat): 0, or -1 if it
+ * did not (or is gone).
+ */
+static inline int ckpt_wait_asleep(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (int i = 0; i < 2000; i++) {
+		f = fopen(path, "re");
+		if (!f)
+			return -1;
+		if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+			state = 0;
+		fclose(f);
+		if (state == 'S')
+			return 0;
+		usleep(5000);
+	}
+	return -1;
+}
+
+/*
  * Starts the child in @scenario; it writes @size bytes of @info to fd FD,
- * closes it (then the pipe is not in its table) and waits; it is then
- * stopped with PTRACE_SEIZE + PTRACE_INTERRUPT.
+ * closes it (then the pipe is not in its table) and waits in pause(2) or
+ * sigsuspend(2); once it sleeps there (not before: a sigsuspend mask is what
+ * some tests look for), it is stopped with PTRACE_SEIZE + PTRACE_INTERRUPT.
  */
 static inline void ckpt_child_start(struct __test_metadata *_metadata, struct ckpt_child *c,
 				    const char *scenario, void *info, size_t size)
@@ -628,6 +674,7 @@ static inline void ckpt_child_start(struct __test_metadata *_metadata, struct ck
 		TH_LOG("the child did not start (scenario %s)", scenario);
 	ASSERT_EQ(0, read(pipefd[0], fdarg, 1));
 	close(pipefd[0]);
+	ASSERT_EQ(0, ckpt_wait_asleep(pid)) TH_LOG("the child did not wait (scenario %s)", scenario);
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
 	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
 	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));

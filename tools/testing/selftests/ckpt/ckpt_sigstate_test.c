@@ -13,7 +13,7 @@
  * The child is this very program, statically linked against glibc (which
  * registers an rseq area and a robust futex list) and copied onto a tmpfs
  * (so that its one mapped file has a checkpoint implementation),
- * re-executed with "--child FD SCENARIO".
+ * re-executed with "--child FD SCENARIO DIR".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +38,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 #define HEADER_LEN 304
 #define NSIG_K 64
@@ -87,21 +88,6 @@ static void on_rt(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 }
 
-/* The harness's shared result page (shared anonymous memory is refused): unmapped. */
-static void unmap_harness_pages(void)
-{
-	unsigned long start, end;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, "/dev/zero (deleted)") &&
-		    sscanf(line, "%lx-%lx", &start, &end) == 2)
-			munmap((void *)start, end - start);
-	if (f)
-		fclose(f);
-}
-
 static int child_main(char **argv)
 {
 	int ready = atoi(argv[2]);
@@ -112,7 +98,7 @@ static int child_main(char **argv)
 	sigset_t set;
 	stack_t ss;
 
-	unmap_harness_pages();
+	ckpt_unmap_harness_pages();
 	memset(&info, 0, sizeof(info));
 	/* blocked: SIGUSR2 and signal 36 (kernel numbering; glibc's SIGRTMIN is 34) */
 	sigemptyset(&set);
@@ -195,22 +181,6 @@ static int child_main(char **argv)
 
 /* ---- the image, parsed from the spec ---- */
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
 struct vma_rec {
 	uint64_t id, start, end;
 	uint32_t prot, flags;
@@ -246,7 +216,7 @@ static const char *parse_image(struct image *im)
 	while (at + 16 <= im->len) {
 		const uint8_t *r = im->buf + at;
 		uint16_t type = r[0] | r[1] << 8, flags = r[2] | r[3] << 8;
-		uint32_t len = get32(r + 4);
+		uint32_t len = ckpt_get32(r + 4);
 		const uint8_t *p = r + 16;
 
 		if (len < 16 || at + len > im->len)
@@ -262,11 +232,11 @@ static const char *parse_image(struct image *im)
 		} else if (type == 0x31 && len == 16 + 48 && im->nvma < 256) {
 			struct vma_rec *v = &im->vma[im->nvma++];
 
-			v->id = get64(r + 8);
-			v->start = get64(p);
-			v->end = get64(p + 8);
-			v->prot = get32(p + 32);
-			v->flags = get32(p + 36);
+			v->id = ckpt_get64(r + 8);
+			v->start = ckpt_get64(p);
+			v->end = ckpt_get64(p + 8);
+			v->prot = ckpt_get32(p + 32);
+			v->flags = ckpt_get32(p + 36);
 			v->kind = p[40] | p[41] << 8;
 		} else if (type == 0x32) {
 			struct page_rec *pg = &im->page[im->npages];
@@ -275,9 +245,9 @@ static const char *parse_image(struct image *im)
 			if (im->npages == 4096)
 				return "too many pages records for this test";
 			im->npages++;
-			pg->vma = get64(p);
-			pg->start = get64(p + 8);
-			pg->count = get32(p + 16);
+			pg->vma = ckpt_get64(p);
+			pg->start = ckpt_get64(p + 8);
+			pg->count = ckpt_get32(p + 16);
 			pg->data = p + 24;
 			if (len != 16 + 24 + pg->count * 4096UL)
 				return "pages record length";
@@ -305,114 +275,34 @@ static const char *parse_image(struct image *im)
 /* ---- the test ---- */
 
 FIXTURE(sig) {
-	int dev;
-	char dir[64];
-	char prog[128];
-	char image[128];
-	pid_t child;
+	struct ckpt_child c;	/* dev, dir, prog, image, pid, args, rc, err, log */
 	struct child_info info;
 	struct image im;
-	struct ckpt_checkpoint args;
-	int rc, err;
-	char log[512];
 };
 
 FIXTURE_SETUP(sig)
 {
-	char buf[1 << 16];
-	ssize_t n;
-	int in, out;
-
-	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
-	ASSERT_GE(self->dev, 0);
-	strcpy(self->dir, "/tmp/ckpt-sig-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=64m"));
-	snprintf(self->prog, sizeof(self->prog), "%s/prog", self->dir);
-	snprintf(self->image, sizeof(self->image), "%s/image", self->dir);
-	in = open("/proc/self/exe", O_RDONLY);
-	out = open(self->prog, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-	ASSERT_GE(in, 0);
-	ASSERT_GE(out, 0);
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		ASSERT_EQ(n, write(out, buf, n));
-	close(in);
-	close(out);
-	self->child = -1;
+	ckpt_child_setup(_metadata, &self->c, "ckpt-sig");
 }
 
 FIXTURE_TEARDOWN(sig)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
-	free(self->im.buf);
-	umount2(self->dir, MNT_DETACH);
-	rmdir(self->dir);
-	close(self->dev);
+	ckpt_child_teardown(&self->c);
 }
 
 /* Starts the child in @scenario and stops it under ptrace. */
 static void start(struct __test_metadata *_metadata, FIXTURE_DATA(sig) *self, const char *scenario)
 {
-	int pipefd[2], status;
-	char fdarg[16];
-	pid_t pid;
-
-	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != pipefd[1])
-				close(fd);
-		snprintf(fdarg, sizeof(fdarg), "%d", pipefd[1]);
-		execl(self->prog, "prog", "--child", fdarg, scenario, (char *)NULL);
-		_exit(127);
-	}
-	self->child = pid;
-	close(pipefd[1]);
-	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)))
-		TH_LOG("the child did not start (scenario %s)", scenario);
-	/* end of file once the child closed its end: then the pipe is not in its table */
-	ASSERT_EQ(0, read(pipefd[0], fdarg, 1));
-	close(pipefd[0]);
-	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
-	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, pid, 0, 0));
-	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
-	ASSERT_TRUE(WIFSTOPPED(status));
+	ckpt_child_start(_metadata, &self->c, scenario, &self->info, sizeof(self->info));
 }
 
 /* Checkpoints the child with CKPT_CHECKPOINT_PROCESS into the image file and reads it back. */
 static void dump(struct __test_metadata *_metadata, FIXTURE_DATA(sig) *self)
 {
-	int out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	struct stat st;
-
-	ASSERT_GE(out, 0);
-	memset(&self->args, 0, sizeof(self->args));
-	self->args.flags = CKPT_CHECKPOINT_PROCESS;
-	self->args.fd = out;
-	self->args.pid = self->child;
-	self->args.log_buf = (__u64)(unsigned long)self->log;
-	self->args.log_size = sizeof(self->log);
-	self->log[0] = 0;
-	errno = 0;
-	self->rc = ioctl(self->dev, CKPT_IOC_CHECKPOINT, &self->args);
-	self->err = errno;
-	ASSERT_EQ(0, fstat(out, &st));
-	free(self->im.buf);
+	ckpt_child_dump(_metadata, &self->c, CKPT_CHECKPOINT_PROCESS, -1);
 	memset(&self->im, 0, sizeof(self->im));
-	self->im.buf = malloc(st.st_size + 1);
-	self->im.len = st.st_size;
-	ASSERT_EQ(st.st_size, pread(out, self->im.buf, st.st_size, 0));
-	close(out);
+	self->im.buf = self->c.buf;
+	self->im.len = self->c.len;
 }
 
 /* The value of "Key:" in /proc/PID/status, as a string (NULL if absent). */
@@ -494,7 +384,7 @@ TEST_F_TIMEOUT(sig, signal_and_task_state_match_the_kernel, 120)
 
 	start(_metadata, self, "state");
 	dump(_metadata, self);
-	ASSERT_EQ(0, self->rc) TH_LOG("errno %d: %s", self->err, self->log);
+	ASSERT_EQ(0, self->c.rc) TH_LOG("errno %d: %s", self->c.err, self->c.log);
 	err = parse_image(im);
 	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
 	ASSERT_NE(NULL, im->task);
@@ -507,96 +397,96 @@ TEST_F_TIMEOUT(sig, signal_and_task_state_match_the_kernel, 120)
 	t = im->task_state;
 
 	/* blocked: /proc (SigBlk) and the child's rt_sigprocmask */
-	blocked = get64(s);
-	EXPECT_EQ(status_hex(_metadata, self->child, "SigBlk"), blocked);
+	blocked = ckpt_get64(s);
+	EXPECT_EQ(status_hex(_metadata, self->c.pid, "SigBlk"), blocked);
 	EXPECT_EQ(ci->blocked, blocked);
 	EXPECT_EQ((1ULL << (SIGUSR2 - 1)) | (1ULL << 35), blocked & ((1ULL << (SIGUSR2 - 1)) | (1ULL << 35)));
 	/* nothing pending */
-	EXPECT_EQ(0ULL, status_hex(_metadata, self->child, "SigPnd"));
-	EXPECT_EQ(0ULL, status_hex(_metadata, self->child, "ShdPnd"));
+	EXPECT_EQ(0ULL, status_hex(_metadata, self->c.pid, "SigPnd"));
+	EXPECT_EQ(0ULL, status_hex(_metadata, self->c.pid, "ShdPnd"));
 
 	/* the altstack: the child's sigaltstack(NULL, &old) */
-	EXPECT_EQ(ci->ss_sp, get64(s + 8));
-	EXPECT_EQ(ci->ss_size, get64(s + 16));
-	EXPECT_EQ((uint32_t)ci->ss_flags, get32(s + 24));
-	EXPECT_EQ((uint64_t)ALTSTACK_LEN, get64(s + 16));
-	EXPECT_EQ((uint32_t)SS_AUTODISARM, get32(s + 24));
-	EXPECT_EQ(64U, get32(s + 28));
+	EXPECT_EQ(ci->ss_sp, ckpt_get64(s + 8));
+	EXPECT_EQ(ci->ss_size, ckpt_get64(s + 16));
+	EXPECT_EQ((uint32_t)ci->ss_flags, ckpt_get32(s + 24));
+	EXPECT_EQ((uint64_t)ALTSTACK_LEN, ckpt_get64(s + 16));
+	EXPECT_EQ((uint32_t)SS_AUTODISARM, ckpt_get32(s + 24));
+	EXPECT_EQ(64U, ckpt_get32(s + 28));
 
 	/* every action: the child's rt_sigaction(sig, NULL, &old); SigIgn and SigCgt */
 	for (int sig = 1; sig <= NSIG_K; sig++) {
 		const uint8_t *a = s + 32 + (sig - 1) * 32;
 		const struct ksigaction *k = &ci->action[sig - 1];
 
-		EXPECT_EQ(k->handler, get64(a)) TH_LOG("signal %d handler", sig);
-		EXPECT_EQ(k->flags, get64(a + 8)) TH_LOG("signal %d flags", sig);
-		EXPECT_EQ(k->restorer, get64(a + 16)) TH_LOG("signal %d restorer", sig);
-		EXPECT_EQ(k->mask, get64(a + 24)) TH_LOG("signal %d mask", sig);
-		if (get64(a) == 1)
+		EXPECT_EQ(k->handler, ckpt_get64(a)) TH_LOG("signal %d handler", sig);
+		EXPECT_EQ(k->flags, ckpt_get64(a + 8)) TH_LOG("signal %d flags", sig);
+		EXPECT_EQ(k->restorer, ckpt_get64(a + 16)) TH_LOG("signal %d restorer", sig);
+		EXPECT_EQ(k->mask, ckpt_get64(a + 24)) TH_LOG("signal %d mask", sig);
+		if (ckpt_get64(a) == 1)
 			ignored |= 1ULL << (sig - 1);
-		else if (get64(a) > 1)
+		else if (ckpt_get64(a) > 1)
 			handled |= 1ULL << (sig - 1);
 	}
-	EXPECT_EQ(status_hex(_metadata, self->child, "SigIgn"), ignored);
-	EXPECT_EQ(status_hex(_metadata, self->child, "SigCgt"), handled);
+	EXPECT_EQ(status_hex(_metadata, self->c.pid, "SigIgn"), ignored);
+	EXPECT_EQ(status_hex(_metadata, self->c.pid, "SigCgt"), handled);
 	usr1 = s + 32 + (SIGUSR1 - 1) * 32;
-	EXPECT_EQ((uint64_t)(SA_RESTART | SA_ONSTACK), get64(usr1 + 8) & (SA_RESTART | SA_ONSTACK));
-	EXPECT_EQ((1ULL << (SIGTERM - 1)) | (1ULL << 39), get64(usr1 + 24));
+	EXPECT_EQ((uint64_t)(SA_RESTART | SA_ONSTACK), ckpt_get64(usr1 + 8) & (SA_RESTART | SA_ONSTACK));
+	EXPECT_EQ((1ULL << (SIGTERM - 1)) | (1ULL << 39), ckpt_get64(usr1 + 24));
 	EXPECT_NE(0ULL, ignored & (1ULL << (SIGPIPE - 1)));
 
 	/* rseq: PTRACE_GET_RSEQ_CONFIGURATION */
 	memset(&rseq, 0, sizeof(rseq));
-	ASSERT_EQ((long)sizeof(rseq), ptrace(0x420f, self->child,
+	ASSERT_EQ((long)sizeof(rseq), ptrace(0x420f, self->c.pid,
 				       sizeof(rseq), &rseq));
 	EXPECT_NE(0ULL, rseq.rseq_abi_pointer) TH_LOG("glibc registers an rseq area");
-	EXPECT_EQ(rseq.rseq_abi_pointer, get64(t));
-	EXPECT_EQ(rseq.rseq_abi_size, get32(t + 8));
-	EXPECT_EQ(rseq.signature, get32(t + 12));
+	EXPECT_EQ(rseq.rseq_abi_pointer, ckpt_get64(t));
+	EXPECT_EQ(rseq.rseq_abi_size, ckpt_get32(t + 8));
+	EXPECT_EQ(rseq.signature, ckpt_get32(t + 12));
 
 	/* robust list: get_robust_list(2) */
-	ASSERT_EQ(0, syscall(SYS_get_robust_list, self->child, &head, &len));
+	ASSERT_EQ(0, syscall(SYS_get_robust_list, self->c.pid, &head, &len));
 	EXPECT_NE(0ULL, head) TH_LOG("glibc registers a robust list");
-	EXPECT_EQ(head, get64(t + 16));
-	EXPECT_EQ(len, get64(t + 24));
+	EXPECT_EQ(head, ckpt_get64(t + 16));
+	EXPECT_EQ(len, ckpt_get64(t + 24));
 
 	/* clear_child_tid: the child's PR_GET_TID_ADDRESS */
 	EXPECT_NE(0ULL, ci->tid_address);
-	EXPECT_EQ(ci->tid_address, get64(t + 32));
+	EXPECT_EQ(ci->tid_address, ckpt_get64(t + 32));
 
 	/* umask: /proc (Umask) */
-	ASSERT_NE(NULL, status_field(self->child, "Umask", buf, sizeof(buf)));
+	ASSERT_NE(NULL, status_field(self->c.pid, "Umask", buf, sizeof(buf)));
 	EXPECT_EQ(027UL, strtoul(buf, NULL, 8));
-	EXPECT_EQ(strtoul(buf, NULL, 8), (unsigned long)get32(t + 40));
+	EXPECT_EQ(strtoul(buf, NULL, 8), (unsigned long)ckpt_get32(t + 40));
 
 	/* parent-death signal: the child's PR_GET_PDEATHSIG */
 	EXPECT_EQ(SIGTERM, ci->pdeath);
-	EXPECT_EQ((uint32_t)ci->pdeath, get32(t + 44));
+	EXPECT_EQ((uint32_t)ci->pdeath, ckpt_get32(t + 44));
 
 	/* rlimits: prlimit(2) for all 16, /proc/PID/limits for the two changed ones */
-	EXPECT_EQ(16U, get32(t + 48));
+	EXPECT_EQ(16U, ckpt_get32(t + 48));
 	for (int r = 0; r < NLIMITS; r++) {
 		struct rlimit old;
 
-		ASSERT_EQ(0, prlimit(self->child, r, NULL, &old));
-		EXPECT_EQ((uint64_t)old.rlim_cur, get64(t + 56 + r * 16)) TH_LOG("rlimit %d", r);
-		EXPECT_EQ((uint64_t)old.rlim_max, get64(t + 64 + r * 16)) TH_LOG("rlimit %d", r);
+		ASSERT_EQ(0, prlimit(self->c.pid, r, NULL, &old));
+		EXPECT_EQ((uint64_t)old.rlim_cur, ckpt_get64(t + 56 + r * 16)) TH_LOG("rlimit %d", r);
+		EXPECT_EQ((uint64_t)old.rlim_max, ckpt_get64(t + 64 + r * 16)) TH_LOG("rlimit %d", r);
 	}
-	ASSERT_TRUE(proc_limit(self->child, "Max open files", soft, hard));
-	rlim_string(get64(t + 56 + RLIMIT_NOFILE * 16), want);
+	ASSERT_TRUE(proc_limit(self->c.pid, "Max open files", soft, hard));
+	rlim_string(ckpt_get64(t + 56 + RLIMIT_NOFILE * 16), want);
 	EXPECT_STREQ(soft, want);
 	EXPECT_STREQ("77", soft);
-	rlim_string(get64(t + 64 + RLIMIT_NOFILE * 16), want);
+	rlim_string(ckpt_get64(t + 64 + RLIMIT_NOFILE * 16), want);
 	EXPECT_STREQ(hard, want);
-	ASSERT_TRUE(proc_limit(self->child, "Max core file size", soft, hard));
+	ASSERT_TRUE(proc_limit(self->c.pid, "Max core file size", soft, hard));
 	EXPECT_STREQ("12288", soft);
 	EXPECT_STREQ("1048576", hard);
-	rlim_string(get64(t + 56 + RLIMIT_CORE * 16), want);
+	rlim_string(ckpt_get64(t + 56 + RLIMIT_CORE * 16), want);
 	EXPECT_STREQ(soft, want);
-	rlim_string(get64(t + 64 + RLIMIT_CORE * 16), want);
+	rlim_string(ckpt_get64(t + 64 + RLIMIT_CORE * 16), want);
 	EXPECT_STREQ(hard, want);
 
 	/* comm: the task record (offset 48, 16 bytes) and /proc (Name) */
-	ASSERT_NE(NULL, status_field(self->child, "Name", buf, sizeof(buf)));
+	ASSERT_NE(NULL, status_field(self->c.pid, "Name", buf, sizeof(buf)));
 	EXPECT_STREQ(COMM, buf);
 	EXPECT_STREQ(buf, (const char *)im->task + 48);
 }
@@ -606,10 +496,10 @@ static void expect_state_refused(struct __test_metadata *_metadata, FIXTURE_DATA
 {
 	start(_metadata, self, scenario);
 	dump(_metadata, self);
-	ASSERT_EQ(-1, self->rc);
-	EXPECT_EQ(EOPNOTSUPP, self->err);
-	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_STATE, self->args.reason) TH_LOG("%s", self->log);
-	EXPECT_NE(NULL, strstr(self->log, what)) TH_LOG("log: %s", self->log);
+	ASSERT_EQ(-1, self->c.rc);
+	EXPECT_EQ(EOPNOTSUPP, self->c.err);
+	EXPECT_EQ((__u32)CKPT_REASON_UNSUPPORTED_STATE, self->c.args.reason) TH_LOG("%s", self->c.log);
+	EXPECT_NE(NULL, strstr(self->c.log, what)) TH_LOG("log: %s", self->c.log);
 }
 
 TEST_F(sig, refuses_pending_signals_by_name)
@@ -617,34 +507,18 @@ TEST_F(sig, refuses_pending_signals_by_name)
 	char buf[64];
 
 	expect_state_refused(_metadata, self, "pending", "pending signals");
-	EXPECT_NE(NULL, strstr(self->log, "SIGUSR2")) TH_LOG("log: %s", self->log);
-	EXPECT_NE(NULL, strstr(self->log, "SIGRTMIN+4")) TH_LOG("log: %s", self->log);
+	EXPECT_NE(NULL, strstr(self->c.log, "SIGUSR2")) TH_LOG("log: %s", self->c.log);
+	EXPECT_NE(NULL, strstr(self->c.log, "SIGRTMIN+4")) TH_LOG("log: %s", self->c.log);
 	/* what /proc says is pending: SIGUSR2 private, signal 36 process-wide */
-	ASSERT_NE(NULL, status_field(self->child, "SigPnd", buf, sizeof(buf)));
+	ASSERT_NE(NULL, status_field(self->c.pid, "SigPnd", buf, sizeof(buf)));
 	EXPECT_EQ(1ULL << (SIGUSR2 - 1), strtoull(buf, NULL, 16));
-	ASSERT_NE(NULL, status_field(self->child, "ShdPnd", buf, sizeof(buf)));
+	ASSERT_NE(NULL, status_field(self->c.pid, "ShdPnd", buf, sizeof(buf)));
 	EXPECT_EQ(1ULL << 35, strtoull(buf, NULL, 16));
 }
 
 TEST_F(sig, refuses_a_temporary_signal_mask)
 {
 	expect_state_refused(_metadata, self, "sigsuspend", "temporary signal mask");
-}
-
-static int copy_file(const char *from, const char *to)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-	ssize_t n;
-	int ok = in >= 0 && out >= 0;
-
-	while (ok && (n = read(in, buf, sizeof(buf))) > 0)
-		ok = write(out, buf, n) == n;
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return ok ? 0 : -1;
 }
 
 /* Whether @pid is blocked in clock_nanosleep(2) or nanosleep(2) (/proc/PID/syscall). */
@@ -706,11 +580,12 @@ TEST_F_TIMEOUT(sig, dynamic_program_maps_and_pages_match, 120)
 	FILE *maps;
 	pid_t pid;
 
-	snprintf(ld, sizeof(ld), "%s/ld-linux-x86-64.so.2", self->dir);
-	snprintf(libc, sizeof(libc), "%s/libc.so.6", self->dir);
-	snprintf(prog, sizeof(prog), "%s/sleep", self->dir);
-	if (copy_file("/lib64/ld-linux-x86-64.so.2", ld) || copy_file("/bin/sleep", prog) ||
-	    copy_file("/lib/x86_64-linux-gnu/libc.so.6", libc))
+	snprintf(ld, sizeof(ld), "%s/ld-linux-x86-64.so.2", self->c.dir);
+	snprintf(libc, sizeof(libc), "%s/libc.so.6", self->c.dir);
+	snprintf(prog, sizeof(prog), "%s/sleep", self->c.dir);
+	if (ckpt_copy_file("/lib64/ld-linux-x86-64.so.2", ld, 0755) ||
+	    ckpt_copy_file("/bin/sleep", prog, 0755) ||
+	    ckpt_copy_file("/lib/x86_64-linux-gnu/libc.so.6", libc, 0755))
 		SKIP(return, "no /bin/sleep, ld.so or libc.so.6 to copy");
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -723,10 +598,10 @@ TEST_F_TIMEOUT(sig, dynamic_program_maps_and_pages_match, 120)
 		dup2(null, 2);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);
-		execle(ld, ld, "--library-path", self->dir, prog, "1000", (char *)NULL, env);
+		execle(ld, ld, "--library-path", self->c.dir, prog, "1000", (char *)NULL, env);
 		_exit(127);
 	}
-	self->child = pid;
+	self->c.pid = pid;
 	for (int i = 0; i < 600 && !loaded(pid, "libc.so.6"); i++)
 		usleep(50000);
 	ASSERT_TRUE(loaded(pid, "libc.so.6")) TH_LOG("the program did not start");
@@ -742,12 +617,12 @@ TEST_F_TIMEOUT(sig, dynamic_program_maps_and_pages_match, 120)
 	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
 	ASSERT_TRUE(WIFSTOPPED(status));
 	dump(_metadata, self);
-	ASSERT_EQ(0, self->rc) TH_LOG("errno %d: %s", self->err, self->log);
+	ASSERT_EQ(0, self->c.rc) TH_LOG("errno %d: %s", self->c.err, self->c.log);
 	err = parse_image(im);
 	ASSERT_EQ(NULL, err) TH_LOG("%s", err);
 	ASSERT_NE(NULL, im->signals);
 	ASSERT_NE(NULL, im->task_state);
-	EXPECT_NE(0ULL, get64(im->task_state)) TH_LOG("the dynamic glibc registers rseq too");
+	EXPECT_NE(0ULL, ckpt_get64(im->task_state)) TH_LOG("the dynamic glibc registers rseq too");
 
 	/* every mapping, in order: range, protection, shared or private */
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
@@ -792,7 +667,7 @@ TEST_F_TIMEOUT(sig, dynamic_program_maps_and_pages_match, 120)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "--child"))
+	if (argc == 5 && !strcmp(argv[1], "--child"))
 		return child_main(argv);
 	return test_harness_run(argc, argv);
 }
