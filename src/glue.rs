@@ -121,10 +121,8 @@ impl FsContext {
 
     /// The path of `file`, relative to the task's root.
     pub(crate) fn file_path<'b>(&self, file: &OpenFile, buf: &'b mut [u8]) -> Result<&'b [u8]> {
-        // SAFETY: `file.file` is valid (`ARef`); its `f_path` lives as long as the file and is
-        // not changed after open.
-        let path = unsafe { &(*file.file.as_ptr()).__bindgen_anon_1.f_path };
-        vfs::path_name(path, &self.root, buf)
+        // The path the user sees: for an overlayfs backing file (a mapping's), the overlay's.
+        vfs::path_name(vfs::file_path(&file.file), &self.root, buf)
     }
 }
 

@@ -156,7 +156,7 @@ fn path_facts(path: &bindings::path) -> Result<InodeFacts> {
 /// The path a user sees for `file` (`file_user_path()`): `file->f_path`, or for an overlayfs
 /// backing file (the `vm_file` of a mapping of a file on overlayfs) the overlay path it was
 /// opened by. Lives (and does not change) as long as the file.
-fn file_path(file: &File) -> &bindings::path {
+pub(crate) fn file_path(file: &File) -> &bindings::path {
     // SAFETY: `file` is valid for the borrow; the glue returns `&file->f_path` or the user path
     // a backing file keeps, both set before the file is opened and never changed afterwards.
     unsafe { &*ffi::ckpt_glue_file_user_path(file.as_ptr()).cast::<bindings::path>() }
