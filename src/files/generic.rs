@@ -7,8 +7,8 @@
 use kernel::{bindings, prelude::*};
 
 use super::{
-    file_error, is_reg, FileKind, FileRecord, ReopenContext, Scratch, BTRFS_MAGIC,
-    OVERLAYFS_MAGIC, TMPFS_MAGIC, V9FS_MAGIC, XFS_MAGIC,
+    file_error, is_reg, FileKind, FileRecord, ReopenContext, Scratch, BTRFS_MAGIC, OVERLAYFS_MAGIC,
+    TMPFS_MAGIC, V9FS_MAGIC, XFS_MAGIC,
 };
 use crate::{
     error::{CkptError, CkptResult},
