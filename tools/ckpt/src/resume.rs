@@ -88,10 +88,6 @@ pub fn run(
     flags: RestartFlags,
     regs: &ProcessRegs,
 ) -> Failure {
-    let prepared = match prepare_stub(regs) {
-        Ok(p) => p,
-        Err(e) => return Failure::device(format!("restore: {e}")),
-    };
     let flags = flags | RestartFlags(abi::CKPT_RESTART_PROCESS as u64);
     if let Err(e) = device.restart(memfd, flags) {
         let message = if e.message.is_empty() {
@@ -105,6 +101,12 @@ pub fn run(
         }
         return Failure::device(format!("restore: {message} ({at})"));
     }
+    // After phase A: its refusals name what the image needs and this host lacks (CPU and
+    // xsave features among them), where this one could only say that XRSTOR would fault.
+    let prepared = match prepare_stub(regs) {
+        Ok(p) => p,
+        Err(e) => return Failure::device(format!("restore: {e}")),
+    };
     // The restored program calls into the vDSO at the image's address (glibc keeps pointers
     // to it): move this process's (phase A checked it is the same) and its data pages there.
     // Nothing here calls the vDSO afterwards.
