@@ -22,7 +22,10 @@
  * restart to stream file data.
  *
  * Runtime: the file holds 159 MiB of data; each variant writes it once and
- * streams it once (measured under TCG with KASAN: see the commit message).
+ * streams it once. Measured under TCG with KASAN, 5 guests sharing 2 cores:
+ * tmpfs 79 s (write 7.6 s, checkpoint and judge 59.4 s), ext4 249 s (write
+ * 63.5 s through the loop device, checkpoint and judge 43.7 s, the rest
+ * mkfs, mount and unmount).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
