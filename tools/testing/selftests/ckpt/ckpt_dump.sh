@@ -179,7 +179,7 @@ fi
 # A whole process into a pipe: the page count is reported all the same, and
 # the signal and task state records decode. The program is the static glibc
 # child of ckpt_process_restart_test (signal handlers, an altstack, rseq),
-# copied onto the tmpfs (the root file system has no file implementation);
+# copied onto the tmpfs (so that its only mapped file is one this test made);
 # it stops itself after its first step. (Dynamically linked programs are
 # dumped by ckpt_sigstate_test.)
 x=$work/x

@@ -563,7 +563,7 @@ static int loaded(pid_t pid, const char *what)
 
 /*
  * A dynamically linked program (/bin/sleep, its libc and ld.so copied onto
- * the tmpfs: the guest's root file system has no file implementation), run
+ * a tmpfs, so that every mapped file is one this test made), run
  * as "ld-linux-x86-64.so.2 --library-path DIR DIR/sleep": every mapping
  * matches /proc/PID/maps, every page in the image matches /proc/PID/mem,
  * and the libraries' copied-on-write pages are in the image.
@@ -606,8 +606,8 @@ TEST_F_TIMEOUT(sig, dynamic_program_maps_and_pages_match, 120)
 		usleep(50000);
 	ASSERT_TRUE(loaded(pid, "libc.so.6")) TH_LOG("the program did not start");
 	/*
-	 * Until it sleeps, ld.so may still have /etc/ld.so.cache (root file
-	 * system: no file implementation) mapped: wait for clock_nanosleep.
+	 * Until it sleeps, ld.so may still have /etc/ld.so.cache mapped (a
+	 * mapping that comes and goes): wait for clock_nanosleep.
 	 */
 	for (int i = 0; i < 600 && !sleeping(pid); i++)
 		usleep(50000);
