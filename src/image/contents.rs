@@ -41,15 +41,25 @@ impl<'a> FileData<'a> {
 
     /// Validates every field; `own_id` is the record's id.
     pub fn check(&self, own_id: u64) -> Result<(), FormatErrorKind> {
-        if self.file == 0 || self.file >= own_id {
-            return Err(FormatErrorKind::BadReference(self.file));
-        }
         let len = u64::try_from(self.data.len()).unwrap_or(u64::MAX);
+        Self::check_fields(self.file, self.offset, len, own_id)
+    }
+
+    /// Validates the fields of a run of `len` bytes: what [`FileData::check`] checks, for a
+    /// reader that streams the data instead of holding it.
+    pub fn check_fields(
+        file: u64,
+        offset: u64,
+        len: u64,
+        own_id: u64,
+    ) -> Result<(), FormatErrorKind> {
+        if file == 0 || file >= own_id {
+            return Err(FormatErrorKind::BadReference(file));
+        }
         // File offsets are `loff_t`: the run must end at or below `i64::MAX`.
-        if self.data.is_empty()
-            || self.data.len() > FILE_DATA_MAX
-            || self
-                .offset
+        if len == 0
+            || len > FILE_DATA_MAX as u64
+            || offset
                 .checked_add(len)
                 .is_none_or(|end| end > i64::MAX as u64)
         {
@@ -167,26 +177,8 @@ impl ContentsCheck {
     pub fn next(&mut self, id: u64, body: &super::Body<'_>) -> Result<(), ContentsError> {
         match body {
             super::Body::FileData(d) => {
-                let Some((file, size, _, kind)) = self.file.filter(|f| f.0 == d.file) else {
-                    return Err(ContentsError::NotFollowing { file: d.file });
-                };
-                if !self.adjacent {
-                    return Err(ContentsError::NotFollowing { file });
-                }
-                if kind != 7 && kind != 8 {
-                    return Err(ContentsError::NoContents { kind });
-                }
-                if d.offset < self.end {
-                    return Err(ContentsError::Overlap { offset: d.offset });
-                }
-                if size < 0 || d.end() > size as u64 {
-                    return Err(ContentsError::PastSize { end: d.end(), size });
-                }
-                self.held = self
-                    .held
-                    .saturating_add(u64::try_from(d.data.len()).unwrap_or(u64::MAX));
-                self.end = d.end();
-                Ok(())
+                let len = u64::try_from(d.data.len()).unwrap_or(u64::MAX);
+                self.run(d.file, d.offset, len)
             }
             super::Body::File(f) => {
                 self.close()?;
@@ -200,6 +192,30 @@ impl ContentsCheck {
                 Ok(())
             }
         }
+    }
+
+    /// Takes the next record of the image when it is a FILE_DATA record whose data the
+    /// caller did not keep: a run of `len` bytes at `offset` of file record `file`.
+    pub fn run(&mut self, file: u64, offset: u64, len: u64) -> Result<(), ContentsError> {
+        let Some((current, size, _, kind)) = self.file.filter(|f| f.0 == file) else {
+            return Err(ContentsError::NotFollowing { file });
+        };
+        if !self.adjacent {
+            return Err(ContentsError::NotFollowing { file: current });
+        }
+        if kind != 7 && kind != 8 {
+            return Err(ContentsError::NoContents { kind });
+        }
+        if offset < self.end {
+            return Err(ContentsError::Overlap { offset });
+        }
+        let end = offset.saturating_add(len);
+        if size < 0 || end > size as u64 {
+            return Err(ContentsError::PastSize { end, size });
+        }
+        self.held = self.held.saturating_add(len);
+        self.end = end;
+        Ok(())
     }
 
     /// The end of the image: the last file's runs must be complete.
