@@ -5,8 +5,9 @@
 //! The image is hostile input. Restart runs in phases and acts only after every check passed:
 //!
 //! 1. **Read** the image from the fd, sequentially, up to its terminator and never past it,
-//!    into memory bounded by `CKPT_RESTART_MAX_IMAGE`; a process image's page data is checked
-//!    as it passes and goes to a [`Spool`] instead (not counted in that bound).
+//!    into memory bounded by `CKPT_RESTART_MAX_IMAGE`; page data and file contents are checked
+//!    as they pass and go to a [`Spool`] instead (not counted in that bound; page data only
+//!    for a whole-process restart, a file-table restart drops it).
 //! 2. **Validate** all of it with the codec's [`Decoder`] (lengths, ids, order, references,
 //!    count, length, CRC-32C), then what the codec cannot know: one task with one file table,
 //!    every file referenced, known flags, canonical absolute paths, allowed devices, fd numbers
@@ -123,35 +124,42 @@ fn restart(
         // A whole process: validated and kept for CKPT_IOC_RESTART_COMMIT (crate::process).
         // A new attempt replaces an earlier plan (and frees its spool) first.
         *prepared.lock() = None;
-        let mut spool = Spool::new(process::spool_limit()?)?;
-        let (image, max_payload) = read_image(&input, out, Some(&mut spool))?;
+        let mut spool = Spool::new(true);
+        let (image, max_payload) = read_image(&input, out, &mut spool)?;
         return process::prepare(image, max_payload, spool, args.flags, out, prepared);
     }
-    let (image, max_payload) = read_image(&input, out, None)?;
-    let mut plan = Plan::parse(&image, max_payload)?;
+    // A process image's page data is checked and dropped; file contents are spooled.
+    let mut spool = Spool::new(false);
+    let (image, max_payload) = read_image(&input, out, &mut spool)?;
+    let mut plan = Plan::parse(&image, max_payload, &spool.file_data)?;
     check_environment(&plan, args.flags)?;
     let fds = plan.fd_table()?;
     out.nr_external = plan.check_fds(&fds, args.flags)?;
-    let files = plan.reopen(&fds, args.flags)?;
+    let files = plan.reopen(&fds, args.flags, &spool)?;
     out.nr_fds = install(&plan, &fds, &files, args.flags)?;
     Ok(())
 }
 
 // ---- phase 1: read ----
 
-/// Where the page data of a process image goes while it is read (`CKPT_RESTART_PROCESS`): a
-/// private shmem file of the module, charged to the caller's memory cgroup, never in kernel
-/// memory. Each PAGES record is checked (fields, its own CRC-32C) as it passes, its data
-/// written here and the record left out of the image kept in memory, whose terminator is
-/// rewritten once the original's verified (record count, length, CRC-32C over every byte).
+/// Where the data of PAGES and FILE_DATA records goes while an image is read: a private shmem
+/// file of the module, charged to the caller's memory cgroup, never kernel memory. Each such
+/// record is checked (its fields; a PAGES record's own CRC-32C) as it passes, its data written
+/// here and the record left out of the image kept in memory, whose terminator is rewritten once
+/// the original's is verified (record count, length, CRC-32C over every byte). The file is made
+/// when the first data arrives: an image without any costs nothing.
 pub(crate) struct Spool {
-    pub(crate) file: NewFile,
-    /// One entry per PAGES record, in image order.
-    pub(crate) runs: KVVec<SpoolRun>,
-    /// Bytes written to `file`.
-    pub(crate) len: u64,
-    /// Most bytes `file` may hold (the caller's `RLIMIT_AS`, or unlimited).
+    file: Option<NewFile>,
+    /// PAGES records, in image order (for a whole-process restart; a file-table restart checks
+    /// them and drops their data).
+    pub(crate) pages: KVVec<SpoolRun>,
+    /// FILE_DATA records, in image order.
+    pub(crate) file_data: KVVec<DataRun>,
+    /// Bytes written to the file.
+    len: u64,
+    /// Most bytes the file may hold (the caller's soft `RLIMIT_AS`), known once it is made.
     limit: u64,
+    keep_pages: bool,
 }
 
 /// A PAGES record moved to the [`Spool`]: its fields, and where its data is in the file.
@@ -164,17 +172,126 @@ pub(crate) struct SpoolRun {
     pub(crate) at: u64,
 }
 
+/// A FILE_DATA record moved to the [`Spool`]: `len` bytes at `offset` of file record `file`,
+/// at `at` in the spool.
+#[derive(Clone, Copy)]
+pub(crate) struct DataRun {
+    pub(crate) id: u64,
+    pub(crate) file: u64,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) at: u64,
+}
+
 impl Spool {
-    /// An empty spool holding at most `limit` bytes.
-    pub(crate) fn new(limit: u64) -> CkptResult<Self> {
-        let file = NewFile::memfd(c"memfd:ckpt-restart-pages")
-            .map_err(|e| CkptError::other(e, format_args!("cannot create the page data spool")))?;
-        Ok(Self {
-            file,
-            runs: KVVec::new(),
+    /// An empty spool; `keep_pages`: page data is kept (a whole-process restart), not dropped.
+    pub(crate) fn new(keep_pages: bool) -> Self {
+        Self {
+            file: None,
+            pages: KVVec::new(),
+            file_data: KVVec::new(),
             len: 0,
-            limit,
+            limit: 0,
+            keep_pages,
+        }
+    }
+
+    /// Makes room for `len` more bytes: creates the file on first use, refuses past the limit.
+    fn reserve(&mut self, len: u64, id: u64) -> CkptResult {
+        if self.file.is_none() {
+            self.limit = process::caller_soft_limit(bindings::RLIMIT_AS)?;
+            let file = NewFile::memfd(c"memfd:ckpt-restart-spool").map_err(|e| {
+                CkptError::other(
+                    spool_errno(e),
+                    format_args!("cannot create the restart spool"),
+                )
+            })?;
+            self.file = Some(file);
+        }
+        if self.len.saturating_add(len) > self.limit {
+            return Err(CkptError::too_large(
+                EFBIG,
+                format_args!(
+                    "the image's page data and file contents exceed this process's RLIMIT_AS \
+                     ({} bytes)",
+                    self.limit
+                ),
+            )
+            .in_record(id));
+        }
+        Ok(())
+    }
+
+    /// Appends `data` (room made by [`Spool::reserve`]).
+    fn append(&mut self, data: &[u8], id: u64) -> CkptResult {
+        let file = self.file.as_ref().ok_or(EINVAL)?;
+        let mut pos = self.len as i64;
+        file.write_all_at(data, &mut pos).map_err(|e| {
+            CkptError::other(
+                spool_errno(e),
+                format_args!("writing to the restart spool failed"),
+            )
+            .in_record(id)
+        })?;
+        self.len = pos as u64;
+        Ok(())
+    }
+
+    /// Fills `buf` with the spooled bytes at `at`.
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], at: u64) -> Result {
+        let file = self.file.as_ref().ok_or(EIO)?;
+        let mut pos = i64::try_from(at).map_err(|_| EIO)?;
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read_at(&mut buf[got..], &mut pos)? {
+                0 => return Err(EIO),
+                n => got += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// shmem says `ENOSPC` when it cannot get memory for a page or an inode; the spool has no
+/// size of its own, so that is running out of memory.
+fn spool_errno(e: Error) -> Error {
+    if e == ENOSPC {
+        ENOMEM
+    } else {
+        e
+    }
+}
+
+/// A record being read: what errors about it name (its type and id, and offsets in the input).
+struct RecordCtx {
+    here: Option<image::RecordRef>,
+    /// Input offset of its header.
+    offset: u64,
+}
+
+impl RecordCtx {
+    fn new(header: &RecordHeader, offset: u64) -> Self {
+        Self {
+            here: Some(image::RecordRef {
+                rtype: header.rtype,
+                id: header.id,
+            }),
+            offset,
+        }
+    }
+
+    /// A malformed-image error at `at` bytes into the record (its header included).
+    fn error(&self, kind: image::FormatErrorKind, at: u64) -> CkptError {
+        bad_image(FormatError {
+            kind,
+            offset: self.offset + at,
+            record: self.here,
         })
+    }
+
+    /// A malformed-image error at `at` bytes into the record's payload.
+    fn payload_error(&self, kind: image::FormatErrorKind, at: u64) -> CkptError {
+        self.error(kind, RECORD_HEADER_LEN as u64 + at)
     }
 }
 
@@ -186,30 +303,36 @@ struct Reader<'s> {
     /// CRC-32C of every byte consumed (the original image's).
     crc: image::Crc32c,
     records: u64,
+    /// Records left out of `image` (their data went to the spool, or was dropped).
+    streamed: u64,
     last_id: u64,
-    /// The last record read was a PAGES record.
-    after_pages: bool,
+    /// The type of the last record read if it was left out of `image`.
+    last_streamed: Option<RecordType>,
     page_size: u32,
-    spool: Option<&'s mut Spool>,
+    spool: &'s mut Spool,
+    /// Buffer for streamed data, allocated on first use.
+    chunk: KVVec<u8>,
 }
 
 /// Reads one image, up to its terminator, into memory. Returns it and its longest record
-/// payload (the decoder's scratch size). Only the framing is looked at here, and with a
-/// `spool`, the PAGES records, which go there instead (see [`Spool`]).
+/// payload (the decoder's scratch size). Only the framing is looked at here, and the PAGES
+/// and FILE_DATA records, whose data goes to `spool` instead (see [`Spool`]).
 pub(crate) fn read_image(
     input: &CallerFile,
     out: &mut Outcome,
-    spool: Option<&mut Spool>,
+    spool: &mut Spool,
 ) -> CkptResult<(KVVec<u8>, usize)> {
     let mut r = Reader {
         image: KVVec::new(),
         consumed: 0,
         crc: image::Crc32c::new(),
         records: 0,
+        streamed: 0,
         last_id: 0,
-        after_pages: false,
+        last_streamed: None,
         page_size: 0,
         spool,
+        chunk: KVVec::new(),
     };
     r.read_more(input, IMMUTABLE_HEADER_LEN, out)?;
     // An unknown version may frame records differently: refuse it before reading on.
@@ -228,12 +351,10 @@ pub(crate) fn read_image(
         )));
     }
     r.read_more(input, HEADER_LEN - IMMUTABLE_HEADER_LEN, out)?;
-    if r.spool.is_some() {
-        // The decoder checks the header again; only a valid page size matters here.
-        r.page_size = image::parse_header(&r.image)
-            .map(|h| h.page_size)
-            .unwrap_or(0);
-    }
+    // The decoder checks the header again; only a valid page size matters here.
+    r.page_size = image::parse_header(&r.image)
+        .map(|h| h.page_size)
+        .unwrap_or(0);
     let mut max_payload = 0;
     loop {
         let start = r.image.len();
@@ -246,68 +367,53 @@ pub(crate) fn read_image(
                 record: None,
             })
         })?;
-        let len = header.payload_len();
-        if r.spool.is_some() {
-            if header.rtype == RecordType::TERMINATOR {
-                image::Terminator::check_header(&header).map_err(|kind| {
-                    bad_image(FormatError {
-                        kind,
-                        offset,
-                        record: None,
-                    })
-                })?;
-                // The checksum covers every byte before its own field.
-                r.read_more(input, image::TERMINATOR_PAYLOAD_LEN - 4, out)?;
-                let computed = r.crc.value();
-                r.read_more(input, 4, out)?;
-                r.terminator(start, offset, &header, computed)?;
-                return Ok((r.image, max_payload));
-            }
-            // What the decoder checks of every record, for those it will not see.
-            let here = Some(image::RecordRef {
-                rtype: header.rtype,
-                id: header.id,
-            });
-            let fail = |kind, at: u64| {
-                bad_image(FormatError {
-                    kind,
-                    offset: offset + at,
-                    record: here,
-                })
-            };
-            if header.id <= r.last_id {
-                return Err(fail(image::FormatErrorKind::IdNotIncreasing(header.id), 8));
-            }
-            // Records that must follow another one: the one before was not a PAGES record,
-            // which the decoder will not see.
-            let follows =
-                header.rtype == RecordType::TASK_VECTOR || header.rtype == RecordType::FILE_DATA;
-            if follows && r.after_pages {
-                return Err(fail(image::FormatErrorKind::OutOfOrder, 0));
-            }
-            r.records += 1;
-            r.last_id = header.id;
-            r.after_pages = header.rtype == RecordType::PAGES;
-            if header.rtype == RecordType::PAGES {
-                if r.records == 1 {
-                    return Err(fail(image::FormatErrorKind::EnvVectorMissing, 0));
-                }
-                if header.flags != header.rtype.defined_flags() {
-                    return Err(fail(
-                        image::FormatErrorKind::BadRecordFlags(header.flags),
-                        2,
-                    ));
-                }
-                r.image.truncate(start);
-                r.spool_pages(input, &header, offset, out)?;
-                continue;
-            }
+        let cx = RecordCtx::new(&header, offset);
+        if header.rtype == RecordType::TERMINATOR {
+            image::Terminator::check_header(&header).map_err(|kind| cx.error(kind, 0))?;
+            // The checksum covers every byte before its own field.
+            r.read_more(input, image::TERMINATOR_PAYLOAD_LEN - 4, out)?;
+            let computed = r.crc.value();
+            r.read_more(input, 4, out)?;
+            r.terminator(start, &cx, computed)?;
+            return Ok((r.image, max_payload.max(image::TERMINATOR_PAYLOAD_LEN)));
         }
+        // What the decoder checks of every record, for those it will not see.
+        if header.id <= r.last_id {
+            return Err(cx.error(image::FormatErrorKind::IdNotIncreasing(header.id), 8));
+        }
+        // Records that must follow another one, after a record the decoder will not see: a
+        // task vector follows its task record, file data its file record or that file's data
+        // (which [`Plan::parse`] puts back in place; page data it does not).
+        let out_of_order = matches!(
+            (header.rtype, r.last_streamed),
+            (RecordType::TASK_VECTOR, Some(_)) | (RecordType::FILE_DATA, Some(RecordType::PAGES))
+        );
+        if out_of_order {
+            return Err(cx.error(image::FormatErrorKind::OutOfOrder, 0));
+        }
+        r.records += 1;
+        r.last_id = header.id;
+        let streamed = header.rtype == RecordType::PAGES || header.rtype == RecordType::FILE_DATA;
+        r.last_streamed = streamed.then_some(header.rtype);
+        if streamed {
+            if r.records == 1 {
+                return Err(cx.error(image::FormatErrorKind::EnvVectorMissing, 0));
+            }
+            if header.flags != header.rtype.defined_flags() {
+                return Err(cx.error(image::FormatErrorKind::BadRecordFlags(header.flags), 2));
+            }
+            r.image.truncate(start);
+            r.streamed += 1;
+            if header.rtype == RecordType::PAGES {
+                r.stream_pages(input, &header, &cx, out)?;
+            } else {
+                r.stream_file_data(input, &header, &cx, out)?;
+            }
+            continue;
+        }
+        let len = header.payload_len();
         max_payload = max_payload.max(len);
         r.read_more(input, len, out)?;
-        if header.rtype == RecordType::TERMINATOR {
-            return Ok((r.image, max_payload));
-        }
     }
 }
 
@@ -318,14 +424,11 @@ impl Reader<'_> {
         let filled = self.image.len();
         let end = filled.saturating_add(len);
         if end > max {
-            let what = if self.spool.is_some() {
-                "the image without its page data"
-            } else {
-                "the image"
-            };
             return Err(CkptError::too_large(
                 EFBIG,
-                format_args!("{what} exceeds {max} bytes"),
+                format_args!(
+                    "the image without its page data and file contents exceeds {max} bytes"
+                ),
             ));
         }
         // Grown as data arrives: a record header is not trusted with an allocation.
@@ -344,152 +447,177 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Reads exactly `buf.len()` bytes of a streamed record (not kept in the image).
+    fn read_streamed(
+        &mut self,
+        input: &CallerFile,
+        buf: &mut [u8],
+        out: &mut Outcome,
+    ) -> CkptResult {
+        read_exact(input, buf, self.consumed, out)?;
+        self.consumed += buf.len() as u64;
+        self.crc = self.crc.update(buf);
+        Ok(())
+    }
+
+    /// Streams `len` bytes of record `id`'s data through `record_crc` into the spool, or
+    /// drops them (`keep` false).
+    fn stream_data(
+        &mut self,
+        input: &CallerFile,
+        len: u64,
+        id: u64,
+        keep: bool,
+        record_crc: &mut image::Crc32c,
+        out: &mut Outcome,
+    ) -> CkptResult {
+        if keep {
+            self.spool.reserve(len, id)?;
+        }
+        if self.chunk.is_empty() && len > 0 {
+            self.chunk = KVVec::from_elem(0u8, READ_CHUNK, GFP_KERNEL)?;
+        }
+        let mut chunk = core::mem::take(&mut self.chunk);
+        let mut left = len;
+        let result = (|| {
+            while left > 0 {
+                let buf = &mut chunk[..(left as usize).min(READ_CHUNK)];
+                self.read_streamed(input, buf, out)?;
+                *record_crc = record_crc.update(buf);
+                if keep {
+                    self.spool.append(buf, id)?;
+                }
+                left -= buf.len() as u64;
+            }
+            Ok(())
+        })();
+        self.chunk = chunk;
+        result
+    }
+
     /// Reads a PAGES record's payload (its header read and taken out of the image), checks
-    /// it as the codec's `Pages::check` does and moves its data to the spool.
-    fn spool_pages(
+    /// it as the codec's `Pages::check` does and moves its data to the spool (or drops it).
+    fn stream_pages(
         &mut self,
         input: &CallerFile,
         header: &RecordHeader,
-        offset: u64,
+        cx: &RecordCtx,
         out: &mut Outcome,
     ) -> CkptResult {
         use image::FormatErrorKind as K;
-        let here = Some(image::RecordRef {
-            rtype: header.rtype,
-            id: header.id,
-        });
-        let payload_at = offset + RECORD_HEADER_LEN as u64;
-        let fail = |kind, at: u64| {
-            bad_image(FormatError {
-                kind,
-                offset: payload_at + at,
-                record: here,
-            })
-        };
         let len = header.payload_len();
         if len < image::PAGES_FIXED_LEN {
-            return Err(fail(K::PayloadTruncated, 0));
+            return Err(cx.payload_error(K::PayloadTruncated, 0));
         }
         let mut fixed = [0u8; image::PAGES_FIXED_LEN];
-        read_exact(input, &mut fixed, self.consumed, out)?;
-        self.consumed += fixed.len() as u64;
-        self.crc = self.crc.update(&fixed);
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&fixed[at..at + 8]);
-            u64::from_le_bytes(w)
-        };
-        let (vma, addr) = (word(0), word(8));
+        self.read_streamed(input, &mut fixed, out)?;
+        let (vma, addr) = (le_u64(&fixed[0..8]), le_u64(&fixed[8..16]));
         let count = u32::from_le_bytes([fixed[16], fixed[17], fixed[18], fixed[19]]);
         let stored = u32::from_le_bytes([fixed[20], fixed[21], fixed[22], fixed[23]]);
         let data_len = (len - image::PAGES_FIXED_LEN) as u64;
         if vma == 0 || vma >= header.id {
-            return Err(fail(K::BadReference(vma), 0));
+            return Err(cx.payload_error(K::BadReference(vma), 0));
         }
         let ps = u64::from(self.page_size);
         if count == 0 || ps == 0 || u64::from(count) * ps != data_len {
-            return Err(fail(K::BadPageData, 16));
+            return Err(cx.payload_error(K::BadPageData, 16));
         }
         if addr & (ps - 1) != 0 || addr.checked_add(data_len).is_none() {
-            return Err(fail(K::BadRange, 8));
+            return Err(cx.payload_error(K::BadRange, 8));
         }
-        let Some(spool) = self.spool.as_deref_mut() else {
-            return Err(EINVAL.into());
-        };
-        if spool.len.saturating_add(data_len) > spool.limit {
-            return Err(CkptError::too_large(
-                EFBIG,
-                format_args!(
-                    "the image's page data exceeds this process's RLIMIT_AS ({} bytes)",
-                    spool.limit
-                ),
-            )
-            .in_record(header.id));
-        }
-        let at = spool.len;
+        let at = self.spool.len;
+        let keep = self.spool.keep_pages;
         let mut record_crc = image::Crc32c::new().update(&fixed[..20]);
-        let mut chunk = KVVec::from_elem(0u8, READ_CHUNK.min(len), GFP_KERNEL)?;
-        let mut left = data_len as usize;
-        while left > 0 {
-            let buf = &mut chunk[..left.min(READ_CHUNK)];
-            read_exact(input, buf, self.consumed, out)?;
-            self.consumed += buf.len() as u64;
-            self.crc = self.crc.update(buf);
-            record_crc = record_crc.update(buf);
-            let mut pos = spool.len as i64;
-            spool.file.write_all_at(buf, &mut pos).map_err(|e| {
-                CkptError::other(e, format_args!("writing page data to the spool failed"))
-                    .in_record(header.id)
-            })?;
-            spool.len = pos as u64;
-            left -= buf.len();
-        }
+        self.stream_data(input, data_len, header.id, keep, &mut record_crc, out)?;
         let computed = record_crc.value();
         if computed != stored {
-            return Err(fail(K::PageChecksumMismatch { stored, computed }, 20));
+            return Err(cx.payload_error(K::PageChecksumMismatch { stored, computed }, 20));
         }
-        spool.runs.push(
-            SpoolRun {
+        if keep {
+            let run = SpoolRun {
                 id: header.id,
                 vma,
                 addr,
                 len: data_len,
                 at,
-            },
-            GFP_KERNEL,
-        )?;
+            };
+            self.spool.pages.push(run, GFP_KERNEL)?;
+        }
         Ok(())
     }
 
-    /// Verifies the original image's terminator (read at `start` of the image, `offset` of
-    /// the input), then rewrites it for the image kept in memory.
-    fn terminator(
+    /// Reads a FILE_DATA record's payload (its header read and taken out of the image), checks
+    /// its fields as the codec's `FileData::check` does and moves its data to the spool. How
+    /// the runs fit their file records is checked with the rest of the image
+    /// ([`Plan::parse`]).
+    fn stream_file_data(
         &mut self,
-        start: usize,
-        offset: u64,
+        input: &CallerFile,
         header: &RecordHeader,
-        computed: u32,
+        cx: &RecordCtx,
+        out: &mut Outcome,
     ) -> CkptResult {
-        use image::FormatErrorKind as K;
-        let here = Some(image::RecordRef {
-            rtype: header.rtype,
+        let len = header.payload_len();
+        if len < image::FILE_DATA_FIXED_LEN {
+            return Err(cx.payload_error(image::FormatErrorKind::PayloadTruncated, 0));
+        }
+        let mut fixed = [0u8; image::FILE_DATA_FIXED_LEN];
+        self.read_streamed(input, &mut fixed, out)?;
+        let (file, offset) = (le_u64(&fixed[0..8]), le_u64(&fixed[8..16]));
+        let data_len = (len - image::FILE_DATA_FIXED_LEN) as u64;
+        FileData::check_fields(file, offset, data_len, header.id).map_err(|kind| {
+            let at = if matches!(kind, image::FormatErrorKind::BadRange) {
+                8
+            } else {
+                0
+            };
+            cx.payload_error(kind, at)
+        })?;
+        let at = self.spool.len;
+        let mut unused = image::Crc32c::new();
+        self.stream_data(input, data_len, header.id, true, &mut unused, out)?;
+        let run = DataRun {
             id: header.id,
-        });
-        let payload_at = offset + RECORD_HEADER_LEN as u64;
-        let fail = |kind, at: u64| {
-            bad_image(FormatError {
-                kind,
-                offset: payload_at + at,
-                record: here,
-            })
+            file,
+            offset,
+            len: data_len,
+            at,
         };
+        self.spool.file_data.push(run, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Verifies the original image's terminator (read at `start` of the image), then rewrites
+    /// it for the image kept in memory.
+    fn terminator(&mut self, start: usize, cx: &RecordCtx, computed: u32) -> CkptResult {
+        use image::FormatErrorKind as K;
         let payload_start = start + RECORD_HEADER_LEN;
         let sum_at = payload_start + image::TERMINATOR_PAYLOAD_LEN - 4;
         let t = image::Terminator::parse(&self.image[payload_start..])
-            .map_err(|e| fail(e.kind, e.at as u64))?;
+            .map_err(|e| cx.payload_error(e.kind, e.at as u64))?;
         if t.record_count != self.records {
             let kind = K::RecordCountMismatch {
                 stored: t.record_count,
                 actual: self.records,
             };
-            return Err(fail(kind, 0));
+            return Err(cx.payload_error(kind, 0));
         }
-        if t.image_len != offset {
+        if t.image_len != cx.offset {
             let kind = K::ImageLengthMismatch {
                 stored: t.image_len,
-                actual: offset,
+                actual: cx.offset,
             };
-            return Err(fail(kind, 8));
+            return Err(cx.payload_error(kind, 8));
         }
         if t.checksum != computed {
             let kind = K::ChecksumMismatch {
                 stored: t.checksum,
                 computed,
             };
-            return Err(fail(kind, 16));
+            return Err(cx.payload_error(kind, 16));
         }
         // The image kept: its own count, length and checksum.
-        let kept = self.records - self.spool.as_ref().map_or(0, |s| s.runs.len() as u64);
+        let kept = self.records - self.streamed;
         self.image[payload_start..payload_start + 8].copy_from_slice(&kept.to_le_bytes());
         self.image[payload_start + 8..payload_start + 16]
             .copy_from_slice(&(start as u64).to_le_bytes());
@@ -497,6 +625,12 @@ impl Reader<'_> {
         self.image[sum_at..sum_at + 4].copy_from_slice(&sum.to_le_bytes());
         Ok(())
     }
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(w)
 }
 
 /// Fills `buf` from the input (`at` bytes were read before it).
@@ -565,16 +699,21 @@ pub(crate) struct Plan<'a> {
     table_id: u64,
     table: FileTable<'a>,
     pub(crate) files: KVVec<FileRecord<'a>>,
-    /// FILE_DATA records: runs of the contents of `files` (each file's `runs`).
-    runs: KVVec<FileData<'a>>,
+    /// The spooled FILE_DATA records: runs of the contents of `files` (each file's `runs`).
+    runs: &'a [DataRun],
     /// Sorted ids of the file records mappings use (a whole-process restart sets them): they
     /// need no fd.
     pub(crate) mapped: KVVec<u64>,
 }
 
 impl<'a> Plan<'a> {
-    /// Decodes and validates `image`, which [`read_image`] framed.
-    pub(crate) fn parse(image: &'a [u8], max_payload: usize) -> CkptResult<Self> {
+    /// Decodes and validates `image`, which [`read_image`] framed, with the FILE_DATA records
+    /// it moved to the spool (`runs`), which go back in place by id.
+    pub(crate) fn parse(
+        image: &'a [u8],
+        max_payload: usize,
+        runs: &'a [DataRun],
+    ) -> CkptResult<Self> {
         let mut scratch = KVVec::from_elem(0u8, max_payload, GFP_KERNEL)?;
         let mut dec = Decoder::new(image).map_err(decode_error)?;
         let header = *dec.header();
@@ -583,13 +722,31 @@ impl<'a> Plan<'a> {
         let mut task_vector = None;
         let mut table: Option<(u64, FileTable<'a>)> = None;
         let mut files: KVVec<FileRecord<'a>> = KVVec::new();
-        let mut runs: KVVec<FileData<'a>> = KVVec::new();
         let mut several_tasks = None;
         // What restart requires of file contents beyond each record (shared with the tools).
         let mut contents = ContentsCheck::new();
         let mut bad_contents = None;
+        // The spooled runs before record `id`, in image order: each to the file record before.
+        let mut next_run = 0;
+        let mut runs_before = |id: u64,
+                               files: &mut KVVec<FileRecord<'a>>,
+                               contents: &mut ContentsCheck,
+                               bad: &mut Option<CkptError>| {
+            while let Some(run) = runs.get(next_run).filter(|r| r.id < id) {
+                if let Err(e) = contents.run(run.file, run.offset, run.len) {
+                    bad.get_or_insert(contents_error(run.id, e));
+                }
+                // `contents` checked that it follows the last file record.
+                if let Some(rec) = files.last_mut() {
+                    rec.runs.end = next_run + 1;
+                }
+                next_run += 1;
+            }
+            next_run
+        };
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
+            let run_index = runs_before(id, &mut files, &mut contents, &mut bad_contents);
             // Reported once the whole image verified, like several tasks.
             if let Err(e) = contents.next(id, &record.body) {
                 bad_contents.get_or_insert(contents_error(id, e));
@@ -639,16 +796,16 @@ impl<'a> Plan<'a> {
                         id,
                         file,
                         first_fd: u32::MAX,
-                        runs: runs.len()..runs.len(),
+                        runs: run_index..run_index,
                     },
                     GFP_KERNEL,
                 )?,
-                Body::FileData(run) => {
-                    // `contents` checked that it follows the last file record.
-                    if let Some(rec) = files.last_mut() {
-                        rec.runs.end += 1;
-                    }
-                    runs.push(run, GFP_KERNEL)?;
+                // read_image() moved every FILE_DATA record to the spool (`runs`).
+                Body::FileData(_) => {
+                    return Err(inconsistent(
+                        id,
+                        format_args!("unexpected FILE_DATA record"),
+                    ))
                 }
                 Body::Unknown(_)
                 | Body::Terminator(_)
@@ -660,6 +817,7 @@ impl<'a> Plan<'a> {
                 | Body::TaskState(_) => {}
             }
         }
+        runs_before(u64::MAX, &mut files, &mut contents, &mut bad_contents);
         if let Err(e) = contents.finish() {
             bad_contents.get_or_insert(contents_error(0, e));
         }
@@ -859,15 +1017,21 @@ pub(crate) fn check_environment(plan: &Plan<'_>, flags: u64) -> CkptResult {
 
 impl Plan<'_> {
     /// Opens every file record through the kind that restores it (`None` for external
-    /// ones, which the caller supplies), in record order.
-    pub(crate) fn reopen(&self, _fds: &[FdUse], flags: u64) -> CkptResult<KVVec<Option<NewFile>>> {
+    /// ones, which the caller supplies), in record order; file contents come from `spool`.
+    pub(crate) fn reopen(
+        &self,
+        _fds: &[FdUse],
+        flags: u64,
+        spool: &Spool,
+    ) -> CkptResult<KVVec<Option<NewFile>>> {
         let root = FsContext::current()?.root;
         let mut names = KVec::from_elem(0u8, 2 * (PATH_MAX + 1), GFP_KERNEL)?;
         let mut cx = ReopenContext {
             root: &root,
             names: &mut names,
             flags,
-            runs: &self.runs,
+            runs: self.runs,
+            spool,
         };
         let mut files = KVVec::with_capacity(self.files.len(), GFP_KERNEL)?;
         for rec in self.files.iter() {

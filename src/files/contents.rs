@@ -10,11 +10,10 @@
 
 use kernel::{bindings, prelude::*};
 
-use super::{file_error, FileRecord, Kind};
+use super::{file_error, FileRecord, Kind, ReopenContext};
 use crate::{
     error::{CkptError, CkptResult},
     glue::OpenFile,
-    image::FileData,
     vfs::{self, FileFacts, KPath, NewFile},
 };
 
@@ -131,9 +130,9 @@ fn map_error(facts: &FileFacts, e: Error) -> CkptError {
     )
 }
 
-/// Writes the runs of `rec` into `file` (which restart just created, empty), then sets its
-/// size and permission bits as recorded.
-pub(super) fn restore(rec: &FileRecord<'_>, runs: &[FileData<'_>], file: &NewFile) -> CkptResult {
+/// Writes the runs of `rec` (their data in `cx`'s spool) into `file`, which restart just
+/// created, empty; then sets its size and permission bits as recorded.
+pub(super) fn restore(rec: &FileRecord<'_>, cx: &ReopenContext<'_>, file: &NewFile) -> CkptResult {
     let fail = |e: Error, what: &str| {
         file_error(
             rec,
@@ -141,15 +140,26 @@ pub(super) fn restore(rec: &FileRecord<'_>, runs: &[FileData<'_>], file: &NewFil
             format_args!("{what} ({e:?})"),
         )
     };
+    let runs = cx.runs.get(rec.runs.clone()).ok_or(EINVAL)?;
+    let most = runs.iter().map(|r| r.len).max().unwrap_or(0);
+    let mut buf = KVVec::from_elem(0u8, (most as usize).min(READ_CHUNK), GFP_KERNEL)?;
     for run in runs {
-        if vfs::fatal_signal_pending() {
-            return Err(rec.blame(CkptError::interrupted(format_args!(
-                "interrupted while restoring file contents"
-            ))));
+        let mut done = 0u64;
+        while done < run.len {
+            if vfs::fatal_signal_pending() {
+                return Err(rec.blame(CkptError::interrupted(format_args!(
+                    "interrupted while restoring file contents"
+                ))));
+            }
+            let chunk = &mut buf[..(run.len - done).min(READ_CHUNK as u64) as usize];
+            cx.spool
+                .read_exact_at(chunk, run.at + done)
+                .map_err(|e| fail(e, "cannot read its contents from the restart spool"))?;
+            let mut pos = i64::try_from(run.offset + done).map_err(|_| EINVAL)?;
+            file.write_all_at(chunk, &mut pos)
+                .map_err(|e| fail(e, "cannot write its contents"))?;
+            done += chunk.len() as u64;
         }
-        let mut pos = i64::try_from(run.offset).map_err(|_| EINVAL)?;
-        file.write_all_at(run.data, &mut pos)
-            .map_err(|e| fail(e, "cannot write its contents"))?;
     }
     file.set_size_mode(rec.file.size, rec.file.mode)
         .map_err(|e| fail(e, "cannot set its size and mode"))

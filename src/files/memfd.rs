@@ -102,7 +102,7 @@ impl FileKind for Memfd {
                 format_args!("cannot create a memfd ({e:?})"),
             )
         })?;
-        contents::restore(rec, &cx.runs[rec.runs.clone()], &made)?;
+        contents::restore(rec, cx, &made)?;
         made.set_seals(seals).map_err(|e| {
             file_error(
                 rec,

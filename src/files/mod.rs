@@ -23,7 +23,8 @@ use kernel::{bindings, prelude::*};
 use crate::{
     error::{CkptError, CkptResult, Message},
     glue::OpenFile,
-    image::{ExternalFdKind, File, FileData, FileVariant},
+    image::{ExternalFdKind, File, FileVariant},
+    restart::{DataRun, Spool},
     vfs::{FileFacts, InodeFacts, KPath, NewFile},
 };
 
@@ -246,7 +247,9 @@ pub(crate) struct ReopenContext<'b> {
     /// `ckpt_restart.flags`.
     pub(crate) flags: u64,
     /// The image's FILE_DATA records, validated, in image order.
-    pub(crate) runs: &'b [FileData<'b>],
+    pub(crate) runs: &'b [DataRun],
+    /// Where their data is.
+    pub(crate) spool: &'b Spool,
 }
 
 /// An error about the file of `rec`, made by `error` (a [`CkptError`] constructor) from a

@@ -75,7 +75,7 @@ impl FileKind for Unlinked {
                     file_error(rec, |a| CkptError::file_access(e, a), what)
                 }
             })?;
-        contents::restore(rec, &cx.runs[rec.runs.clone()], &made)?;
+        contents::restore(rec, cx, &made)?;
         contents::reopen_as_recorded(rec, &made).map(Some)
     }
 }

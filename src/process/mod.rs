@@ -26,7 +26,8 @@ mod sigstate;
 mod vma;
 
 pub(crate) use self::restore_commit::commit;
-pub(crate) use self::restore_prepare::{prepare, spool_limit, Prepared};
+pub(crate) use self::restore_prepare::{prepare, Prepared};
+pub(crate) use self::sigstate::caller_soft_limit;
 
 use core::fmt;
 

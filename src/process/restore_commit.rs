@@ -227,15 +227,9 @@ fn fill_pages(plan: &Prepared, bounce: &mut [u8]) -> Result<(), (&'static str, E
         while done < run.len {
             let n = (run.len - done).min(bounce.len() as u64) as usize;
             let buf = &mut bounce[..n];
-            let mut pos = (run.at + done) as i64;
-            let mut got = 0;
-            while got < n {
-                match plan.spool.file.read_at(&mut buf[got..], &mut pos) {
-                    Ok(0) => return Err(("reading page data from the spool", EIO)),
-                    Ok(k) => got += k,
-                    Err(e) => return Err(("reading page data from the spool", e)),
-                }
-            }
+            plan.spool
+                .read_exact_at(buf, run.at + done)
+                .map_err(|e| ("reading page data from the spool", e))?;
             // SAFETY: `buf` is readable for its length, at most `FILL_CHUNK` bytes.
             let ret =
                 unsafe { ffi::ckpt_proc_restore_fill(run.addr + done, buf.as_ptr(), n as u32) };

@@ -236,7 +236,7 @@ fn validate(
     out: &mut Outcome,
     special: &[(u64, u64)],
 ) -> CkptResult<Parts> {
-    let mut plan = Plan::parse(image, max_payload)?;
+    let mut plan = Plan::parse(image, max_payload, &spool.file_data)?;
     restart::check_environment(&plan, flags)?;
     let mut mem = memory_records(image, max_payload)?;
     mem.pages = page_runs(spool, &mem.vmas)?;
@@ -298,7 +298,11 @@ fn validate(
     // Every file's content is checked (size, mtime): a mapped file that changed would put other
     // bytes under the restored program's code and data. CKPT_RESTART_IGNORE_CONTENT is for
     // file-table restarts only.
-    let files = plan.reopen(&fds, flags & !u64::from(uapi::CKPT_RESTART_IGNORE_CONTENT))?;
+    let files = plan.reopen(
+        &fds,
+        flags & !u64::from(uapi::CKPT_RESTART_IGNORE_CONTENT),
+        spool,
+    )?;
     for m in maps.iter() {
         if let Some(i) = m.file {
             if files[i].is_none() {
@@ -424,9 +428,9 @@ fn page_runs(spool: &Spool, vmas: &[(u64, Vma)]) -> CkptResult<KVVec<PageRun>> {
     let malformed = |id: u64, what: core::fmt::Arguments<'_>| {
         CkptError::bad_image(format_args!("{what}")).in_record(id)
     };
-    let mut runs = KVVec::with_capacity(spool.runs.len(), GFP_KERNEL)?;
-    let mut order: KVVec<(u64, u64, u64)> = KVVec::with_capacity(spool.runs.len(), GFP_KERNEL)?;
-    for p in spool.runs.iter() {
+    let mut runs = KVVec::with_capacity(spool.pages.len(), GFP_KERNEL)?;
+    let mut order: KVVec<(u64, u64, u64)> = KVVec::with_capacity(spool.pages.len(), GFP_KERNEL)?;
+    for p in spool.pages.iter() {
         let end = p.addr.saturating_add(p.len);
         let index = vmas
             .binary_search_by_key(&p.vma, |(vid, _)| *vid)
@@ -467,21 +471,6 @@ fn page_runs(spool: &Spool, vmas: &[(u64, Vma)]) -> CkptResult<KVVec<PageRun>> {
         }
     }
     Ok(runs)
-}
-
-/// The most page data a process image may bring: the caller's soft `RLIMIT_AS` (the restored
-/// process gets the caller's limits and must fit them); the memory cgroup bounds it too.
-pub(crate) fn spool_limit() -> CkptResult<u64> {
-    let mut st = core::mem::MaybeUninit::<ffi::ckpt_proc_task_state>::zeroed();
-    // SAFETY: `current` is a live task (the caller); `st` is writable.
-    let ret =
-        unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), st.as_mut_ptr()) };
-    if ret < 0 {
-        return Err(Error::from_errno(ret).into());
-    }
-    // SAFETY: Zeroed, then filled by the helper.
-    let st = unsafe { st.assume_init() };
-    Ok(st.rlim[kernel::bindings::RLIMIT_AS as usize][0])
 }
 
 /// The recorded uid/gid set must be the caller's, unless restoring as the caller was asked.
@@ -580,16 +569,7 @@ fn check_layout(id: u64, mm: &Mm<'_>) -> CkptResult {
 /// computes it (`brk - start_brk + end_data - start_data`, wrapping as there): past the point
 /// of no return, that check failing would kill the caller.
 fn check_data_limit(id: u64, mm: &Mm<'_>) -> CkptResult {
-    let mut st = core::mem::MaybeUninit::<ffi::ckpt_proc_task_state>::zeroed();
-    // SAFETY: `current` is a live task (the caller); `st` is writable.
-    let ret =
-        unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), st.as_mut_ptr()) };
-    if ret < 0 {
-        return Err(Error::from_errno(ret).into());
-    }
-    // SAFETY: Zeroed, then filled by the helper.
-    let st = unsafe { st.assume_init() };
-    let limit = st.rlim[kernel::bindings::RLIMIT_DATA as usize][0];
+    let limit = super::caller_soft_limit(kernel::bindings::RLIMIT_DATA)?;
     let l = mm.layout();
     let need = l[5]
         .wrapping_sub(l[4])

@@ -169,7 +169,11 @@ struct ckpt_checkpoint {
 #define CKPT_RESTART_FLAGS_ALL		(CKPT_RESTART_REPLACE_FDS | CKPT_RESTART_IGNORE_CONTENT | \
 					 CKPT_RESTART_ACCEPT_ADVISORY)
 
-/* Largest image restart reads (bytes); a longer one fails with EFBIG. */
+/*
+ * Most bytes of an image restart holds in memory (bytes; more: EFBIG). Page
+ * data and file contents are not held: they stream to a spool bounded by the
+ * caller's soft RLIMIT_AS (more: EFBIG too).
+ */
 #define CKPT_RESTART_MAX_IMAGE		(64U << 20)
 
 /**

@@ -262,8 +262,8 @@ fn read_image(path: &str, checked: bool) -> Result<Image, String> {
 }
 
 /// Reads and decodes an image up to its terminator, writing its bytes to `copy` (then
-/// rewound); at most `limit` bytes besides the page data of PAGES records (which the kernel
-/// does not keep in memory either).
+/// rewound); at most `limit` bytes besides the data of PAGES and FILE_DATA records (which the
+/// kernel does not keep in memory either).
 type Checked = (BTreeSet<u32>, Option<resume::ProcessRegs>, Option<File>);
 
 fn read_checked(input: impl Read, copy: Option<File>, limit: usize) -> Result<Checked, String> {
@@ -308,13 +308,15 @@ fn read_unchecked(input: impl Read, limit: usize) -> io::Result<Image> {
 
 fn too_long(limit: usize) -> io::Error {
     io::Error::other(format!(
-        "longer than {limit} bytes besides page data, the most restart reads"
+        "longer than {limit} bytes besides page data and file contents, the most restart \
+         holds in memory"
     ))
 }
 
 /// Decodes records up to the terminator, adding the fd numbers of every file table to `found`,
 /// and noting a process image's MM record and registers.
-/// The data of PAGES records is added to `exempt` as they pass.
+/// The data of PAGES and FILE_DATA records is added to `exempt` as they pass (restart
+/// streams it to a spool instead of holding it).
 fn scan<S: Source>(
     src: S,
     found: &mut Scanned,
@@ -327,6 +329,7 @@ fn scan<S: Source>(
             Body::FileTable(table) => found.fds.extend(table.iter().map(|e| e.fd)),
             Body::Mm(_) => found.has_mm = true,
             Body::Pages(p) => exempt.set(exempt.get() + p.data.len() as u64),
+            Body::FileData(d) => exempt.set(exempt.get() + d.data.len() as u64),
             Body::Vma(v) if v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR => {
                 found.specials.push(resume::Special {
                     start: v.start,
@@ -349,7 +352,8 @@ struct Capture<'a, R> {
     copy: Option<File>,
     /// Bytes read.
     total: u64,
-    /// Bytes of page data among them (the decoder's caller adds each PAGES record's).
+    /// Bytes of page data and file contents among them (the decoder's caller adds each PAGES
+    /// and FILE_DATA record's).
     exempt: &'a Cell<u64>,
     limit: usize,
 }
@@ -520,7 +524,7 @@ mod tests {
     fn checked_read_is_bounded() {
         let img = testdata("full.img");
         let err = read_checked(img.as_slice(), None, img.len() - 1).unwrap_err();
-        assert!(err.contains("the most restart reads"), "{err}");
+        assert!(err.contains("the most restart holds in memory"), "{err}");
         assert!(read_checked(img.as_slice(), None, img.len()).is_ok());
     }
 
