@@ -15,11 +15,15 @@
  *   stay holes: no byte of a hole is in the image) and every byte against
  *   pread() of the file.
  *
- * The oracle is the file system (fstat, SEEK_DATA/SEEK_HOLE, pread), not the
- * encoder. Restart of the image is not tried here: restart reads images of at
- * most CKPT_RESTART_MAX_IMAGE (64 MiB) into memory (ckpt_files_test's
- * size_limit checks that refusal); a round trip of this file waits for
- * restart to stream file data.
+ * - the child also keeps the stream in a file; the original file is closed
+ *   (and so freed), and the image is restarted through a pipe: restart
+ *   streams the contents through its spool into a new unnamed file in the
+ *   same directory, at the same fd. It must have the size, mode, no link,
+ *   position and open flags of the original, the same SEEK_DATA/SEEK_HOLE
+ *   map, and every byte of the pattern the test wrote.
+ *
+ * The oracle is the file system (fstat, SEEK_DATA/SEEK_HOLE, pread) and the
+ * pattern generator, not the encoder.
  *
  * Runtime: the file holds 159 MiB of data; each variant writes it once and
  * streams it once. Measured under TCG with KASAN, 5 guests sharing 2 cores:
@@ -115,6 +119,7 @@ struct verdict {
 
 struct reader {
 	int fd;
+	int copy;		/* where what is read is kept too */
 	long long at;		/* bytes read so far */
 };
 
@@ -130,6 +135,13 @@ static int read_exact(struct reader *r, void *buf, size_t n)
 		if (k <= 0)
 			return -1;
 		got += k;
+	}
+	for (size_t done = 0; done < n;) {
+		ssize_t k = write(r->copy, (char *)buf + done, n - done);
+
+		if (k <= 0)
+			return -1;
+		done += k;
 	}
 	r->at += n;
 	return 0;
@@ -165,10 +177,10 @@ static int say(struct verdict *v, const char *fmt, ...)
  * where they touch, must be exactly @map's runs holding exactly the bytes
  * pread(@file) gives. Returns 0 or 1 (v->why says what).
  */
-static int judge(int in, int file, const struct stat *st, const struct run *map, int nmap,
-		 struct verdict *v)
+static int judge(int in, int copy, int file, const struct stat *st, const struct run *map,
+		 int nmap, struct verdict *v)
 {
-	struct reader r = { .fd = in };
+	struct reader r = { .fd = in, .copy = copy };
 	uint8_t hdr[CKPT_HDR_LEN], rh[CKPT_RHDR_LEN], *payload = NULL;
 	uint8_t *got = malloc(CHUNK), *want = malloc(CHUNK);
 	long long map_len = 0, run_start = -1, run_end = -1;
@@ -369,16 +381,79 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-TEST_F_TIMEOUT(big, unlinked_256mib, 600)
+/*
+ * Restarts the image in @image through a pipe (read by a child, so that
+ * restart cannot seek). The fd the checkpoint wrote to, @out, was external:
+ * its number must be open again. Returns the restart's result in @r.
+ */
+static void restart_through_pipe(struct __test_metadata *_metadata, FIXTURE_DATA(big) *self,
+				 const char *image, int out, struct ckpt_rs *r)
 {
-	struct run map[MAX_RUNS];
+	int q[2], status;
+	pid_t feeder;
+
+	ASSERT_EQ(0, pipe2(q, O_CLOEXEC));
+	feeder = fork();
+	ASSERT_GE(feeder, 0);
+	if (feeder == 0) {
+		static char chunk[CHUNK];
+		int in = open(image, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		close(q[0]);
+		if (in < 0)
+			_exit(1);
+		while ((n = read(in, chunk, sizeof(chunk))) > 0) {
+			for (ssize_t done = 0; done < n;) {
+				ssize_t k = write(q[1], chunk + done, n - done);
+
+				if (k <= 0)
+					_exit(2);
+				done += k;
+			}
+		}
+		_exit(n == 0 ? 0 : 3);
+	}
+	close(q[1]);
+	if (fcntl(out, F_GETFD) < 0)
+		ASSERT_EQ(out, dup3(q[0], out, O_CLOEXEC));
+	ckpt_restart(self->dev, q[0], 0, r);
+	close(q[0]);
+	ASSERT_EQ(feeder, waitpid(feeder, &status, 0));
+	/* restart reads up to the terminator, which is the end: the feeder wrote it all */
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("feeder status %#x", status);
+	if (out != q[0])
+		close(out);
+}
+
+/* Whether the @n bytes of @fd at @at are the pattern the test wrote there. */
+static bool holds_pattern(int fd, long long at, long long n, uint64_t *got, uint64_t *want)
+{
+	while (n > 0) {
+		long long k = n < CHUNK ? n : CHUNK;
+
+		if (pread(fd, got, k, at) != k)
+			return false;
+		fill(want, CHUNK, at);
+		if (memcmp(got, want, k))
+			return false;
+		at += k;
+		n -= k;
+	}
+	return true;
+}
+
+TEST_F_TIMEOUT(big, unlinked_256mib, 900)
+{
+	struct run map[MAX_RUNS], back[MAX_RUNS];
 	struct verdict *v;
 	struct ckpt_ck c;
-	struct stat st;
-	char path[PATH_MAX], size_str[32];
-	uint64_t *buf;
-	double t0, t1, t2;
-	int fd, p[2], nmap, status;
+	struct ckpt_rs r;
+	struct stat st, rst, dir;
+	char path[PATH_MAX], image[PATH_MAX], size_str[32];
+	uint64_t *buf, *want;
+	double t0, t1, t2, t3, t4;
+	int fd, p[2], nmap, nback, status, copy, out;
 	long long data = 0;	/* bytes of data by the file system's map */
 	pid_t pid;
 
@@ -430,16 +505,21 @@ TEST_F_TIMEOUT(big, unlinked_256mib, 600)
 	v = mmap(NULL, sizeof(*v), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, v);
 	memset(v, 0, sizeof(*v));
+	snprintf(image, sizeof(image), "%s.ckpt", self->base);
+	copy = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_GE(copy, 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		close(p[1]);
-		_exit(judge(p[0], FD0, &st, map, nmap, v));
+		_exit(judge(p[0], copy, FD0, &st, map, nmap, v));
 	}
 	close(p[0]);
-	checkpoint_into(self, p[1], CKPT_CHECKPOINT_FILE_CONTENTS |
+	close(copy);
+	out = p[1];
+	checkpoint_into(self, out, CKPT_CHECKPOINT_FILE_CONTENTS |
 			CKPT_CHECKPOINT_CONTENTS_UNLIMITED, &c);
-	close(p[1]);
+	close(out);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	t2 = now();
 	EXPECT_EQ(0, c.rc) CK_LOG(c);
@@ -449,11 +529,49 @@ TEST_F_TIMEOUT(big, unlinked_256mib, 600)
 	ASSERT_TRUE(v->done);
 	ASSERT_EQ(data, v->data_bytes);
 	ASSERT_EQ((long long)c.a.bytes, v->image_bytes);
-	TH_LOG("%s: %lld MiB file, %lld bytes of data in %d runs; write %.1f s, checkpoint and judge %.1f s, image %lld bytes in %lld records",
-	       variant->fs, (long long)FILE_SIZE / MiB, data, nmap, t1 - t0, t2 - t1,
-	       v->image_bytes, v->records);
+
+	/* the original goes (its blocks freed); restart brings it back from a pipe */
+	close(FD0);
+	restart_through_pipe(_metadata, self, image, out, &r);
+	t3 = now();
+	ASSERT_EQ(0, r.rc) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(1U, r.a.nr_fds);
+	ASSERT_EQ((long long)c.a.bytes, (long long)r.a.bytes);
+	ASSERT_EQ(0, fstat(FD0, &rst)) TH_LOG("fd %d not restored", FD0);
+	ASSERT_EQ(0, stat(self->base, &dir));
+	EXPECT_EQ(dir.st_dev, rst.st_dev) TH_LOG("not recreated on the file system it was on");
+	EXPECT_EQ(0U, rst.st_nlink);
+	EXPECT_EQ(st.st_mode, rst.st_mode);
+	EXPECT_EQ(st.st_size, rst.st_size);
+	EXPECT_EQ(O_RDWR, fcntl(FD0, F_GETFL) & O_ACCMODE);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(FD0, F_GETFD));
+	EXPECT_EQ(12345, lseek(FD0, 0, SEEK_CUR));
+	nback = data_map(FD0, rst.st_size, back, MAX_RUNS);
+	ASSERT_EQ(nmap, nback) TH_LOG("the restored file has %d runs of data, the original %d",
+				      nback, nmap);
+	for (int i = 0; i < nmap; i++) {
+		ASSERT_EQ(map[i].start, back[i].start) TH_LOG("run %d", i);
+		ASSERT_EQ(map[i].end, back[i].end) TH_LOG("run %d", i);
+	}
+	buf = malloc(CHUNK);
+	want = malloc(CHUNK);
+	ASSERT_TRUE(buf && want);
+	/* what the test wrote (the map's runs may round it up to blocks) */
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+		ASSERT_TRUE(holds_pattern(FD0, layout[i].start, layout[i].end - layout[i].start,
+					  buf, want))
+			TH_LOG("[%lld, %lld): bytes differ from the pattern written",
+			       layout[i].start, layout[i].end);
+	}
+	free(buf);
+	free(want);
+	t4 = now();
+	TH_LOG("%s: %lld MiB file, %lld bytes of data in %d runs; write %.1f s, checkpoint and judge %.1f s, restart through a pipe %.1f s, verify %.1f s; image %lld bytes in %lld records",
+	       variant->fs, (long long)FILE_SIZE / MiB, data, nmap, t1 - t0, t2 - t1, t3 - t2,
+	       t4 - t3, v->image_bytes, v->records);
 	munmap(v, sizeof(*v));
 	close(FD0);
+	unlink(image);
 }
 
 TEST_HARNESS_MAIN
