@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -469,16 +470,22 @@ TEST_F_TIMEOUT(files, memfd_with_seals, 120)
 }
 
 /*
- * More than 64 MiB of data in one file: refused by name and reason, with the
- * way out in the message; CKPT_CHECKPOINT_CONTENTS_UNLIMITED saves it, and
- * restart then refuses the image by its own 64 MiB bound.
+ * Size limits: 64 MiB and a page of data. Checkpoint refuses it by default (64
+ * MiB of data per file), saves it with CKPT_CHECKPOINT_CONTENTS_UNLIMITED into
+ * an image larger than CKPT_RESTART_MAX_IMAGE, which bounds only what restart
+ * holds in memory: the contents stream through a spool, and the file comes
+ * back whole. The spool is bounded by the caller's soft RLIMIT_AS: below the
+ * data, EFBIG naming it, and nothing installed.
  */
 TEST_F_TIMEOUT(files, size_limit, 300)
 {
+	struct rlimit old, low;
 	char path[PATH_MAX];
+	struct facts before, after;
 	struct ckpt_ck c;
 	struct ckpt_rs r;
-	int fd;
+	const char *why;
+	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/big", self->dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -497,11 +504,33 @@ TEST_F_TIMEOUT(files, size_limit, 300)
 
 	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS |
 				     CKPT_CHECKPOINT_CONTENTS_UNLIMITED, &c)) CK_LOG(c);
-	ASSERT_GT(c.a.bytes, (__u64)64 * MiB);
+	ASSERT_GT(c.a.bytes, (__u64)CKPT_RESTART_MAX_IMAGE);
+	ASSERT_EQ(0, facts_of(FD0, &before));
 	close(FD0);
-	ASSERT_EQ(-1, restart_img(self, 0, &r));
+
+	/* a soft RLIMIT_AS below the data: refused, by name (no allocation meanwhile) */
+	ASSERT_EQ(0, getrlimit(RLIMIT_AS, &old));
+	low = old;
+	low.rlim_cur = 32 * MiB;
+	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &low));
+	rc = restart_img(self, 0, &r);
+	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &old));
+	ASSERT_EQ(-1, rc);
 	ASSERT_EQ(EFBIG, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.a.reason);
+	ASSERT_NE(NULL, strstr(r.log, "RLIMIT_AS")) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_NE(0ULL, r.a.err_record);
 	ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
+
+	/* within it: the file comes back whole */
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(c.a.bytes, r.a.bytes);
+	ASSERT_EQ(0, facts_of(FD0, &after));
+	why = facts_differ(&before, &after);
+	ASSERT_EQ(NULL, why) TH_LOG("restored file differs: %s", why);
+	close(FD0);
+	free(before.bytes);
+	free(after.bytes);
 	ASSERT_EQ(0, ftruncate(self->img, 0));
 }
 
@@ -523,11 +552,31 @@ static size_t find_file_record(const uint8_t *img, size_t len, uint16_t kind)
 	return 0;
 }
 
+/* Finds the first record of @type in @img; returns its header's offset or 0. */
+static size_t find_record(const uint8_t *img, size_t len, uint16_t type)
+{
+	size_t at = CKPT_HDR_LEN;
+
+	while (at + CKPT_RHDR_LEN <= len) {
+		uint32_t rlen = ckpt_get32(img + at + 4);
+
+		if (rlen < CKPT_RHDR_LEN || at + rlen > len)
+			return 0;
+		if (ckpt_get16(img + at) == type)
+			return at;
+		at += rlen;
+	}
+	return 0;
+}
+
 /*
  * Hostile images: the content length of an unlinked file's record edited
  * (one byte more than its data runs hold), and its size cut below its data;
- * the checksum is made right again, so only the restart's own check can
- * refuse. Nothing is installed.
+ * then the fields of its file_data record, which restart checks as the data
+ * streams past (a file reference of 0, its own id, a record that is not the
+ * file; an offset that puts the run past 2^63 - 1, or past the file's size).
+ * The checksum is made right again, so only the restart's own checks can
+ * refuse: EBADMSG, naming the record at fault, nothing installed.
  */
 TEST_F_TIMEOUT(files, wrong_content_length_refused, 120)
 {
@@ -535,7 +584,8 @@ TEST_F_TIMEOUT(files, wrong_content_length_refused, 120)
 	struct ckpt_ck c;
 	struct ckpt_rs r;
 	uint8_t *img;
-	size_t p, len, rec_len;
+	size_t p, data, len, rec_len;
+	__u64 file_id, data_id;
 	struct stat st;
 	int fd;
 
@@ -556,19 +606,51 @@ TEST_F_TIMEOUT(files, wrong_content_length_refused, 120)
 	p = find_file_record(img, len, 7);
 	ASSERT_NE(0U, p) TH_LOG("no unlinked-file record in the image");
 	rec_len = ckpt_get32(img + p - CKPT_RHDR_LEN + 4);
+	data = find_record(img, len, 0x0023);
+	ASSERT_NE(0U, data) TH_LOG("no file_data record in the image");
+	file_id = ckpt_get64(img + p - CKPT_RHDR_LEN + 8);
+	data_id = ckpt_get64(img + data + 8);
+	ASSERT_EQ(file_id + 1, data_id) TH_LOG("the file's data does not follow it");
 
-	for (int edit = 0; edit < 2; edit++) {
-		uint8_t *copy = malloc(len);
+	for (int edit = 0; edit < 7; edit++) {
+		uint8_t *copy = malloc(len), *run;
+		__u64 blamed = file_id;
 
 		ASSERT_NE(NULL, copy);
 		memcpy(copy, img, len);
-		if (edit == 0) {
+		run = copy + data + CKPT_RHDR_LEN;	/* file, offset, data */
+		switch (edit) {
+		case 0: {
 			/* data_len: the last 8 bytes of the record */
 			uint8_t *dl = copy + p - CKPT_RHDR_LEN + rec_len - 8;
 
 			ckpt_put64(dl, ckpt_get64(dl) + 1);
-		} else {
+			break;
+		}
+		case 1:
 			ckpt_put64(copy + p + 40, 4096);	/* size */
+			blamed = data_id;			/* the run past it */
+			break;
+		case 2:
+			ckpt_put64(run, 0);
+			blamed = data_id;
+			break;
+		case 3:
+			ckpt_put64(run, data_id);
+			blamed = data_id;
+			break;
+		case 4:
+			ckpt_put64(run, 1);			/* the environment vector */
+			blamed = data_id;
+			break;
+		case 5:
+			ckpt_put64(run + 8, (1ULL << 63) - 100);
+			blamed = data_id;
+			break;
+		case 6:
+			ckpt_put64(run + 8, 1 << 20);		/* within 2^63, past the size */
+			blamed = data_id;
+			break;
 		}
 		ckpt_put32(copy + len - 4, ckpt_crc32c(copy, len - 4));
 		ASSERT_EQ(0, ftruncate(self->img, 0));
@@ -577,6 +659,7 @@ TEST_F_TIMEOUT(files, wrong_content_length_refused, 120)
 		ASSERT_EQ(-1, restart_img(self, 0, &r));
 		ASSERT_EQ(EBADMSG, r.err) TH_LOG("edit %d: %s", edit, ckpt_rs_desc(&r));
 		ASSERT_EQ((__u32)CKPT_REASON_BAD_IMAGE, r.a.reason);
+		EXPECT_EQ(blamed, r.a.err_record) TH_LOG("edit %d: %s", edit, ckpt_rs_desc(&r));
 		ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
 	}
 	free(img);
