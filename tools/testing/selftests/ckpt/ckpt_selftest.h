@@ -262,26 +262,15 @@ static inline int ckpt_fdent_cmp(const void *a, const void *b)
 /* Every open fd of the caller (from /proc/self/fd, so none is missed), sorted. */
 static inline int ckpt_fd_snapshot(struct ckpt_fdsnap *s)
 {
-	DIR *dp = opendir("/proc/self/fd");
-	struct dirent *d;
-	int fd;
+	int fds[CKPT_SNAP_MAX];
+	int n = ckpt_open_fds(fds, CKPT_SNAP_MAX), i;
 
 	s->n = 0;
-	if (!dp)
+	if (n < 0)
 		return -1;
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
-		if (s->n == CKPT_SNAP_MAX) {
-			closedir(dp);
-			return -1;
-		}
-		ckpt_fd_fill(fd, &s->e[s->n++]);
-	}
-	closedir(dp);
+	for (i = 0; i < n; i++)
+		ckpt_fd_fill(fds[i], &s->e[i]);
+	s->n = n;
 	qsort(s->e, s->n, sizeof(s->e[0]), ckpt_fdent_cmp);
 	return 0;
 }
