@@ -195,103 +195,18 @@ static int run_to_stop(pid_t pid)
 	}
 }
 
-static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, buf, len, addr) == (ssize_t)len;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 static uint64_t mem_u64(pid_t pid, uint64_t addr)
 {
 	uint64_t v = ~0ULL;
 
-	read_mem(pid, addr, &v, 8);
+	ckpt_mem_read(pid, addr, &v, sizeof(v));
 	return v;
-}
-
-static int write_u64(pid_t pid, uint64_t addr, uint64_t v)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return -1;
-	ok = pwrite(fd, &v, 8, addr) == 8;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-/*
- * /proc/PID/maps with neighbours the kernel may or may not merge joined (same
- * protection and file, contiguous addresses and offsets).
- */
-static void maps_of(pid_t pid, char *out, size_t len)
-{
-	char path[64], line[512], perms[8], dev[16], name[256];
-	char pperms[8] = "", pdev[16] = "", pname[256] = "";
-	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
-	int have = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	out[0] = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		name[0] = 0;
-		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
-			   &ino, name) < 6)
-			continue;
-		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
-		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
-		    (!ino || poff + (pend - pstart) == off)) {
-			pend = end;
-			continue;
-		}
-		if (have)
-			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-				 pstart, pend, pperms, poff, pdev, pino, pname);
-		pstart = start;
-		pend = end;
-		poff = off;
-		pino = ino;
-		strcpy(pperms, perms);
-		strcpy(pdev, dev);
-		strcpy(pname, name);
-		have = 1;
-	}
-	if (have)
-		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-			 pstart, pend, pperms, poff, pdev, pino, pname);
-	if (f)
-		fclose(f);
-}
-
-static int read_file(const char *path, void *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len);
-	close(fd);
-	return (int)n;
 }
 
 static void show_errlog(struct __test_metadata *_metadata, const char *path)
 {
 	char buf[2048] = "";
-	int n = read_file(path, buf, sizeof(buf) - 1);
+	int n = ckpt_read_file(path, buf, sizeof(buf) - 1);
 
 	buf[n > 0 ? n : 0] = 0;
 	TH_LOG("ckpt restore said: %s", buf);
@@ -337,13 +252,13 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 	close(pipefd[0]);
 	ASSERT_EQ(0, run_to_stop(self->child));
 	EXPECT_EQ(2ULL, mem_u64(self->child, self->info.step));
-	ASSERT_EQ(0, read_mem(self->child, self->info.last, last, sizeof(last)));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.last, last, sizeof(last)));
 	for (size_t i = 0; i < sizeof(last); i++) {
 		ASSERT_EQ(pattern(16 + i, 2), (uint8_t)last[i]) TH_LOG("the child's second read");
 	}
-	ASSERT_EQ(0, read_mem(self->child, self->info.map, self->mem, MAP_LEN));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.map, self->mem, MAP_LEN));
 	ASSERT_EQ(0, memcmp(self->mem + 4096 + 100, "changed privately", 17));
-	maps_of(self->child, self->maps, sizeof(self->maps));
+	ckpt_maps_of(self->child, self->maps, sizeof(self->maps));
 	ASSERT_NE(NULL, strstr(self->maps, self->mapfile)) TH_LOG("%s", self->maps);
 
 	checkpoint_to_image(_metadata, self, self->child);
@@ -379,25 +294,25 @@ TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 	/* malloc'd state: the step counter went on */
 	EXPECT_EQ(3ULL, mem_u64(self->child, self->info.step));
 	/* the fd read on from its offset: bytes 32 to 47 */
-	ASSERT_EQ(0, read_mem(self->child, self->info.last, last, sizeof(last)));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.last, last, sizeof(last)));
 	for (size_t i = 0; i < sizeof(last); i++) {
 		EXPECT_EQ(pattern(32 + i, 2), (uint8_t)last[i]) TH_LOG("byte %zu of the third read", i);
 	}
 	/* the private mapping: as it was, its private change included */
-	ASSERT_EQ(0, read_mem(self->child, self->info.map, mem, MAP_LEN));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.map, mem, MAP_LEN));
 	for (size_t p = 0; p < MAP_LEN / 4096; p++) {
 		EXPECT_EQ(0, memcmp(mem + p * 4096, self->mem + p * 4096, 4096))
 			TH_LOG("page %zu of the private file mapping", p);
 	}
 	EXPECT_EQ(0, memcmp(mem + 4096 + 100, "changed privately", 17));
 	/* ... and the file under it untouched */
-	ASSERT_EQ(MAP_LEN, read_file(self->mapfile, file, sizeof(file)));
+	ASSERT_EQ(MAP_LEN, ckpt_read_file(self->mapfile, file, sizeof(file)));
 	for (size_t i = 0; i < MAP_LEN; i++)
 		if (file[i] != pattern(i, 1)) {
 			EXPECT_EQ(pattern(i, 1), file[i]) TH_LOG("byte %zu of the mapped file", i);
 			break;
 		}
-	maps_of(self->child, maps, sizeof(maps));
+	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
 
 	/* a signal reaches the handler, on the malloc'd altstack */
@@ -408,13 +323,13 @@ TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 	EXPECT_EQ(4ULL, mem_u64(self->child, self->info.step));
 
 	/* told to quit, it flushes its stdio buffer and exits 42 */
-	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
+	ASSERT_EQ(0, ckpt_mem_write_u64(self->child, self->info.quit, 1));
 	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
 	self->child = -1;
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(42, WEXITSTATUS(status));
-	n = read_file(self->outfile, out, sizeof(out) - 1);
+	n = ckpt_read_file(self->outfile, out, sizeof(out) - 1);
 	ASSERT_GE(n, 0);
 	out[n] = 0;
 	EXPECT_STREQ("step 1\nstep 2\nstep 3\nstep 4\nstep 5\n", out);
@@ -447,7 +362,7 @@ static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, 
 	__u32 reason = 0;
 	int err, status, n, ret;
 
-	maps_of(getpid(), before, sizeof(before));
+	ckpt_maps_of(getpid(), before, sizeof(before));
 	ret = validate(self->dev, self->image, log, sizeof(log), &reason);
 	/* validated by mistake: no commit (it would turn this test into the child) */
 	ASSERT_NE(0, ret) TH_LOG("the changed file was not refused");
@@ -461,7 +376,7 @@ static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, 
 	/* nothing kept, nothing changed */
 	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_RESTART_COMMIT, &c));
 	EXPECT_EQ(EINVAL, errno);
-	maps_of(getpid(), after, sizeof(after));
+	ckpt_maps_of(getpid(), after, sizeof(after));
 	EXPECT_STREQ(before, after);
 
 	/* ckpt restore: refused with the kernel's words, exit 3 */
@@ -475,7 +390,7 @@ static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, 
 	self->child = -1;
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(3, WEXITSTATUS(status));
-	n = read_file(self->errlog, said, sizeof(said) - 1);
+	n = ckpt_read_file(self->errlog, said, sizeof(said) - 1);
 	said[n > 0 ? n : 0] = 0;
 	EXPECT_NE(NULL, strstr(said, why)) TH_LOG("%s", said);
 }

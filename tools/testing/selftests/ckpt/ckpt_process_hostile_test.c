@@ -373,20 +373,6 @@ static const char *documented(int err, uint32_t reason)
 	return "an undocumented reason";
 }
 
-static void read_all(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n, o = 0;
-
-	buf[0] = 0;
-	if (fd < 0)
-		return;
-	while (o < (ssize_t)len - 1 && (n = read(fd, buf + o, len - 1 - o)) > 0)
-		o += n;
-	buf[o] = 0;
-	close(fd);
-}
-
 /* What the stub needs, at fixed offsets. */
 struct stub_args {
 	uint64_t fs, gs, xstate, rfbm, dev, cmd, arg;
@@ -454,9 +440,12 @@ static void __attribute__((noreturn)) stub(struct stub_args *a)
 	__builtin_unreachable();
 }
 
+/* /proc/self/maps as it is (unlike ckpt_maps_of(), unjoined: a split mapping shows). */
 static void maps_self(char *buf, size_t len)
 {
-	read_all("/proc/self/maps", buf, len);
+	ssize_t n = ckpt_read_file("/proc/self/maps", buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
 }
 
 /*
@@ -549,20 +538,6 @@ static void __attribute__((noreturn)) judge_child(const uint8_t *b, size_t len, 
 	sargs.cmd = CKPT_IOC_RESTART_COMMIT;
 	sargs.arg = (uintptr_t)&commit_arg;
 	stub(&sargs);
-}
-
-static int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, buf, len, addr) == (ssize_t)len;
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 /* Is the word at @a of the restored process the image's, or one more (a counter)? */
@@ -673,7 +648,7 @@ static const char *verify(pid_t pid, const uint8_t *b, size_t len, char *why, si
 
 		if (m.r[i].type != R_PAGES || cnt > 64)
 			continue;
-		if (mem_read(pid, start, mem, n)) {
+		if (ckpt_mem_read(pid, start, mem, n)) {
 			snprintf(why, wl, "cannot read pages at %lx", (unsigned long)start);
 			return why;
 		}

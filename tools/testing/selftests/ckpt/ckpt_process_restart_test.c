@@ -133,34 +133,6 @@ FIXTURE_TEARDOWN(pr)
 	close(self->dev);
 }
 
-static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, v, 8, addr) == 8;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-static int write_u64(pid_t pid, uint64_t addr, uint64_t v)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return -1;
-	ok = pwrite(fd, &v, 8, addr) == 8;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 /* The three counters of the stopped child: .bss, the page, xmm9; and r12. */
 static void counters(struct __test_metadata *_metadata, pid_t pid, const struct child_info *in,
 		     uint64_t want)
@@ -170,8 +142,8 @@ static void counters(struct __test_metadata *_metadata, pid_t pid, const struct 
 	struct iovec iov = { &regs, sizeof(regs) };
 	uint64_t bss = 0, page = 0, xmm = 0;
 
-	ASSERT_EQ(0, read_u64(pid, in->counter, &bss));
-	ASSERT_EQ(0, read_u64(pid, in->page, &page));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->counter, &bss, sizeof(bss)));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->page, &page, sizeof(page)));
 	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &iov));
 	iov.iov_base = xsave;
 	iov.iov_len = sizeof(xsave);
@@ -183,62 +155,15 @@ static void counters(struct __test_metadata *_metadata, pid_t pid, const struct 
 	EXPECT_EQ(in->page, regs.r12) TH_LOG("r12");
 }
 
-/*
- * /proc/PID/maps (the vDSO and vvar included: ckpt restore moves them to the
- * image's place), with neighbours the kernel may or may not merge joined:
- * same protection and file, contiguous addresses and offsets (a mapping
- * mprotect()ed in two may come back as one).
- */
-static void maps_of(pid_t pid, char *out, size_t len)
-{
-	char path[64], line[512], perms[8], dev[16], name[256];
-	char pperms[8] = "", pdev[16] = "", pname[256] = "";
-	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
-	int have = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	out[0] = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		name[0] = 0;
-		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
-			   &ino, name) < 6)
-			continue;
-		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
-		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
-		    (!ino || poff + (pend - pstart) == off)) {
-			pend = end;
-			continue;
-		}
-		if (have)
-			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-				 pstart, pend, pperms, poff, pdev, pino, pname);
-		pstart = start;
-		pend = end;
-		poff = off;
-		pino = ino;
-		strcpy(pperms, perms);
-		strcpy(pdev, dev);
-		strcpy(pname, name);
-		have = 1;
-	}
-	if (have)
-		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-			 pstart, pend, pperms, poff, pdev, pino, pname);
-	if (f)
-		fclose(f);
-}
-
 /* The glibc child's counters: TLS, heap, clock calls. */
 static void gcounters(struct __test_metadata *_metadata, pid_t pid, const struct child_info *in,
 		      uint64_t want)
 {
 	uint64_t tls = 0, heap = 0, clock = 0;
 
-	ASSERT_EQ(0, read_u64(pid, in->counter, &tls));
-	ASSERT_EQ(0, read_u64(pid, in->page, &heap));
-	ASSERT_EQ(0, read_u64(pid, in->clock, &clock));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->counter, &tls, sizeof(tls)));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->page, &heap, sizeof(heap)));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->clock, &clock, sizeof(clock)));
 	EXPECT_EQ(want, tls) TH_LOG("TLS counter");
 	EXPECT_EQ(want, heap) TH_LOG("counter in the brk heap");
 	EXPECT_EQ(want, clock) TH_LOG("vDSO clock_gettime() calls");
@@ -328,7 +253,7 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 	a.log_size = sizeof(log);
 	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
 	close(out);
-	maps_of(self->child, self->maps, sizeof(self->maps));
+	ckpt_maps_of(self->child, self->maps, sizeof(self->maps));
 	kill(self->child, SIGKILL);
 	waitpid(self->child, NULL, __WALL);
 	self->child = -1;
@@ -382,7 +307,7 @@ static void quit_42(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
 {
 	int status;
 
-	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
+	ASSERT_EQ(0, ckpt_mem_write_u64(self->child, self->info.quit, 1));
 	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
 	self->child = -1;
@@ -411,7 +336,7 @@ TEST_F(pr, restored_process_counts_on)
 	restore_to_stop(_metadata, self, "the restorer did not stop like the child");
 	counters(_metadata, self->child, &self->info, 3);
 
-	maps_of(self->child, maps, sizeof(maps));
+	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
 
 	/* the fd table is the image's: 0, 1 and 2 on /dev/null */
@@ -458,7 +383,7 @@ TEST_F(pr, static_glibc_counts_on)
 	checkpoint_prog(_metadata, self, self->gprog, sizeof(self->info));
 	restore_to_stop(_metadata, self, "the restored glibc program did not stop");
 	gcounters(_metadata, self->child, &self->info, 3);
-	maps_of(self->child, maps, sizeof(maps));
+	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
 
 	/* the original's state, which is what the child set */
@@ -491,8 +416,8 @@ TEST_F(pr, static_glibc_counts_on)
 		self->child = -1;
 	ASSERT_EQ(0, status) TH_LOG("the restored program died of a signal (status %#x)", status);
 	gcounters(_metadata, self->child, &self->info, 4);
-	ASSERT_EQ(0, read_u64(self->child, self->info.handled, &handled));
-	ASSERT_EQ(0, read_u64(self->child, self->info.on_altstack, &onstack));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.handled, &handled, sizeof(handled)));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.on_altstack, &onstack, sizeof(onstack)));
 	EXPECT_EQ(1UL, handled) TH_LOG("SIGUSR1 handler calls");
 	EXPECT_EQ(1UL, onstack) TH_LOG("SIGUSR1 handler calls on the alternate stack");
 	EXPECT_EQ(SIGBIT(SIGUSR2),
@@ -557,14 +482,14 @@ TEST_F(pr, corrupt_pages_refused_caller_intact)
 	ASSERT_EQ(st.st_size, pwrite(fd, img, st.st_size, 0));
 	free(img);
 
-	maps_of(getpid(), before, sizeof(before));
+	ckpt_maps_of(getpid(), before, sizeof(before));
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
 	EXPECT_EQ(EBADMSG, validate(self->dev, fd, 0, log, sizeof(log), &reason));
 	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, reason);
 	TH_LOG("refused: %s", log);
 	/* nothing was kept: a commit has no plan */
 	EXPECT_EQ(EINVAL, commit(self->dev));
-	maps_of(getpid(), after, sizeof(after));
+	ckpt_maps_of(getpid(), after, sizeof(after));
 	EXPECT_STREQ(before, after);
 	close(fd);
 

@@ -42,6 +42,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 #define PATTERN 0x5bd1e995deadbeefULL
 #define BIG_MIB 68
@@ -179,26 +180,17 @@ static int wait_syscall(pid_t pid, const char *prefix, char *seen, size_t len)
 static long bad_words(pid_t pid, uint64_t addr, uint64_t len)
 {
 	static uint64_t buf[1 << 17];
-	char path[64];
 	long bad = 0;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
 	for (uint64_t off = 0; off < len; off += sizeof(buf)) {
 		uint64_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
 
-		if (pread(fd, buf, n, addr + off) != (ssize_t)n) {
-			bad = -1;
-			break;
-		}
+		if (ckpt_mem_read(pid, addr + off, buf, n))
+			return -1;
 		for (uint64_t i = 0; i < n / 8; i++)
 			if (buf[i] != ((addr + off + i * 8) ^ PATTERN))
 				bad++;
 	}
-	close(fd);
 	return bad;
 }
 

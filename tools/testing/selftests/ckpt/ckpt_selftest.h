@@ -705,4 +705,99 @@ static inline void ckpt_child_dump(struct __test_metadata *_metadata, struct ckp
 	close(out);
 }
 
+/*
+ * ---- a process seen from outside ----
+ *
+ * Oracles independent of ckpt for what a checkpointed or restored process
+ * holds: /proc/PID/mem and /proc/PID/maps.
+ */
+
+/* Up to @len bytes of @path (all of a /proc file too, read in turns): how many, or -1. */
+static inline ssize_t ckpt_read_file(const char *path, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0, r = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)n < len && (r = read(fd, (char *)buf + n, len - n)) > 0)
+		n += r;
+	close(fd);
+	return r < 0 ? -1 : n;
+}
+
+/* Reads (or, if @wr, writes) @len bytes at @addr of @pid through /proc/PID/mem: 0 or -1. */
+static inline int ckpt_mem_rw(pid_t pid, uint64_t addr, void *buf, size_t len, bool wr)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = wr ? pwrite(fd, buf, len, addr) : pread(fd, buf, len, addr);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static inline int ckpt_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	return ckpt_mem_rw(pid, addr, buf, len, false);
+}
+
+static inline int ckpt_mem_write_u64(pid_t pid, uint64_t addr, uint64_t v)
+{
+	return ckpt_mem_rw(pid, addr, &v, sizeof(v), true);
+}
+
+/*
+ * /proc/PID/maps (the vDSO and vvar included: ckpt restore moves them to the
+ * image's place), with neighbours the kernel may or may not merge joined:
+ * same protection and file, contiguous addresses and offsets (a mapping
+ * mprotect()ed in two may come back as one). So two processes' maps compare
+ * equal with strcmp() when they map the same.
+ */
+static inline void ckpt_maps_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[512], perms[8], dev[16], name[256];
+	char pperms[8] = "", pdev[16] = "", pname[256] = "";
+	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
+	int have = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	out[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		name[0] = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
+			   &ino, name) < 6)
+			continue;
+		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
+		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
+		    (!ino || poff + (pend - pstart) == off)) {
+			pend = end;
+			continue;
+		}
+		if (have)
+			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+				 pstart, pend, pperms, poff, pdev, pino, pname);
+		pstart = start;
+		pend = end;
+		poff = off;
+		pino = ino;
+		strcpy(pperms, perms);
+		strcpy(pdev, dev);
+		strcpy(pname, name);
+		have = 1;
+	}
+	if (have)
+		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+			 pstart, pend, pperms, poff, pdev, pino, pname);
+	if (f)
+		fclose(f);
+}
+
 #endif /* CKPT_SELFTEST_H */
