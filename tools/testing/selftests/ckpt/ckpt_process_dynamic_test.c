@@ -144,57 +144,6 @@ FIXTURE_TEARDOWN(dyn)
 	close(self->dev);
 }
 
-/*
- * Forks a traced child with fds 0 and 1 on /dev/null, 2 on @err (or
- * /dev/null), 3 on @fd3 if >= 0, nothing else, and execs @argv. Returns its
- * pid, stopped at the exec.
- */
-static pid_t spawn_traced(char *const argv[], int fd3, int err)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(err >= 0 ? err : null, 2);
-		if (fd3 >= 0)
-			dup2(fd3, 3);
-		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
-	    WSTOPSIG(status) != SIGTRAP)
-		return -1;
-	return pid;
-}
-
-/*
- * Continues @pid until it stops with SIGSTOP (suppressed), passing on other
- * signals. Returns 0, or the wait status if it exited or was killed.
- */
-static int run_to_stop(pid_t pid)
-{
-	int status, sig = 0;
-
-	for (;;) {
-		if (ptrace(PTRACE_CONT, pid, 0, sig))
-			return -1;
-		if (waitpid(pid, &status, __WALL) != pid)
-			return -1;
-		if (!WIFSTOPPED(status))
-			return status ? status : -1;
-		if (WSTOPSIG(status) == SIGSTOP)
-			return 0;
-		sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
-	}
-}
-
 static uint64_t mem_u64(pid_t pid, uint64_t addr)
 {
 	uint64_t v = ~0ULL;
@@ -244,13 +193,13 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 
 	snprintf(prog, sizeof(prog), "%s/ckpt_process_dyn_child", self->here);
 	ASSERT_EQ(0, pipe(pipefd));
-	self->child = spawn_traced(argv, pipefd[1], -1);
+	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
 	ASSERT_GT(self->child, 0);
 	close(pipefd[1]);
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)));
 	close(pipefd[0]);
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	EXPECT_EQ(2ULL, mem_u64(self->child, self->info.step));
 	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.last, last, sizeof(last)));
 	for (size_t i = 0; i < sizeof(last); i++) {
@@ -281,10 +230,10 @@ TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 
 	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(err, 0);
-	self->child = spawn_traced(argv, -1, err);
+	self->child = ckpt_spawn_traced(argv, -1, err);
 	close(err);
 	ASSERT_GT(self->child, 0);
-	status = run_to_stop(self->child);
+	status = ckpt_run_to_stop(self->child);
 	if (status) {
 		show_errlog(_metadata, self->errlog);
 		self->child = -1;
@@ -317,7 +266,7 @@ TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 
 	/* a signal reaches the handler, on the malloc'd altstack */
 	ASSERT_EQ(0, kill(self->child, SIGUSR1));
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	EXPECT_EQ(1ULL, mem_u64(self->child, self->info.handled));
 	EXPECT_EQ(1ULL, mem_u64(self->child, self->info.on_altstack));
 	EXPECT_EQ(4ULL, mem_u64(self->child, self->info.step));
@@ -382,7 +331,7 @@ static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, 
 	/* ckpt restore: refused with the kernel's words, exit 3 */
 	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(err, 0);
-	self->child = spawn_traced(argv, -1, err);
+	self->child = ckpt_spawn_traced(argv, -1, err);
 	close(err);
 	ASSERT_GT(self->child, 0);
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
