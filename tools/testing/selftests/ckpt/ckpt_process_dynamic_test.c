@@ -99,20 +99,10 @@ static int write_pattern(const char *path, size_t len, int seed)
 
 FIXTURE_SETUP(dyn)
 {
-	const char *cli = getenv("CKPT_CLI");
 	char err[PATH_MAX * 4];
-	ssize_t n;
 
-	n = readlink("/proc/self/exe", self->here, sizeof(self->here) - 1);
-	ASSERT_GT(n, 0);
-	self->here[n] = 0;
-	*strrchr(self->here, '/') = 0;
-	if (cli)
-		snprintf(self->cli, sizeof(self->cli), "%s", cli);
-	else
-		snprintf(self->cli, sizeof(self->cli), "%s/../../../../target/release/ckpt",
-			 self->here);
-	ASSERT_EQ(0, access(self->cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", self->cli);
+	ckpt_exe_dir(self->here, sizeof(self->here));
+	ckpt_find_cli(_metadata, self->cli, sizeof(self->cli));
 	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->dev, 0);
 	self->child = -1;
@@ -133,10 +123,7 @@ FIXTURE_SETUP(dyn)
 
 FIXTURE_TEARDOWN(dyn)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
+	ckpt_kill_child(&self->child);
 	if (ckpt_unmount_fs(self->ext))
 		TH_LOG("unmounting the ext4 file system: %s", strerror(errno));
 	umount2(self->dir, MNT_DETACH);
@@ -152,33 +139,6 @@ static uint64_t mem_u64(pid_t pid, uint64_t addr)
 	return v;
 }
 
-static void show_errlog(struct __test_metadata *_metadata, const char *path)
-{
-	char buf[2048] = "";
-	int n = ckpt_read_file(path, buf, sizeof(buf) - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-	TH_LOG("ckpt restore said: %s", buf);
-}
-
-/* CKPT_IOC_CHECKPOINT of the stopped @pid into the image file. */
-static void checkpoint_to_image(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self,
-				pid_t pid)
-{
-	struct ckpt_checkpoint a = { 0 };
-	char log[512] = "";
-	int out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-	ASSERT_GE(out, 0);
-	a.flags = CKPT_CHECKPOINT_PROCESS;
-	a.fd = out;
-	a.pid = pid;
-	a.log_buf = (__u64)(unsigned long)log;
-	a.log_size = sizeof(log);
-	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
-	close(out);
-}
-
 /*
  * Runs the C child to its second stop, notes what the oracles see
  * (/proc/PID/maps, the mapping's bytes), checkpoints it and kills it.
@@ -188,17 +148,10 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 	char prog[PATH_MAX + 32];
 	char *argv[] = { prog, self->mapfile, self->readfile, self->outfile, NULL };
 	char last[16];
-	int pipefd[2];
 	struct stat st;
 
 	snprintf(prog, sizeof(prog), "%s/ckpt_process_dyn_child", self->here);
-	ASSERT_EQ(0, pipe(pipefd));
-	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
-	ASSERT_GT(self->child, 0);
-	close(pipefd[1]);
-	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)));
-	close(pipefd[0]);
+	ckpt_spawn_reporting(_metadata, argv, &self->child, &self->info, sizeof(self->info));
 	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	EXPECT_EQ(2ULL, mem_u64(self->child, self->info.step));
 	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.last, last, sizeof(last)));
@@ -210,10 +163,8 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 	ckpt_maps_of(self->child, self->maps, sizeof(self->maps));
 	ASSERT_NE(NULL, strstr(self->maps, self->mapfile)) TH_LOG("%s", self->maps);
 
-	checkpoint_to_image(_metadata, self, self->child);
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_dump_process_to(_metadata, self->dev, self->child, self->image);
+	ckpt_kill_child(&self->child);
 	/* the stdio buffer was never flushed: it lives only in the image */
 	ASSERT_EQ(0, stat(self->outfile, &st));
 	ASSERT_EQ(0, st.st_size);
@@ -221,24 +172,13 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 
 TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 {
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
 	char maps[sizeof(self->maps)], last[16], out[256];
 	uint8_t mem[MAP_LEN], file[MAP_LEN];
-	int err, status, n;
+	int n;
 
 	checkpoint_child(_metadata, self);
-
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = ckpt_spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	status = ckpt_run_to_stop(self->child);
-	if (status) {
-		show_errlog(_metadata, self->errlog);
-		self->child = -1;
-		ASSERT_EQ(0, status) TH_LOG("the restorer did not stop like the child");
-	}
+	ckpt_restore_to_stop(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     "the restorer did not stop like the child");
 
 	/* malloc'd state: the step counter went on */
 	EXPECT_EQ(3ULL, mem_u64(self->child, self->info.step));
@@ -272,72 +212,41 @@ TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 	EXPECT_EQ(4ULL, mem_u64(self->child, self->info.step));
 
 	/* told to quit, it flushes its stdio buffer and exits 42 */
-	ASSERT_EQ(0, ckpt_mem_write_u64(self->child, self->info.quit, 1));
-	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	EXPECT_EQ(42, WEXITSTATUS(status));
+	ckpt_quit_42(_metadata, &self->child, self->info.quit);
 	n = ckpt_read_file(self->outfile, out, sizeof(out) - 1);
 	ASSERT_GE(n, 0);
 	out[n] = 0;
 	EXPECT_STREQ("step 1\nstep 2\nstep 3\nstep 4\nstep 5\n", out);
 }
 
-/* Phase A on the image from this process; returns the errno (0: validated). */
-static int validate(int dev, const char *image, char *log, size_t len, __u32 *reason)
-{
-	struct ckpt_restart r = { 0 };
-	int fd = open(image, O_RDONLY), ret = 0;
-
-	r.flags = CKPT_RESTART_PROCESS;
-	r.fd = fd;
-	r.log_buf = (__u64)(unsigned long)log;
-	r.log_size = len;
-	log[0] = 0;
-	if (ioctl(dev, CKPT_IOC_RESTART, &r))
-		ret = errno;
-	*reason = r.reason;
-	close(fd);
-	return ret;
-}
-
 /* Refused by phase A and by the CLI, naming the mapped file and @why. */
 static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, const char *why)
 {
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
-	char before[sizeof(self->maps)], after[sizeof(self->maps)], log[1024], said[2048];
-	struct ckpt_restart_commit c = { 0 };
-	__u32 reason = 0;
-	int err, status, n, ret;
+	char before[sizeof(self->maps)], after[sizeof(self->maps)], said[2048];
+	struct ckpt_rs r;
+	int fd, status, n, ret;
 
 	ckpt_maps_of(getpid(), before, sizeof(before));
-	ret = validate(self->dev, self->image, log, sizeof(log), &reason);
+	fd = open(self->image, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ret = ckpt_validate_process(self->dev, fd, 0, &r);
+	close(fd);
 	/* validated by mistake: no commit (it would turn this test into the child) */
 	ASSERT_NE(0, ret) TH_LOG("the changed file was not refused");
 	EXPECT_EQ(ESTALE, ret);
-	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, reason);
-	EXPECT_NE(NULL, strstr(log, "mapped file")) TH_LOG("%s", log);
-	EXPECT_NE(NULL, strstr(log, self->mapfile)) TH_LOG("%s", log);
-	EXPECT_NE(NULL, strstr(log, why)) TH_LOG("%s", log);
-	EXPECT_EQ(NULL, strstr(log, "fd ")) TH_LOG("%s", log);
-	TH_LOG("refused: %s", log);
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason);
+	EXPECT_NE(NULL, strstr(r.log, "mapped file")) TH_LOG("%s", r.log);
+	EXPECT_NE(NULL, strstr(r.log, self->mapfile)) TH_LOG("%s", r.log);
+	EXPECT_NE(NULL, strstr(r.log, why)) TH_LOG("%s", r.log);
+	EXPECT_EQ(NULL, strstr(r.log, "fd ")) TH_LOG("%s", r.log);
+	TH_LOG("refused: %s", r.log);
 	/* nothing kept, nothing changed */
-	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_RESTART_COMMIT, &c));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, ckpt_commit_errno(self->dev));
 	ckpt_maps_of(getpid(), after, sizeof(after));
 	EXPECT_STREQ(before, after);
 
 	/* ckpt restore: refused with the kernel's words, exit 3 */
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = ckpt_spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child, &status);
 	EXPECT_EQ(3, WEXITSTATUS(status));
 	n = ckpt_read_file(self->errlog, said, sizeof(said) - 1);
 	said[n > 0 ? n : 0] = 0;
@@ -459,10 +368,8 @@ TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->child, 0, 0));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
 	ASSERT_TRUE(WIFSTOPPED(status));
-	checkpoint_to_image(_metadata, self, self->child);
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_dump_process_to(_metadata, self->dev, self->child, self->image);
+	ckpt_kill_child(&self->child);
 	at_dump = sequence_length(self->outfile, bad, sizeof(bad));
 	ASSERT_GE(at_dump, 5) TH_LOG("%s", bad);
 

@@ -99,14 +99,9 @@ FIXTURE_SETUP(pr)
 		{ self->gprog, "gchild", "ckpt_process_glibc_child" },
 	};
 	char here[PATH_MAX], path[PATH_MAX + 64];
-	const char *cli = getenv("CKPT_CLI");
 
 	ckpt_exe_dir(here, sizeof(here));
-	if (cli)
-		snprintf(self->cli, sizeof(self->cli), "%s", cli);
-	else
-		snprintf(self->cli, sizeof(self->cli), "%s/../../../../target/release/ckpt", here);
-	ASSERT_EQ(0, access(self->cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", self->cli);
+	ckpt_find_cli(_metadata, self->cli, sizeof(self->cli));
 	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->dev, 0);
 	strcpy(self->dir, "/tmp/ckpt-pr-XXXXXX");
@@ -124,10 +119,7 @@ FIXTURE_SETUP(pr)
 
 FIXTURE_TEARDOWN(pr)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
+	ckpt_kill_child(&self->child);
 	umount2(self->dir, MNT_DETACH);
 	rmdir(self->dir);
 	close(self->dev);
@@ -221,17 +213,8 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 {
 	char *argv[] = { prog, NULL };
 	bool glibc = prog == self->gprog;
-	struct ckpt_checkpoint a = { 0 };
-	char log[512] = "";
-	int pipefd[2], out;
 
-	ASSERT_EQ(0, pipe(pipefd));
-	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
-	ASSERT_GT(self->child, 0);
-	close(pipefd[1]);
-	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)info_len, read(pipefd[0], &self->info, info_len));
-	close(pipefd[0]);
+	ckpt_spawn_reporting(_metadata, argv, &self->child, &self->info, info_len);
 	if (glibc)
 		gcounters(_metadata, self->child, &self->info, 1);
 	else
@@ -244,75 +227,14 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 		counters(_metadata, self->child, &self->info, 2);
 	}
 
-	out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(out, 0);
-	a.flags = CKPT_CHECKPOINT_PROCESS;
-	a.fd = out;
-	a.pid = self->child;
-	a.log_buf = (__u64)(unsigned long)log;
-	a.log_size = sizeof(log);
-	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
-	close(out);
+	ckpt_dump_process_to(_metadata, self->dev, self->child, self->image);
 	ckpt_maps_of(self->child, self->maps, sizeof(self->maps));
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_kill_child(&self->child);
 }
 
 static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
 {
 	checkpoint_prog(_metadata, self, self->prog, 24);
-}
-
-static void show_errlog(struct __test_metadata *_metadata, const char *path)
-{
-	char buf[2048] = "";
-	int fd = open(path, O_RDONLY);
-
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-		buf[n > 0 ? n : 0] = 0;
-		close(fd);
-	}
-	TH_LOG("ckpt restore said: %s", buf);
-}
-
-/*
- * Runs "ckpt restore --image IMAGE" traced, its stderr in the error log, to
- * its first stop (the restored program's next step); on failure the log is
- * shown and the test fails with @what.
- */
-static void restore_to_stop(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self,
-			    const char *what)
-{
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
-	int err, status;
-
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = ckpt_spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	status = ckpt_run_to_stop(self->child);
-	if (status) {
-		show_errlog(_metadata, self->errlog);
-		self->child = -1;
-		ASSERT_EQ(0, status) TH_LOG("%s (status %#x)", what, status);
-	}
-}
-
-/* Tells the (restored) child to quit: it exits with 42 at its next step. */
-static void quit_42(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
-{
-	int status;
-
-	ASSERT_EQ(0, ckpt_mem_write_u64(self->child, self->info.quit, 1));
-	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	ASSERT_EQ(42, WEXITSTATUS(status));
 }
 
 /* Waits for @pid, a plain child that reports with its exit status: 0 passes. */
@@ -333,7 +255,8 @@ TEST_F(pr, restored_process_counts_on)
 	DIR *dir;
 
 	checkpoint_child(_metadata, self);
-	restore_to_stop(_metadata, self, "the restorer did not stop like the child");
+	ckpt_restore_to_stop(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     "the restorer did not stop like the child");
 	counters(_metadata, self->child, &self->info, 3);
 
 	ckpt_maps_of(self->child, maps, sizeof(maps));
@@ -360,7 +283,7 @@ TEST_F(pr, restored_process_counts_on)
 
 	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	counters(_metadata, self->child, &self->info, 4);
-	quit_42(_metadata, self);
+	ckpt_quit_42(_metadata, &self->child, self->info.quit);
 }
 
 #define SIGBIT(s) (1UL << ((s) - 1))
@@ -381,7 +304,8 @@ TEST_F(pr, static_glibc_counts_on)
 	int status;
 
 	checkpoint_prog(_metadata, self, self->gprog, sizeof(self->info));
-	restore_to_stop(_metadata, self, "the restored glibc program did not stop");
+	ckpt_restore_to_stop(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     "the restored glibc program did not stop");
 	gcounters(_metadata, self->child, &self->info, 3);
 	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
@@ -424,42 +348,18 @@ TEST_F(pr, static_glibc_counts_on)
 		  status_num(self->child, "ShdPnd:", 16) | status_num(self->child, "SigPnd:", 16))
 		TH_LOG("pending signals");
 	EXPECT_NE(0UL, status_num(self->child, "SigBlk:", 16) & SIGBIT(SIGUSR2));
-	quit_42(_metadata, self);
-}
-
-/* Phase A on @image_fd from this process; returns the errno (0: validated). */
-static int validate(int dev, int image_fd, __u64 flags, char *log, size_t len, __u32 *reason)
-{
-	struct ckpt_restart r = { 0 };
-
-	r.flags = CKPT_RESTART_PROCESS | flags;
-	r.fd = image_fd;
-	r.log_buf = (__u64)(unsigned long)log;
-	r.log_size = len;
-	log[0] = 0;
-	if (ioctl(dev, CKPT_IOC_RESTART, &r) == 0)
-		return 0;
-	*reason = r.reason;
-	return errno;
-}
-
-static int commit(int dev)
-{
-	struct ckpt_restart_commit c = { 0 };
-
-	return ioctl(dev, CKPT_IOC_RESTART_COMMIT, &c) ? errno : 0;
+	ckpt_quit_42(_metadata, &self->child, self->info.quit);
 }
 
 /* A flipped byte of page data: refused before anything changes, the caller goes on. */
 TEST_F(pr, corrupt_pages_refused_caller_intact)
 {
-	char before[8192], after[8192], log[512];
+	char before[8192], after[8192];
+	struct ckpt_rs r;
 	uint8_t *img;
 	struct stat st;
 	size_t at = CKPT_HDR_LEN, flipped = 0;
-	__u32 reason = 0;
 	int fd, status;
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
 
 	checkpoint_child(_metadata, self);
 	fd = open(self->image, O_RDWR);
@@ -484,33 +384,25 @@ TEST_F(pr, corrupt_pages_refused_caller_intact)
 
 	ckpt_maps_of(getpid(), before, sizeof(before));
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
-	EXPECT_EQ(EBADMSG, validate(self->dev, fd, 0, log, sizeof(log), &reason));
-	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, reason);
-	TH_LOG("refused: %s", log);
+	EXPECT_EQ(EBADMSG, ckpt_validate_process(self->dev, fd, 0, &r));
+	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, r.a.reason);
+	TH_LOG("refused: %s", r.log);
 	/* nothing was kept: a commit has no plan */
-	EXPECT_EQ(EINVAL, commit(self->dev));
+	EXPECT_EQ(EINVAL, ckpt_commit_errno(self->dev));
 	ckpt_maps_of(getpid(), after, sizeof(after));
 	EXPECT_STREQ(before, after);
 	close(fd);
 
 	/* the CLI refuses it too, and exits with a status */
-	fd = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	self->child = ckpt_spawn_traced(argv, -1, fd);
-	close(fd);
-	ASSERT_GT(self->child, 0);
-	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status));
+	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child, &status);
 	EXPECT_NE(0, WEXITSTATUS(status));
-	show_errlog(_metadata, self->errlog);
+	ckpt_show_errlog(_metadata, self->errlog);
 }
 
 /* Other credentials than the image's: refused, unless asked to restore as the caller. */
 TEST_F(pr, credentials)
 {
-	char log[512];
-	__u32 reason = 0;
+	struct ckpt_rs r;
 	pid_t pid;
 	int fd;
 
@@ -522,12 +414,12 @@ TEST_F(pr, credentials)
 	if (pid == 0) {
 		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 			_exit(10);
-		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
-		    !strstr(log, "credentials"))
+		if (ckpt_validate_process(self->dev, fd, 0, &r) != EPERM ||
+		    !strstr(r.log, "credentials"))
 			_exit(11);
 		lseek(fd, 0, SEEK_SET);
-		if (validate(self->dev, fd, CKPT_RESTART_AS_CALLER, log, sizeof(log), &reason)) {
-			fprintf(stderr, "as caller: %s\n", log);
+		if (ckpt_validate_process(self->dev, fd, CKPT_RESTART_AS_CALLER, &r)) {
+			fprintf(stderr, "as caller: %s\n", r.log);
 			_exit(12);
 		}
 		_exit(0);
@@ -543,8 +435,7 @@ TEST_F(pr, credentials)
 TEST_F(pr, rlimit_above_caller_refused)
 {
 	struct rlimit rl;
-	char log[512];
-	__u32 reason = 0;
+	struct ckpt_rs r;
 	pid_t pid;
 	int fd;
 
@@ -559,12 +450,12 @@ TEST_F(pr, rlimit_above_caller_refused)
 		rl.rlim_cur = rl.rlim_max = 64;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			_exit(10);
-		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
-		    !strstr(log, "nofile")) {
-			fprintf(stderr, "refusal: %s\n", log);
+		if (ckpt_validate_process(self->dev, fd, 0, &r) != EPERM ||
+		    !strstr(r.log, "nofile")) {
+			fprintf(stderr, "refusal: %s\n", r.log);
 			_exit(11);
 		}
-		_exit(commit(self->dev) == EINVAL ? 0 : 12);
+		_exit(ckpt_commit_errno(self->dev) == EINVAL ? 0 : 12);
 	}
 	expect_exit0(_metadata, pid);
 	close(fd);

@@ -800,4 +800,194 @@ static inline void ckpt_maps_of(pid_t pid, char *out, size_t len)
 		fclose(f);
 }
 
+/*
+ * ---- whole processes and the ckpt CLI ----
+ *
+ * The scaffolding of the whole-process tests: a traced child that reports
+ * where its state is, checkpointed with CKPT_CHECKPOINT_PROCESS and killed,
+ * then "ckpt restore --image" (the real CLI, as a user runs it) that must
+ * turn into it.
+ */
+
+/* Kills *@pid if there is one (> 0), reaps it and forgets it (-1). */
+static inline void ckpt_kill_child(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, __WALL);
+	}
+	*pid = -1;
+}
+
+/*
+ * Spawns @argv traced (ckpt_spawn_traced()) into *@pid with fd 3 on a pipe,
+ * runs it to its first stop and reads the @len bytes it reported on fd 3
+ * into @info: the process tests' children say there where their state is.
+ */
+static inline void ckpt_spawn_reporting(struct __test_metadata *_metadata, char *const argv[],
+					pid_t *pid, void *info, size_t len)
+{
+	int pipefd[2];
+
+	ASSERT_EQ(0, pipe(pipefd));
+	*pid = ckpt_spawn_traced(argv, pipefd[1], -1);
+	close(pipefd[1]);
+	ASSERT_GT(*pid, 0);
+	ASSERT_EQ(0, ckpt_run_to_stop(*pid));
+	ASSERT_EQ((ssize_t)len, read(pipefd[0], info, len));
+	close(pipefd[0]);
+}
+
+/*
+ * CKPT_IOC_CHECKPOINT of the stopped @pid as a whole process
+ * (CKPT_CHECKPOINT_PROCESS) into @out; a refusal fails the test, with the
+ * kernel's log.
+ */
+static inline void ckpt_dump_process(struct __test_metadata *_metadata, int dev, pid_t pid,
+				     int out)
+{
+	struct ckpt_checkpoint a = { 0 };
+	char log[512] = "";
+
+	a.flags = CKPT_CHECKPOINT_PROCESS;
+	a.fd = out;
+	a.pid = pid;
+	a.log_buf = (__u64)(unsigned long)log;
+	a.log_size = sizeof(log);
+	ASSERT_EQ(0, ioctl(dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
+}
+
+/* ckpt_dump_process() into the file @image (created or truncated). */
+static inline void ckpt_dump_process_to(struct __test_metadata *_metadata, int dev, pid_t pid,
+					const char *image)
+{
+	int out = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	ASSERT_GE(out, 0);
+	ckpt_dump_process(_metadata, dev, pid, out);
+	close(out);
+}
+
+/*
+ * The ckpt CLI into @cli: $CKPT_CLI, or the release build in tools/ of the
+ * tree this program was built in (its build directory is
+ * tools/testing/selftests/ckpt/build). Not executable: the test fails, saying
+ * how to build it.
+ */
+static inline void ckpt_find_cli(struct __test_metadata *_metadata, char *cli, size_t len)
+{
+	const char *env = getenv("CKPT_CLI");
+	char here[PATH_MAX];
+
+	if (env) {
+		snprintf(cli, len, "%s", env);
+	} else {
+		ckpt_exe_dir(here, sizeof(here));
+		snprintf(cli, len, "%s/../../../../target/release/ckpt", here);
+	}
+	ASSERT_EQ(0, access(cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", cli);
+}
+
+/* Logs what the CLI wrote to @errlog, its stderr: why it failed. */
+static inline void ckpt_show_errlog(struct __test_metadata *_metadata, const char *errlog)
+{
+	char buf[2048];
+	ssize_t n = ckpt_read_file(errlog, buf, sizeof(buf) - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	TH_LOG("ckpt said: %s", buf);
+}
+
+/*
+ * Spawns "@cli restore --image @image" traced (ckpt_spawn_traced(): stopped
+ * at its exec), its stderr into @errlog: its pid, or -1.
+ */
+static inline pid_t ckpt_spawn_restore(const char *cli, const char *image, const char *errlog)
+{
+	char *argv[] = { (char *)cli, "restore", "--image", (char *)image, NULL };
+	int err = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t pid;
+
+	if (err < 0)
+		return -1;
+	pid = ckpt_spawn_traced(argv, -1, err);
+	close(err);
+	return pid;
+}
+
+/*
+ * Runs ckpt_spawn_restore() into *@pid (at once, so that the fixture's
+ * teardown kills it if the test fails) to its first stop: the restored
+ * program's next step, a SIGSTOP like the original's. If it does not get
+ * there, its error log is shown and the test fails with @what.
+ */
+static inline void ckpt_restore_to_stop(struct __test_metadata *_metadata, const char *cli,
+					const char *image, const char *errlog, pid_t *pid,
+					const char *what)
+{
+	int status;
+
+	*pid = ckpt_spawn_restore(cli, image, errlog);
+	ASSERT_GT(*pid, 0) TH_LOG("%s: ckpt restore did not start", what);
+	status = ckpt_run_to_stop(*pid);
+	if (status) {
+		ckpt_show_errlog(_metadata, errlog);
+		*pid = -1;
+		ASSERT_EQ(0, status) TH_LOG("%s (status %#x)", what, status);
+	}
+}
+
+/*
+ * Runs ckpt_spawn_restore() of an image it must refuse: let go at its exec,
+ * it must exit (not turn into the image's process); its wait status into
+ * *@status.
+ */
+static inline void ckpt_restore_refused(struct __test_metadata *_metadata, const char *cli,
+					const char *image, const char *errlog, pid_t *pid,
+					int *status)
+{
+	*pid = ckpt_spawn_restore(cli, image, errlog);
+	ASSERT_GT(*pid, 0) TH_LOG("ckpt restore did not start");
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, *pid, 0, 0));
+	ASSERT_EQ(*pid, waitpid(*pid, status, 0));
+	*pid = -1;
+	ASSERT_TRUE(WIFEXITED(*status)) TH_LOG("status %#x", *status);
+}
+
+/*
+ * Tells the stopped (restored) child *@pid to quit, with the word at @quit
+ * in its memory: it must exit with 42 at its next step, which it reaches
+ * only if it runs on as the original would.
+ */
+static inline void ckpt_quit_42(struct __test_metadata *_metadata, pid_t *pid, uint64_t quit)
+{
+	int status;
+
+	ASSERT_EQ(0, ckpt_mem_write_u64(*pid, quit, 1));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, *pid, 0, 0));
+	ASSERT_EQ(*pid, waitpid(*pid, &status, __WALL));
+	*pid = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(42, WEXITSTATUS(status));
+}
+
+/*
+ * Phase A of a whole-process restart (CKPT_RESTART_PROCESS | @flags) from
+ * @image_fd by this process, reported in @r: the errno, 0 if it validated.
+ * A test must not commit a validated plan: the test would become the image's
+ * process.
+ */
+static inline int ckpt_validate_process(int dev, int image_fd, __u64 flags, struct ckpt_rs *r)
+{
+	return ckpt_restart(dev, image_fd, CKPT_RESTART_PROCESS | flags, r) ? r->err : 0;
+}
+
+/* CKPT_IOC_RESTART_COMMIT: its errno (EINVAL: no validated plan was kept). */
+static inline int ckpt_commit_errno(int dev)
+{
+	struct ckpt_restart_commit c = { 0 };
+
+	return ioctl(dev, CKPT_IOC_RESTART_COMMIT, &c) ? errno : 0;
+}
+
 #endif /* CKPT_SELFTEST_H */
