@@ -725,49 +725,53 @@ static const char *verify(pid_t pid, const uint8_t *b, size_t len, char *why, si
 	return NULL;
 }
 
-/* Waits for @pid up to @sec seconds; returns its status or -1 (then killed). */
-static int wait_for(pid_t pid, int sec)
+/*
+ * Waits up to @sec seconds for @pid to change state: 1 with its status in
+ * *@status, 0 if it did not, -1 if waitpid() failed.
+ */
+static int wait_upto(pid_t pid, int sec, int *status)
 {
 	struct timespec d = { 0, 10 * 1000 * 1000 };
-	int status, i;
 
-	for (i = 0; i < sec * 100; i++) {
-		pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
+	for (int i = 0; i < sec * 100; i++) {
+		pid_t r = waitpid(pid, status, __WALL | WNOHANG);
 
 		if (r == pid)
-			return status;
+			return 1;
 		if (r < 0)
 			return -1;
 		nanosleep(&d, NULL);
 	}
+	return 0;
+}
+
+/* Waits for @pid up to @sec seconds; returns its status or -1 (then killed). */
+static int wait_for(pid_t pid, int sec)
+{
+	int status, r = wait_upto(pid, sec, &status);
+
+	if (r)
+		return r > 0 ? status : -1;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, __WALL);
 	return -1;
 }
 
-/* Kills @pid if it is still there and reaps it. */
 /*
  * Waits for @pid up to @sec seconds; then stops it (a changed program may
  * loop instead of stopping itself) and waits for that.
  */
 static int wait_for_stop(pid_t pid, int sec)
 {
-	struct timespec d = { 0, 10 * 1000 * 1000 };
-	int status, i;
+	int status, r = wait_upto(pid, sec, &status);
 
-	for (i = 0; i < sec * 100; i++) {
-		pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		nanosleep(&d, NULL);
-	}
+	if (r)
+		return r > 0 ? status : -1;
 	kill(pid, SIGSTOP);
 	return wait_for(pid, 10);
 }
 
+/* Kills @pid if it is still there and reaps it. */
 static void reap(pid_t pid)
 {
 	int status;
@@ -1663,9 +1667,7 @@ FIXTURE_SETUP(ph)
 {
 	char here[PATH_MAX], path[PATH_MAX + 64], prog[128], line[512];
 	char *argv[] = { prog, NULL };
-	struct ckpt_checkpoint a = { 0 };
-	char log[512] = "";
-	int pipefd[2], out;
+	int out;
 	struct stat sb;
 	FILE *f;
 
@@ -1680,23 +1682,12 @@ FIXTURE_SETUP(ph)
 	snprintf(path, sizeof(path), "%s/ckpt_process_child", here);
 	ASSERT_EQ(0, ckpt_copy_file(path, prog, 0755)) TH_LOG("copying %s", path);
 
-	ASSERT_EQ(0, pipe(pipefd));
-	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
-	ASSERT_GT(self->child, 0);
-	close(pipefd[1]);
-	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)sizeof(info), read(pipefd[0], &info, sizeof(info)));
-	close(pipefd[0]);
+	ckpt_spawn_reporting(_metadata, argv, &self->child, &info, sizeof(info));
 	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 
 	out = memfd_create("seed", 0);
 	ASSERT_GE(out, 0);
-	a.flags = CKPT_CHECKPOINT_PROCESS;
-	a.fd = out;
-	a.pid = self->child;
-	a.log_buf = (uintptr_t)log;
-	a.log_size = sizeof(log);
-	ASSERT_EQ(0, ioctl(devfd, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
+	ckpt_dump_process(_metadata, devfd, self->child, out);
 	ASSERT_EQ(0, fstat(out, &sb));
 	seed.len = sb.st_size;
 	seed.b = malloc(seed.len);
@@ -1704,9 +1695,7 @@ FIXTURE_SETUP(ph)
 	close(out);
 	ASSERT_EQ(NULL, ckpt_image_whole(seed.b, seed.len));
 	ASSERT_GT(walk(&seed), 0);
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_kill_child(&self->child);
 
 	f = fopen("/proc/self/maps", "r");
 	ASSERT_NE(NULL, f);
@@ -1723,10 +1712,7 @@ FIXTURE_SETUP(ph)
 
 FIXTURE_TEARDOWN(ph)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
+	ckpt_kill_child(&self->child);
 	umount2(self->dir, MNT_DETACH);
 	rmdir(self->dir);
 	close(devfd);
