@@ -318,24 +318,6 @@ static long wait_lines(const char *path, long lines, int secs, char *bad, size_t
 	return n;
 }
 
-static pid_t spawn_plain(char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 {
 	static const char script[] =
@@ -360,7 +342,7 @@ TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 	ASSERT_EQ((ssize_t)strlen(script), write(fd, script, strlen(script)));
 	close(fd);
 
-	self->child = spawn_plain(argv);
+	self->child = ckpt_spawn(argv, -1, -1, -1);
 	ASSERT_GT(self->child, 0);
 	n = wait_lines(self->outfile, 5, 120, bad, sizeof(bad));
 	ASSERT_GE(n, 5) TH_LOG("python3 did not count: %s", bad);
@@ -373,7 +355,7 @@ TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 	at_dump = sequence_length(self->outfile, bad, sizeof(bad));
 	ASSERT_GE(at_dump, 5) TH_LOG("%s", bad);
 
-	self->child = spawn_plain(rargv);
+	self->child = ckpt_spawn(rargv, -1, -1, -1);
 	ASSERT_GT(self->child, 0);
 	n = wait_lines(self->outfile, at_dump + 20, 120, bad, sizeof(bad));
 	kill(self->child, SIGKILL);

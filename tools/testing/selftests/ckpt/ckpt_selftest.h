@@ -482,6 +482,39 @@ static inline int ckpt_copy_file(const char *from, const char *to, mode_t mode)
 }
 
 /*
+ * In a forked child: fds 0, 1 and 2 on @in, @out and @err (-1: /dev/null), 3
+ * on @fd3 if >= 0, nothing else (the child's fd table is part of what a test
+ * checkpoints), then execs @argv, under PTRACE_TRACEME if @traced.
+ */
+static inline void __attribute__((noreturn))
+ckpt_exec_child(char *const argv[], int in, int out, int err, int fd3, bool traced)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	dup2(in >= 0 ? in : null, 0);
+	dup2(out >= 0 ? out : null, 1);
+	dup2(err >= 0 ? err : null, 2);
+	if (fd3 >= 0)
+		dup2(fd3, 3);
+	for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
+		close(fd);
+	if (traced)
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Forks and execs @argv with fds 0, 1 and 2 on @in, @out and @err (-1: /dev/null): its pid. */
+static inline pid_t ckpt_spawn(char *const argv[], int in, int out, int err)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		ckpt_exec_child(argv, in, out, err, -1, false);
+	return pid;
+}
+
+/*
  * Forks a child with fds 0 and 1 on /dev/null, 2 on @err (or /dev/null), 3
  * on @fd3 if >= 0, nothing else, that execs @argv under PTRACE_TRACEME.
  * Returns its pid, stopped at the exec, or -1.
@@ -491,20 +524,8 @@ static inline pid_t ckpt_spawn_traced(char *const argv[], int fd3, int err)
 	int status;
 	pid_t pid = fork();
 
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(err >= 0 ? err : null, 2);
-		if (fd3 >= 0)
-			dup2(fd3, 3);
-		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		ckpt_exec_child(argv, -1, -1, err, fd3, true);
 	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
 	    WSTOPSIG(status) != SIGTRAP) {
 		if (pid > 0) {
