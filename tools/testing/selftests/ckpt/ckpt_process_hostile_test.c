@@ -1209,29 +1209,35 @@ static void pages_drop_last(struct __test_metadata *_metadata, int ri)
 	judge(_metadata, b, len, MAY_ACCEPT, "PAGES: the last page dropped (count, CRC fixed)");
 }
 
-/* Sets the u64 at payload offset @po of record @ri, fixes CRCs, judges. */
-static void set64(struct __test_metadata *_metadata, int ri, size_t po, uint64_t v, int cls,
-		  const char *what)
+/*
+ * Sets the @size-byte (8 or 4) field at payload offset @po of record @ri to
+ * @v, fixes CRCs, judges.
+ */
+static void set_field(struct __test_metadata *_metadata, int ri, size_t po, uint64_t v,
+		      int size, int cls, const char *what)
 {
-	uint8_t *b = seed_copy();
+	uint8_t *b = seed_copy(), *at = b + seed.r[ri].off + CKPT_RHDR_LEN + po;
 	char name[200];
 
-	ckpt_put64(b + seed.r[ri].off + CKPT_RHDR_LEN + po, v);
+	if (size == 8)
+		ckpt_put64(at, v);
+	else
+		ckpt_put32(at, v);
 	fix_all(b, seed.len);
 	snprintf(name, sizeof(name), "%s = %#llx", what, (unsigned long long)v);
 	judge(_metadata, b, seed.len, cls, name);
 }
 
+static void set64(struct __test_metadata *_metadata, int ri, size_t po, uint64_t v, int cls,
+		  const char *what)
+{
+	set_field(_metadata, ri, po, v, 8, cls, what);
+}
+
 static void set32(struct __test_metadata *_metadata, int ri, size_t po, uint32_t v, int cls,
 		  const char *what)
 {
-	uint8_t *b = seed_copy();
-	char name[200];
-
-	ckpt_put32(b + seed.r[ri].off + CKPT_RHDR_LEN + po, v);
-	fix_all(b, seed.len);
-	snprintf(name, sizeof(name), "%s = %#x", what, v);
-	judge(_metadata, b, seed.len, cls, name);
+	set_field(_metadata, ri, po, v, 4, cls, what);
 }
 
 static const uint8_t *payload(int ri)

@@ -399,6 +399,22 @@ TEST_F(pr, corrupt_pages_refused_caller_intact)
 	ckpt_show_errlog(_metadata, self->errlog);
 }
 
+/*
+ * Checkpoints the child and forks: the child (0 returned) tries phase A on
+ * the image, open at *@fd, with the credentials or limits a test gives it.
+ */
+static pid_t fork_with_image(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self, int *fd)
+{
+	pid_t pid;
+
+	checkpoint_child(_metadata, self);
+	*fd = open(self->image, O_RDONLY);
+	ASSERT_GE(*fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	return pid;
+}
+
 /* Other credentials than the image's: refused, unless asked to restore as the caller. */
 TEST_F(pr, credentials)
 {
@@ -406,11 +422,7 @@ TEST_F(pr, credentials)
 	pid_t pid;
 	int fd;
 
-	checkpoint_child(_metadata, self);
-	fd = open(self->image, O_RDONLY);
-	ASSERT_GE(fd, 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
+	pid = fork_with_image(_metadata, self, &fd);
 	if (pid == 0) {
 		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 			_exit(10);
@@ -441,11 +453,7 @@ TEST_F(pr, rlimit_above_caller_refused)
 
 	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
 	ASSERT_GT(rl.rlim_max, 64UL) TH_LOG("the test needs a hard RLIMIT_NOFILE above 64");
-	checkpoint_child(_metadata, self);
-	fd = open(self->image, O_RDONLY);
-	ASSERT_GE(fd, 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
+	pid = fork_with_image(_metadata, self, &fd);
 	if (pid == 0) {
 		rl.rlim_cur = rl.rlim_max = 64;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
