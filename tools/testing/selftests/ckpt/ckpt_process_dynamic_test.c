@@ -246,7 +246,8 @@ static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, 
 	EXPECT_STREQ(before, after);
 
 	/* ckpt restore: refused with the kernel's words, exit 3 */
-	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child, &status);
+	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     &status);
 	EXPECT_EQ(3, WEXITSTATUS(status));
 	n = ckpt_read_file(self->errlog, said, sizeof(said) - 1);
 	said[n > 0 ? n : 0] = 0;

@@ -394,7 +394,8 @@ TEST_F(pr, corrupt_pages_refused_caller_intact)
 	close(fd);
 
 	/* the CLI refuses it too, and exits with a status */
-	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child, &status);
+	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     &status);
 	EXPECT_NE(0, WEXITSTATUS(status));
 	ckpt_show_errlog(_metadata, self->errlog);
 }
