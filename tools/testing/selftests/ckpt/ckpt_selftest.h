@@ -6,8 +6,11 @@
  * CKPT_IOC_RESTART calls with their results, fd table snapshots for "the
  * caller's fd table is exactly as before", file systems a test mounts and
  * must be able to unmount, and children: copying a program, spawning it
- * traced, and a fixture part for "a copy of this program on a private tmpfs,
- * stopped under ptrace and checkpointed".
+ * (traced or not), and a fixture part for "a copy of this program on a
+ * private tmpfs, stopped under ptrace and checkpointed"; /proc/PID/mem and
+ * /proc/PID/maps as oracles; the whole-process tests' steps: a child that
+ * reports where its state is, dumped as a process, and "ckpt restore" that
+ * must become it or refuse.
  *
  * Header only (static functions): each test program is one translation unit.
  * Include it after kselftest_harness.h.
