@@ -249,30 +249,6 @@ static int open_at(const char *path, int flags, int fdno, off_t pos)
 	return fdno;
 }
 
-/* Every fd open now, for the external list. */
-static int open_fds(int *fds, int max)
-{
-	DIR *dp = opendir("/proc/self/fd");
-	struct dirent *d;
-	int n = 0;
-
-	if (!dp)
-		return -1;
-	while ((d = readdir(dp))) {
-		int fd = atoi(d->d_name);
-
-		if (d->d_name[0] == '.' || fd == dirfd(dp))
-			continue;
-		if (n == max) {
-			closedir(dp);
-			return -1;
-		}
-		fds[n++] = fd;
-	}
-	closedir(dp);
-	return n;
-}
-
 /*
  * The files a test restores, at FD0 + i: a regular file at a position, a dup
  * of it (shared offset), a close-on-exec one, an appending one, a directory,
@@ -514,7 +490,7 @@ static void sweep_checkpoint_self(struct __test_metadata *_metadata, FIXTURE_DAT
 	snprintf(p, sizeof(p), "%s/image", self->base);
 	out = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	ASSERT_GE(out, 0);
-	next = open_fds(ext, MAX_FDS);
+	next = ckpt_open_fds(ext, MAX_FDS);
 	ASSERT_GT(next, 0);
 	nfds = open_set(self->base, extra);
 	ASSERT_GT(nfds, 0);
@@ -686,7 +662,7 @@ static int fill_low(int nfds, int *fillers, int *nfill)
 {
 	int open_below = 0, want, fds[MAX_FDS], n;
 
-	n = open_fds(fds, MAX_FDS);
+	n = ckpt_open_fds(fds, MAX_FDS);
 	for (int i = 0; i < n; i++)
 		open_below += fds[i] < FD0 + nfds;
 	want = FD0 + nfds - open_below;
@@ -719,7 +695,7 @@ static void sweep_restart(struct __test_metadata *_metadata, FIXTURE_DATA(fs) *s
 	img = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	ASSERT_GE(img, 0);
 	ASSERT_GE(self->nth, 0);
-	next = open_fds(ext, MAX_FDS);
+	next = ckpt_open_fds(ext, MAX_FDS);
 	ASSERT_GT(next, 0);
 	nfds = open_set(self->base, extra);
 	ASSERT_GT(nfds, 0);
@@ -853,7 +829,7 @@ TEST_F_TIMEOUT(fs, restart_replace_install_fails, 300)
 	snprintf(p, sizeof(p), "%s/image", self->base);
 	img = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	ASSERT_GE(img, 0);
-	next = open_fds(ext, MAX_FDS);
+	next = ckpt_open_fds(ext, MAX_FDS);
 	ASSERT_GT(next, 0);
 	nfds = open_set(self->base, variant->extra);
 	ASSERT_GT(nfds, 0);

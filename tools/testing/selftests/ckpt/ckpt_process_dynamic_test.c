@@ -99,20 +99,10 @@ static int write_pattern(const char *path, size_t len, int seed)
 
 FIXTURE_SETUP(dyn)
 {
-	const char *cli = getenv("CKPT_CLI");
 	char err[PATH_MAX * 4];
-	ssize_t n;
 
-	n = readlink("/proc/self/exe", self->here, sizeof(self->here) - 1);
-	ASSERT_GT(n, 0);
-	self->here[n] = 0;
-	*strrchr(self->here, '/') = 0;
-	if (cli)
-		snprintf(self->cli, sizeof(self->cli), "%s", cli);
-	else
-		snprintf(self->cli, sizeof(self->cli), "%s/../../../../target/release/ckpt",
-			 self->here);
-	ASSERT_EQ(0, access(self->cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", self->cli);
+	ckpt_exe_dir(self->here, sizeof(self->here));
+	ckpt_find_cli(_metadata, self->cli, sizeof(self->cli));
 	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->dev, 0);
 	self->child = -1;
@@ -133,10 +123,7 @@ FIXTURE_SETUP(dyn)
 
 FIXTURE_TEARDOWN(dyn)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
+	ckpt_kill_child(&self->child);
 	if (ckpt_unmount_fs(self->ext))
 		TH_LOG("unmounting the ext4 file system: %s", strerror(errno));
 	umount2(self->dir, MNT_DETACH);
@@ -144,175 +131,12 @@ FIXTURE_TEARDOWN(dyn)
 	close(self->dev);
 }
 
-/*
- * Forks a traced child with fds 0 and 1 on /dev/null, 2 on @err (or
- * /dev/null), 3 on @fd3 if >= 0, nothing else, and execs @argv. Returns its
- * pid, stopped at the exec.
- */
-static pid_t spawn_traced(char *const argv[], int fd3, int err)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(err >= 0 ? err : null, 2);
-		if (fd3 >= 0)
-			dup2(fd3, 3);
-		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
-	    WSTOPSIG(status) != SIGTRAP)
-		return -1;
-	return pid;
-}
-
-/*
- * Continues @pid until it stops with SIGSTOP (suppressed), passing on other
- * signals. Returns 0, or the wait status if it exited or was killed.
- */
-static int run_to_stop(pid_t pid)
-{
-	int status, sig = 0;
-
-	for (;;) {
-		if (ptrace(PTRACE_CONT, pid, 0, sig))
-			return -1;
-		if (waitpid(pid, &status, __WALL) != pid)
-			return -1;
-		if (!WIFSTOPPED(status))
-			return status ? status : -1;
-		if (WSTOPSIG(status) == SIGSTOP)
-			return 0;
-		sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
-	}
-}
-
-static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, buf, len, addr) == (ssize_t)len;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 static uint64_t mem_u64(pid_t pid, uint64_t addr)
 {
 	uint64_t v = ~0ULL;
 
-	read_mem(pid, addr, &v, 8);
+	ckpt_mem_read(pid, addr, &v, sizeof(v));
 	return v;
-}
-
-static int write_u64(pid_t pid, uint64_t addr, uint64_t v)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return -1;
-	ok = pwrite(fd, &v, 8, addr) == 8;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-/*
- * /proc/PID/maps with neighbours the kernel may or may not merge joined (same
- * protection and file, contiguous addresses and offsets).
- */
-static void maps_of(pid_t pid, char *out, size_t len)
-{
-	char path[64], line[512], perms[8], dev[16], name[256];
-	char pperms[8] = "", pdev[16] = "", pname[256] = "";
-	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
-	int have = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	out[0] = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		name[0] = 0;
-		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
-			   &ino, name) < 6)
-			continue;
-		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
-		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
-		    (!ino || poff + (pend - pstart) == off)) {
-			pend = end;
-			continue;
-		}
-		if (have)
-			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-				 pstart, pend, pperms, poff, pdev, pino, pname);
-		pstart = start;
-		pend = end;
-		poff = off;
-		pino = ino;
-		strcpy(pperms, perms);
-		strcpy(pdev, dev);
-		strcpy(pname, name);
-		have = 1;
-	}
-	if (have)
-		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-			 pstart, pend, pperms, poff, pdev, pino, pname);
-	if (f)
-		fclose(f);
-}
-
-static int read_file(const char *path, void *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len);
-	close(fd);
-	return (int)n;
-}
-
-static void show_errlog(struct __test_metadata *_metadata, const char *path)
-{
-	char buf[2048] = "";
-	int n = read_file(path, buf, sizeof(buf) - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-	TH_LOG("ckpt restore said: %s", buf);
-}
-
-/* CKPT_IOC_CHECKPOINT of the stopped @pid into the image file. */
-static void checkpoint_to_image(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self,
-				pid_t pid)
-{
-	struct ckpt_checkpoint a = { 0 };
-	char log[512] = "";
-	int out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-	ASSERT_GE(out, 0);
-	a.flags = CKPT_CHECKPOINT_PROCESS;
-	a.fd = out;
-	a.pid = pid;
-	a.log_buf = (__u64)(unsigned long)log;
-	a.log_size = sizeof(log);
-	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
-	close(out);
 }
 
 /*
@@ -324,32 +148,23 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 	char prog[PATH_MAX + 32];
 	char *argv[] = { prog, self->mapfile, self->readfile, self->outfile, NULL };
 	char last[16];
-	int pipefd[2];
 	struct stat st;
 
 	snprintf(prog, sizeof(prog), "%s/ckpt_process_dyn_child", self->here);
-	ASSERT_EQ(0, pipe(pipefd));
-	self->child = spawn_traced(argv, pipefd[1], -1);
-	ASSERT_GT(self->child, 0);
-	close(pipefd[1]);
-	ASSERT_EQ(0, run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)sizeof(self->info), read(pipefd[0], &self->info, sizeof(self->info)));
-	close(pipefd[0]);
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ckpt_spawn_reporting(_metadata, argv, &self->child, &self->info, sizeof(self->info));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	EXPECT_EQ(2ULL, mem_u64(self->child, self->info.step));
-	ASSERT_EQ(0, read_mem(self->child, self->info.last, last, sizeof(last)));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.last, last, sizeof(last)));
 	for (size_t i = 0; i < sizeof(last); i++) {
 		ASSERT_EQ(pattern(16 + i, 2), (uint8_t)last[i]) TH_LOG("the child's second read");
 	}
-	ASSERT_EQ(0, read_mem(self->child, self->info.map, self->mem, MAP_LEN));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.map, self->mem, MAP_LEN));
 	ASSERT_EQ(0, memcmp(self->mem + 4096 + 100, "changed privately", 17));
-	maps_of(self->child, self->maps, sizeof(self->maps));
+	ckpt_maps_of(self->child, self->maps, sizeof(self->maps));
 	ASSERT_NE(NULL, strstr(self->maps, self->mapfile)) TH_LOG("%s", self->maps);
 
-	checkpoint_to_image(_metadata, self, self->child);
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_dump_process_to(_metadata, self->dev, self->child, self->image);
+	ckpt_kill_child(&self->child);
 	/* the stdio buffer was never flushed: it lives only in the image */
 	ASSERT_EQ(0, stat(self->outfile, &st));
 	ASSERT_EQ(0, st.st_size);
@@ -357,125 +172,84 @@ static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(dyn
 
 TEST_F_TIMEOUT(dyn, dyn_c_program_continues, 300)
 {
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
 	char maps[sizeof(self->maps)], last[16], out[256];
 	uint8_t mem[MAP_LEN], file[MAP_LEN];
-	int err, status, n;
+	int n;
 
 	checkpoint_child(_metadata, self);
-
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	status = run_to_stop(self->child);
-	if (status) {
-		show_errlog(_metadata, self->errlog);
-		self->child = -1;
-		ASSERT_EQ(0, status) TH_LOG("the restorer did not stop like the child");
-	}
+	ckpt_restore_to_stop(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     "the restorer did not stop like the child");
 
 	/* malloc'd state: the step counter went on */
 	EXPECT_EQ(3ULL, mem_u64(self->child, self->info.step));
 	/* the fd read on from its offset: bytes 32 to 47 */
-	ASSERT_EQ(0, read_mem(self->child, self->info.last, last, sizeof(last)));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.last, last, sizeof(last)));
 	for (size_t i = 0; i < sizeof(last); i++) {
 		EXPECT_EQ(pattern(32 + i, 2), (uint8_t)last[i]) TH_LOG("byte %zu of the third read", i);
 	}
 	/* the private mapping: as it was, its private change included */
-	ASSERT_EQ(0, read_mem(self->child, self->info.map, mem, MAP_LEN));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.map, mem, MAP_LEN));
 	for (size_t p = 0; p < MAP_LEN / 4096; p++) {
 		EXPECT_EQ(0, memcmp(mem + p * 4096, self->mem + p * 4096, 4096))
 			TH_LOG("page %zu of the private file mapping", p);
 	}
 	EXPECT_EQ(0, memcmp(mem + 4096 + 100, "changed privately", 17));
 	/* ... and the file under it untouched */
-	ASSERT_EQ(MAP_LEN, read_file(self->mapfile, file, sizeof(file)));
+	ASSERT_EQ(MAP_LEN, ckpt_read_file(self->mapfile, file, sizeof(file)));
 	for (size_t i = 0; i < MAP_LEN; i++)
 		if (file[i] != pattern(i, 1)) {
 			EXPECT_EQ(pattern(i, 1), file[i]) TH_LOG("byte %zu of the mapped file", i);
 			break;
 		}
-	maps_of(self->child, maps, sizeof(maps));
+	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
 
 	/* a signal reaches the handler, on the malloc'd altstack */
 	ASSERT_EQ(0, kill(self->child, SIGUSR1));
-	ASSERT_EQ(0, run_to_stop(self->child));
+	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	EXPECT_EQ(1ULL, mem_u64(self->child, self->info.handled));
 	EXPECT_EQ(1ULL, mem_u64(self->child, self->info.on_altstack));
 	EXPECT_EQ(4ULL, mem_u64(self->child, self->info.step));
 
 	/* told to quit, it flushes its stdio buffer and exits 42 */
-	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
-	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	EXPECT_EQ(42, WEXITSTATUS(status));
-	n = read_file(self->outfile, out, sizeof(out) - 1);
+	ckpt_quit_42(_metadata, &self->child, self->info.quit);
+	n = ckpt_read_file(self->outfile, out, sizeof(out) - 1);
 	ASSERT_GE(n, 0);
 	out[n] = 0;
 	EXPECT_STREQ("step 1\nstep 2\nstep 3\nstep 4\nstep 5\n", out);
 }
 
-/* Phase A on the image from this process; returns the errno (0: validated). */
-static int validate(int dev, const char *image, char *log, size_t len, __u32 *reason)
-{
-	struct ckpt_restart r = { 0 };
-	int fd = open(image, O_RDONLY), ret = 0;
-
-	r.flags = CKPT_RESTART_PROCESS;
-	r.fd = fd;
-	r.log_buf = (__u64)(unsigned long)log;
-	r.log_size = len;
-	log[0] = 0;
-	if (ioctl(dev, CKPT_IOC_RESTART, &r))
-		ret = errno;
-	*reason = r.reason;
-	close(fd);
-	return ret;
-}
-
 /* Refused by phase A and by the CLI, naming the mapped file and @why. */
 static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(dyn) *self, const char *why)
 {
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
-	char before[sizeof(self->maps)], after[sizeof(self->maps)], log[1024], said[2048];
-	struct ckpt_restart_commit c = { 0 };
-	__u32 reason = 0;
-	int err, status, n, ret;
+	char before[sizeof(self->maps)], after[sizeof(self->maps)], said[2048];
+	struct ckpt_rs r;
+	int fd, status, n, ret;
 
-	maps_of(getpid(), before, sizeof(before));
-	ret = validate(self->dev, self->image, log, sizeof(log), &reason);
+	ckpt_maps_of(getpid(), before, sizeof(before));
+	fd = open(self->image, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ret = ckpt_validate_process(self->dev, fd, 0, &r);
+	close(fd);
 	/* validated by mistake: no commit (it would turn this test into the child) */
 	ASSERT_NE(0, ret) TH_LOG("the changed file was not refused");
 	EXPECT_EQ(ESTALE, ret);
-	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, reason);
-	EXPECT_NE(NULL, strstr(log, "mapped file")) TH_LOG("%s", log);
-	EXPECT_NE(NULL, strstr(log, self->mapfile)) TH_LOG("%s", log);
-	EXPECT_NE(NULL, strstr(log, why)) TH_LOG("%s", log);
-	EXPECT_EQ(NULL, strstr(log, "fd ")) TH_LOG("%s", log);
-	TH_LOG("refused: %s", log);
+	EXPECT_EQ((__u32)CKPT_REASON_FILE_CHANGED, r.a.reason);
+	EXPECT_NE(NULL, strstr(r.log, "mapped file")) TH_LOG("%s", r.log);
+	EXPECT_NE(NULL, strstr(r.log, self->mapfile)) TH_LOG("%s", r.log);
+	EXPECT_NE(NULL, strstr(r.log, why)) TH_LOG("%s", r.log);
+	EXPECT_EQ(NULL, strstr(r.log, "fd ")) TH_LOG("%s", r.log);
+	TH_LOG("refused: %s", r.log);
 	/* nothing kept, nothing changed */
-	EXPECT_EQ(-1, ioctl(self->dev, CKPT_IOC_RESTART_COMMIT, &c));
-	EXPECT_EQ(EINVAL, errno);
-	maps_of(getpid(), after, sizeof(after));
+	EXPECT_EQ(EINVAL, ckpt_commit_errno(self->dev));
+	ckpt_maps_of(getpid(), after, sizeof(after));
 	EXPECT_STREQ(before, after);
 
 	/* ckpt restore: refused with the kernel's words, exit 3 */
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     &status);
 	EXPECT_EQ(3, WEXITSTATUS(status));
-	n = read_file(self->errlog, said, sizeof(said) - 1);
+	n = ckpt_read_file(self->errlog, said, sizeof(said) - 1);
 	said[n > 0 ? n : 0] = 0;
 	EXPECT_NE(NULL, strstr(said, why)) TH_LOG("%s", said);
 }
@@ -545,24 +319,6 @@ static long wait_lines(const char *path, long lines, int secs, char *bad, size_t
 	return n;
 }
 
-static pid_t spawn_plain(char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 {
 	static const char script[] =
@@ -587,7 +343,7 @@ TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 	ASSERT_EQ((ssize_t)strlen(script), write(fd, script, strlen(script)));
 	close(fd);
 
-	self->child = spawn_plain(argv);
+	self->child = ckpt_spawn(argv, -1, -1, -1);
 	ASSERT_GT(self->child, 0);
 	n = wait_lines(self->outfile, 5, 120, bad, sizeof(bad));
 	ASSERT_GE(n, 5) TH_LOG("python3 did not count: %s", bad);
@@ -595,14 +351,12 @@ TEST_F_TIMEOUT(dyn, python3_sequence_continues, 400)
 	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->child, 0, 0));
 	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
 	ASSERT_TRUE(WIFSTOPPED(status));
-	checkpoint_to_image(_metadata, self, self->child);
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_dump_process_to(_metadata, self->dev, self->child, self->image);
+	ckpt_kill_child(&self->child);
 	at_dump = sequence_length(self->outfile, bad, sizeof(bad));
 	ASSERT_GE(at_dump, 5) TH_LOG("%s", bad);
 
-	self->child = spawn_plain(rargv);
+	self->child = ckpt_spawn(rargv, -1, -1, -1);
 	ASSERT_GT(self->child, 0);
 	n = wait_lines(self->outfile, at_dump + 20, 120, bad, sizeof(bad));
 	kill(self->child, SIGKILL);

@@ -373,20 +373,6 @@ static const char *documented(int err, uint32_t reason)
 	return "an undocumented reason";
 }
 
-static void read_all(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n, o = 0;
-
-	buf[0] = 0;
-	if (fd < 0)
-		return;
-	while (o < (ssize_t)len - 1 && (n = read(fd, buf + o, len - 1 - o)) > 0)
-		o += n;
-	buf[o] = 0;
-	close(fd);
-}
-
 /* What the stub needs, at fixed offsets. */
 struct stub_args {
 	uint64_t fs, gs, xstate, rfbm, dev, cmd, arg;
@@ -454,9 +440,12 @@ static void __attribute__((noreturn)) stub(struct stub_args *a)
 	__builtin_unreachable();
 }
 
+/* /proc/self/maps as it is (unlike ckpt_maps_of(), unjoined: a split mapping shows). */
 static void maps_self(char *buf, size_t len)
 {
-	read_all("/proc/self/maps", buf, len);
+	ssize_t n = ckpt_read_file("/proc/self/maps", buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
 }
 
 /*
@@ -549,20 +538,6 @@ static void __attribute__((noreturn)) judge_child(const uint8_t *b, size_t len, 
 	sargs.cmd = CKPT_IOC_RESTART_COMMIT;
 	sargs.arg = (uintptr_t)&commit_arg;
 	stub(&sargs);
-}
-
-static int mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, buf, len, addr) == (ssize_t)len;
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 /* Is the word at @a of the restored process the image's, or one more (a counter)? */
@@ -673,7 +648,7 @@ static const char *verify(pid_t pid, const uint8_t *b, size_t len, char *why, si
 
 		if (m.r[i].type != R_PAGES || cnt > 64)
 			continue;
-		if (mem_read(pid, start, mem, n)) {
+		if (ckpt_mem_read(pid, start, mem, n)) {
 			snprintf(why, wl, "cannot read pages at %lx", (unsigned long)start);
 			return why;
 		}
@@ -750,49 +725,53 @@ static const char *verify(pid_t pid, const uint8_t *b, size_t len, char *why, si
 	return NULL;
 }
 
-/* Waits for @pid up to @sec seconds; returns its status or -1 (then killed). */
-static int wait_for(pid_t pid, int sec)
+/*
+ * Waits up to @sec seconds for @pid to change state: 1 with its status in
+ * *@status, 0 if it did not, -1 if waitpid() failed.
+ */
+static int wait_upto(pid_t pid, int sec, int *status)
 {
 	struct timespec d = { 0, 10 * 1000 * 1000 };
-	int status, i;
 
-	for (i = 0; i < sec * 100; i++) {
-		pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
+	for (int i = 0; i < sec * 100; i++) {
+		pid_t r = waitpid(pid, status, __WALL | WNOHANG);
 
 		if (r == pid)
-			return status;
+			return 1;
 		if (r < 0)
 			return -1;
 		nanosleep(&d, NULL);
 	}
+	return 0;
+}
+
+/* Waits for @pid up to @sec seconds; returns its status or -1 (then killed). */
+static int wait_for(pid_t pid, int sec)
+{
+	int status, r = wait_upto(pid, sec, &status);
+
+	if (r)
+		return r > 0 ? status : -1;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, __WALL);
 	return -1;
 }
 
-/* Kills @pid if it is still there and reaps it. */
 /*
  * Waits for @pid up to @sec seconds; then stops it (a changed program may
  * loop instead of stopping itself) and waits for that.
  */
 static int wait_for_stop(pid_t pid, int sec)
 {
-	struct timespec d = { 0, 10 * 1000 * 1000 };
-	int status, i;
+	int status, r = wait_upto(pid, sec, &status);
 
-	for (i = 0; i < sec * 100; i++) {
-		pid_t r = waitpid(pid, &status, __WALL | WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		nanosleep(&d, NULL);
-	}
+	if (r)
+		return r > 0 ? status : -1;
 	kill(pid, SIGSTOP);
 	return wait_for(pid, 10);
 }
 
+/* Kills @pid if it is still there and reaps it. */
 static void reap(pid_t pid)
 {
 	int status;
@@ -1230,29 +1209,35 @@ static void pages_drop_last(struct __test_metadata *_metadata, int ri)
 	judge(_metadata, b, len, MAY_ACCEPT, "PAGES: the last page dropped (count, CRC fixed)");
 }
 
-/* Sets the u64 at payload offset @po of record @ri, fixes CRCs, judges. */
-static void set64(struct __test_metadata *_metadata, int ri, size_t po, uint64_t v, int cls,
-		  const char *what)
+/*
+ * Sets the @size-byte (8 or 4) field at payload offset @po of record @ri to
+ * @v, fixes CRCs, judges.
+ */
+static void set_field(struct __test_metadata *_metadata, int ri, size_t po, uint64_t v,
+		      int size, int cls, const char *what)
 {
-	uint8_t *b = seed_copy();
+	uint8_t *b = seed_copy(), *at = b + seed.r[ri].off + CKPT_RHDR_LEN + po;
 	char name[200];
 
-	ckpt_put64(b + seed.r[ri].off + CKPT_RHDR_LEN + po, v);
+	if (size == 8)
+		ckpt_put64(at, v);
+	else
+		ckpt_put32(at, v);
 	fix_all(b, seed.len);
 	snprintf(name, sizeof(name), "%s = %#llx", what, (unsigned long long)v);
 	judge(_metadata, b, seed.len, cls, name);
 }
 
+static void set64(struct __test_metadata *_metadata, int ri, size_t po, uint64_t v, int cls,
+		  const char *what)
+{
+	set_field(_metadata, ri, po, v, 8, cls, what);
+}
+
 static void set32(struct __test_metadata *_metadata, int ri, size_t po, uint32_t v, int cls,
 		  const char *what)
 {
-	uint8_t *b = seed_copy();
-	char name[200];
-
-	ckpt_put32(b + seed.r[ri].off + CKPT_RHDR_LEN + po, v);
-	fix_all(b, seed.len);
-	snprintf(name, sizeof(name), "%s = %#x", what, v);
-	judge(_metadata, b, seed.len, cls, name);
+	set_field(_metadata, ri, po, v, 4, cls, what);
 }
 
 static const uint8_t *payload(int ri)
@@ -1688,9 +1673,7 @@ FIXTURE_SETUP(ph)
 {
 	char here[PATH_MAX], path[PATH_MAX + 64], prog[128], line[512];
 	char *argv[] = { prog, NULL };
-	struct ckpt_checkpoint a = { 0 };
-	char log[512] = "";
-	int pipefd[2], out;
+	int out;
 	struct stat sb;
 	FILE *f;
 
@@ -1705,23 +1688,12 @@ FIXTURE_SETUP(ph)
 	snprintf(path, sizeof(path), "%s/ckpt_process_child", here);
 	ASSERT_EQ(0, ckpt_copy_file(path, prog, 0755)) TH_LOG("copying %s", path);
 
-	ASSERT_EQ(0, pipe(pipefd));
-	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
-	ASSERT_GT(self->child, 0);
-	close(pipefd[1]);
-	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)sizeof(info), read(pipefd[0], &info, sizeof(info)));
-	close(pipefd[0]);
+	ckpt_spawn_reporting(_metadata, argv, &self->child, &info, sizeof(info));
 	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 
 	out = memfd_create("seed", 0);
 	ASSERT_GE(out, 0);
-	a.flags = CKPT_CHECKPOINT_PROCESS;
-	a.fd = out;
-	a.pid = self->child;
-	a.log_buf = (uintptr_t)log;
-	a.log_size = sizeof(log);
-	ASSERT_EQ(0, ioctl(devfd, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
+	ckpt_dump_process(_metadata, devfd, self->child, out);
 	ASSERT_EQ(0, fstat(out, &sb));
 	seed.len = sb.st_size;
 	seed.b = malloc(seed.len);
@@ -1729,9 +1701,7 @@ FIXTURE_SETUP(ph)
 	close(out);
 	ASSERT_EQ(NULL, ckpt_image_whole(seed.b, seed.len));
 	ASSERT_GT(walk(&seed), 0);
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_kill_child(&self->child);
 
 	f = fopen("/proc/self/maps", "r");
 	ASSERT_NE(NULL, f);
@@ -1748,10 +1718,7 @@ FIXTURE_SETUP(ph)
 
 FIXTURE_TEARDOWN(ph)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
+	ckpt_kill_child(&self->child);
 	umount2(self->dir, MNT_DETACH);
 	rmdir(self->dir);
 	close(devfd);

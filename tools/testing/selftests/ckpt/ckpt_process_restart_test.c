@@ -99,14 +99,9 @@ FIXTURE_SETUP(pr)
 		{ self->gprog, "gchild", "ckpt_process_glibc_child" },
 	};
 	char here[PATH_MAX], path[PATH_MAX + 64];
-	const char *cli = getenv("CKPT_CLI");
 
 	ckpt_exe_dir(here, sizeof(here));
-	if (cli)
-		snprintf(self->cli, sizeof(self->cli), "%s", cli);
-	else
-		snprintf(self->cli, sizeof(self->cli), "%s/../../../../target/release/ckpt", here);
-	ASSERT_EQ(0, access(self->cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", self->cli);
+	ckpt_find_cli(_metadata, self->cli, sizeof(self->cli));
 	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	ASSERT_GE(self->dev, 0);
 	strcpy(self->dir, "/tmp/ckpt-pr-XXXXXX");
@@ -124,41 +119,10 @@ FIXTURE_SETUP(pr)
 
 FIXTURE_TEARDOWN(pr)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		waitpid(self->child, NULL, __WALL);
-	}
+	ckpt_kill_child(&self->child);
 	umount2(self->dir, MNT_DETACH);
 	rmdir(self->dir);
 	close(self->dev);
-}
-
-static int read_u64(pid_t pid, uint64_t addr, uint64_t *v)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ok = pread(fd, v, 8, addr) == 8;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-static int write_u64(pid_t pid, uint64_t addr, uint64_t v)
-{
-	char path[64];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return -1;
-	ok = pwrite(fd, &v, 8, addr) == 8;
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 /* The three counters of the stopped child: .bss, the page, xmm9; and r12. */
@@ -170,8 +134,8 @@ static void counters(struct __test_metadata *_metadata, pid_t pid, const struct 
 	struct iovec iov = { &regs, sizeof(regs) };
 	uint64_t bss = 0, page = 0, xmm = 0;
 
-	ASSERT_EQ(0, read_u64(pid, in->counter, &bss));
-	ASSERT_EQ(0, read_u64(pid, in->page, &page));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->counter, &bss, sizeof(bss)));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->page, &page, sizeof(page)));
 	ASSERT_EQ(0, ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &iov));
 	iov.iov_base = xsave;
 	iov.iov_len = sizeof(xsave);
@@ -183,62 +147,15 @@ static void counters(struct __test_metadata *_metadata, pid_t pid, const struct 
 	EXPECT_EQ(in->page, regs.r12) TH_LOG("r12");
 }
 
-/*
- * /proc/PID/maps (the vDSO and vvar included: ckpt restore moves them to the
- * image's place), with neighbours the kernel may or may not merge joined:
- * same protection and file, contiguous addresses and offsets (a mapping
- * mprotect()ed in two may come back as one).
- */
-static void maps_of(pid_t pid, char *out, size_t len)
-{
-	char path[64], line[512], perms[8], dev[16], name[256];
-	char pperms[8] = "", pdev[16] = "", pname[256] = "";
-	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
-	int have = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "r");
-	out[0] = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		name[0] = 0;
-		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
-			   &ino, name) < 6)
-			continue;
-		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
-		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
-		    (!ino || poff + (pend - pstart) == off)) {
-			pend = end;
-			continue;
-		}
-		if (have)
-			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-				 pstart, pend, pperms, poff, pdev, pino, pname);
-		pstart = start;
-		pend = end;
-		poff = off;
-		pino = ino;
-		strcpy(pperms, perms);
-		strcpy(pdev, dev);
-		strcpy(pname, name);
-		have = 1;
-	}
-	if (have)
-		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
-			 pstart, pend, pperms, poff, pdev, pino, pname);
-	if (f)
-		fclose(f);
-}
-
 /* The glibc child's counters: TLS, heap, clock calls. */
 static void gcounters(struct __test_metadata *_metadata, pid_t pid, const struct child_info *in,
 		      uint64_t want)
 {
 	uint64_t tls = 0, heap = 0, clock = 0;
 
-	ASSERT_EQ(0, read_u64(pid, in->counter, &tls));
-	ASSERT_EQ(0, read_u64(pid, in->page, &heap));
-	ASSERT_EQ(0, read_u64(pid, in->clock, &clock));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->counter, &tls, sizeof(tls)));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->page, &heap, sizeof(heap)));
+	ASSERT_EQ(0, ckpt_mem_read(pid, in->clock, &clock, sizeof(clock)));
 	EXPECT_EQ(want, tls) TH_LOG("TLS counter");
 	EXPECT_EQ(want, heap) TH_LOG("counter in the brk heap");
 	EXPECT_EQ(want, clock) TH_LOG("vDSO clock_gettime() calls");
@@ -296,17 +213,8 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 {
 	char *argv[] = { prog, NULL };
 	bool glibc = prog == self->gprog;
-	struct ckpt_checkpoint a = { 0 };
-	char log[512] = "";
-	int pipefd[2], out;
 
-	ASSERT_EQ(0, pipe(pipefd));
-	self->child = ckpt_spawn_traced(argv, pipefd[1], -1);
-	ASSERT_GT(self->child, 0);
-	close(pipefd[1]);
-	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
-	ASSERT_EQ((ssize_t)info_len, read(pipefd[0], &self->info, info_len));
-	close(pipefd[0]);
+	ckpt_spawn_reporting(_metadata, argv, &self->child, &self->info, info_len);
 	if (glibc)
 		gcounters(_metadata, self->child, &self->info, 1);
 	else
@@ -319,75 +227,14 @@ static void checkpoint_prog(struct __test_metadata *_metadata, FIXTURE_DATA(pr) 
 		counters(_metadata, self->child, &self->info, 2);
 	}
 
-	out = open(self->image, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(out, 0);
-	a.flags = CKPT_CHECKPOINT_PROCESS;
-	a.fd = out;
-	a.pid = self->child;
-	a.log_buf = (__u64)(unsigned long)log;
-	a.log_size = sizeof(log);
-	ASSERT_EQ(0, ioctl(self->dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
-	close(out);
-	maps_of(self->child, self->maps, sizeof(self->maps));
-	kill(self->child, SIGKILL);
-	waitpid(self->child, NULL, __WALL);
-	self->child = -1;
+	ckpt_dump_process_to(_metadata, self->dev, self->child, self->image);
+	ckpt_maps_of(self->child, self->maps, sizeof(self->maps));
+	ckpt_kill_child(&self->child);
 }
 
 static void checkpoint_child(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
 {
 	checkpoint_prog(_metadata, self, self->prog, 24);
-}
-
-static void show_errlog(struct __test_metadata *_metadata, const char *path)
-{
-	char buf[2048] = "";
-	int fd = open(path, O_RDONLY);
-
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-		buf[n > 0 ? n : 0] = 0;
-		close(fd);
-	}
-	TH_LOG("ckpt restore said: %s", buf);
-}
-
-/*
- * Runs "ckpt restore --image IMAGE" traced, its stderr in the error log, to
- * its first stop (the restored program's next step); on failure the log is
- * shown and the test fails with @what.
- */
-static void restore_to_stop(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self,
-			    const char *what)
-{
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
-	int err, status;
-
-	err = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ASSERT_GE(err, 0);
-	self->child = ckpt_spawn_traced(argv, -1, err);
-	close(err);
-	ASSERT_GT(self->child, 0);
-	status = ckpt_run_to_stop(self->child);
-	if (status) {
-		show_errlog(_metadata, self->errlog);
-		self->child = -1;
-		ASSERT_EQ(0, status) TH_LOG("%s (status %#x)", what, status);
-	}
-}
-
-/* Tells the (restored) child to quit: it exits with 42 at its next step. */
-static void quit_42(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self)
-{
-	int status;
-
-	ASSERT_EQ(0, write_u64(self->child, self->info.quit, 1));
-	ASSERT_EQ(0, ptrace(PTRACE_CONT, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, __WALL));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
-	ASSERT_EQ(42, WEXITSTATUS(status));
 }
 
 /* Waits for @pid, a plain child that reports with its exit status: 0 passes. */
@@ -408,10 +255,11 @@ TEST_F(pr, restored_process_counts_on)
 	DIR *dir;
 
 	checkpoint_child(_metadata, self);
-	restore_to_stop(_metadata, self, "the restorer did not stop like the child");
+	ckpt_restore_to_stop(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     "the restorer did not stop like the child");
 	counters(_metadata, self->child, &self->info, 3);
 
-	maps_of(self->child, maps, sizeof(maps));
+	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
 
 	/* the fd table is the image's: 0, 1 and 2 on /dev/null */
@@ -435,7 +283,7 @@ TEST_F(pr, restored_process_counts_on)
 
 	ASSERT_EQ(0, ckpt_run_to_stop(self->child));
 	counters(_metadata, self->child, &self->info, 4);
-	quit_42(_metadata, self);
+	ckpt_quit_42(_metadata, &self->child, self->info.quit);
 }
 
 #define SIGBIT(s) (1UL << ((s) - 1))
@@ -456,9 +304,10 @@ TEST_F(pr, static_glibc_counts_on)
 	int status;
 
 	checkpoint_prog(_metadata, self, self->gprog, sizeof(self->info));
-	restore_to_stop(_metadata, self, "the restored glibc program did not stop");
+	ckpt_restore_to_stop(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     "the restored glibc program did not stop");
 	gcounters(_metadata, self->child, &self->info, 3);
-	maps_of(self->child, maps, sizeof(maps));
+	ckpt_maps_of(self->child, maps, sizeof(maps));
 	EXPECT_STREQ(self->maps, maps);
 
 	/* the original's state, which is what the child set */
@@ -491,50 +340,26 @@ TEST_F(pr, static_glibc_counts_on)
 		self->child = -1;
 	ASSERT_EQ(0, status) TH_LOG("the restored program died of a signal (status %#x)", status);
 	gcounters(_metadata, self->child, &self->info, 4);
-	ASSERT_EQ(0, read_u64(self->child, self->info.handled, &handled));
-	ASSERT_EQ(0, read_u64(self->child, self->info.on_altstack, &onstack));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.handled, &handled, sizeof(handled)));
+	ASSERT_EQ(0, ckpt_mem_read(self->child, self->info.on_altstack, &onstack, sizeof(onstack)));
 	EXPECT_EQ(1UL, handled) TH_LOG("SIGUSR1 handler calls");
 	EXPECT_EQ(1UL, onstack) TH_LOG("SIGUSR1 handler calls on the alternate stack");
 	EXPECT_EQ(SIGBIT(SIGUSR2),
 		  status_num(self->child, "ShdPnd:", 16) | status_num(self->child, "SigPnd:", 16))
 		TH_LOG("pending signals");
 	EXPECT_NE(0UL, status_num(self->child, "SigBlk:", 16) & SIGBIT(SIGUSR2));
-	quit_42(_metadata, self);
-}
-
-/* Phase A on @image_fd from this process; returns the errno (0: validated). */
-static int validate(int dev, int image_fd, __u64 flags, char *log, size_t len, __u32 *reason)
-{
-	struct ckpt_restart r = { 0 };
-
-	r.flags = CKPT_RESTART_PROCESS | flags;
-	r.fd = image_fd;
-	r.log_buf = (__u64)(unsigned long)log;
-	r.log_size = len;
-	log[0] = 0;
-	if (ioctl(dev, CKPT_IOC_RESTART, &r) == 0)
-		return 0;
-	*reason = r.reason;
-	return errno;
-}
-
-static int commit(int dev)
-{
-	struct ckpt_restart_commit c = { 0 };
-
-	return ioctl(dev, CKPT_IOC_RESTART_COMMIT, &c) ? errno : 0;
+	ckpt_quit_42(_metadata, &self->child, self->info.quit);
 }
 
 /* A flipped byte of page data: refused before anything changes, the caller goes on. */
 TEST_F(pr, corrupt_pages_refused_caller_intact)
 {
-	char before[8192], after[8192], log[512];
+	char before[8192], after[8192];
+	struct ckpt_rs r;
 	uint8_t *img;
 	struct stat st;
 	size_t at = CKPT_HDR_LEN, flipped = 0;
-	__u32 reason = 0;
 	int fd, status;
-	char *argv[] = { self->cli, "restore", "--image", self->image, NULL };
 
 	checkpoint_child(_metadata, self);
 	fd = open(self->image, O_RDWR);
@@ -557,52 +382,57 @@ TEST_F(pr, corrupt_pages_refused_caller_intact)
 	ASSERT_EQ(st.st_size, pwrite(fd, img, st.st_size, 0));
 	free(img);
 
-	maps_of(getpid(), before, sizeof(before));
+	ckpt_maps_of(getpid(), before, sizeof(before));
 	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
-	EXPECT_EQ(EBADMSG, validate(self->dev, fd, 0, log, sizeof(log), &reason));
-	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, reason);
-	TH_LOG("refused: %s", log);
+	EXPECT_EQ(EBADMSG, ckpt_validate_process(self->dev, fd, 0, &r));
+	EXPECT_EQ((__u32)CKPT_REASON_BAD_IMAGE, r.a.reason);
+	TH_LOG("refused: %s", r.log);
 	/* nothing was kept: a commit has no plan */
-	EXPECT_EQ(EINVAL, commit(self->dev));
-	maps_of(getpid(), after, sizeof(after));
+	EXPECT_EQ(EINVAL, ckpt_commit_errno(self->dev));
+	ckpt_maps_of(getpid(), after, sizeof(after));
 	EXPECT_STREQ(before, after);
 	close(fd);
 
 	/* the CLI refuses it too, and exits with a status */
-	fd = open(self->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	self->child = ckpt_spawn_traced(argv, -1, fd);
-	close(fd);
-	ASSERT_GT(self->child, 0);
-	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->child, 0, 0));
-	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
-	self->child = -1;
-	ASSERT_TRUE(WIFEXITED(status));
+	ckpt_restore_refused(_metadata, self->cli, self->image, self->errlog, &self->child,
+			     &status);
 	EXPECT_NE(0, WEXITSTATUS(status));
-	show_errlog(_metadata, self->errlog);
+	ckpt_show_errlog(_metadata, self->errlog);
+}
+
+/*
+ * Checkpoints the child and forks: the child (0 returned) tries phase A on
+ * the image, open at *@fd, with the credentials or limits a test gives it.
+ */
+static pid_t fork_with_image(struct __test_metadata *_metadata, FIXTURE_DATA(pr) *self, int *fd)
+{
+	pid_t pid;
+
+	checkpoint_child(_metadata, self);
+	*fd = open(self->image, O_RDONLY);
+	ASSERT_GE(*fd, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	return pid;
 }
 
 /* Other credentials than the image's: refused, unless asked to restore as the caller. */
 TEST_F(pr, credentials)
 {
-	char log[512];
-	__u32 reason = 0;
+	struct ckpt_rs r;
 	pid_t pid;
 	int fd;
 
-	checkpoint_child(_metadata, self);
-	fd = open(self->image, O_RDONLY);
-	ASSERT_GE(fd, 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
+	pid = fork_with_image(_metadata, self, &fd);
 	if (pid == 0) {
 		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 			_exit(10);
-		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
-		    !strstr(log, "credentials"))
+		if (ckpt_validate_process(self->dev, fd, 0, &r) != EPERM ||
+		    !strstr(r.log, "credentials"))
 			_exit(11);
 		lseek(fd, 0, SEEK_SET);
-		if (validate(self->dev, fd, CKPT_RESTART_AS_CALLER, log, sizeof(log), &reason)) {
-			fprintf(stderr, "as caller: %s\n", log);
+		if (ckpt_validate_process(self->dev, fd, CKPT_RESTART_AS_CALLER, &r)) {
+			fprintf(stderr, "as caller: %s\n", r.log);
 			_exit(12);
 		}
 		_exit(0);
@@ -618,28 +448,23 @@ TEST_F(pr, credentials)
 TEST_F(pr, rlimit_above_caller_refused)
 {
 	struct rlimit rl;
-	char log[512];
-	__u32 reason = 0;
+	struct ckpt_rs r;
 	pid_t pid;
 	int fd;
 
 	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
 	ASSERT_GT(rl.rlim_max, 64UL) TH_LOG("the test needs a hard RLIMIT_NOFILE above 64");
-	checkpoint_child(_metadata, self);
-	fd = open(self->image, O_RDONLY);
-	ASSERT_GE(fd, 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
+	pid = fork_with_image(_metadata, self, &fd);
 	if (pid == 0) {
 		rl.rlim_cur = rl.rlim_max = 64;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			_exit(10);
-		if (validate(self->dev, fd, 0, log, sizeof(log), &reason) != EPERM ||
-		    !strstr(log, "nofile")) {
-			fprintf(stderr, "refusal: %s\n", log);
+		if (ckpt_validate_process(self->dev, fd, 0, &r) != EPERM ||
+		    !strstr(r.log, "nofile")) {
+			fprintf(stderr, "refusal: %s\n", r.log);
 			_exit(11);
 		}
-		_exit(commit(self->dev) == EINVAL ? 0 : 12);
+		_exit(ckpt_commit_errno(self->dev) == EINVAL ? 0 : 12);
 	}
 	expect_exit0(_metadata, pid);
 	close(fd);

@@ -42,6 +42,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 #define PATTERN 0x5bd1e995deadbeefULL
 #define BIG_MIB 68
@@ -57,41 +58,12 @@ FIXTURE(ps) {
 	pid_t child, restored, grandchild;
 };
 
-static void exe_dir(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-	*strrchr(buf, '/') = 0;
-}
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[1 << 16];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ssize_t n;
-
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return n;
-}
-
 FIXTURE_SETUP(ps)
 {
 	char here[PATH_MAX], path[PATH_MAX + 64];
-	const char *cli = getenv("CKPT_CLI");
 
-	exe_dir(here, sizeof(here));
-	if (cli)
-		snprintf(self->cli, sizeof(self->cli), "%s", cli);
-	else
-		snprintf(self->cli, sizeof(self->cli), "%s/../../../../target/release/ckpt", here);
-	ASSERT_EQ(0, access(self->cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", self->cli);
+	ckpt_exe_dir(here, sizeof(here));
+	ckpt_find_cli(_metadata, self->cli, sizeof(self->cli));
 	strcpy(self->dir, "/tmp/ckpt-ps-XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	ASSERT_EQ(0, mount("tmpfs", self->dir, "tmpfs", 0, "size=256m"));
@@ -99,41 +71,18 @@ FIXTURE_SETUP(ps)
 	snprintf(self->image, sizeof(self->image), "%s/image", self->dir);
 	snprintf(self->errlog, sizeof(self->errlog), "%s/errlog", self->dir);
 	snprintf(path, sizeof(path), "%s/ckpt_process_stream_child", here);
-	ASSERT_EQ(0, copy_file(path, self->prog, 0755)) TH_LOG("copying %s", path);
+	ASSERT_EQ(0, ckpt_copy_file(path, self->prog, 0755)) TH_LOG("copying %s", path);
 	self->child = self->restored = self->grandchild = -1;
 }
 
 FIXTURE_TEARDOWN(ps)
 {
-	pid_t *pids[] = { &self->child, &self->restored };
-
-	for (int i = 0; i < 2; i++) {
-		if (*pids[i] > 0) {
-			kill(*pids[i], SIGKILL);
-			waitpid(*pids[i], NULL, 0);
-		}
-	}
+	ckpt_kill_child(&self->child);
+	ckpt_kill_child(&self->restored);
 	if (self->grandchild > 0)
 		kill(self->grandchild, SIGKILL);
 	umount2(self->dir, MNT_DETACH);
 	rmdir(self->dir);
-}
-
-/* Forks and execs @argv with fds 0, 1 and 2 on @in, @out and @err, nothing else. */
-static pid_t spawn(char *const argv[], int in, int out, int err)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
 }
 
 /* Reads one line from @fd (a pipe) into @buf within STEP_SECONDS; 0 or -1. */
@@ -179,41 +128,30 @@ static int wait_syscall(pid_t pid, const char *prefix, char *seen, size_t len)
 static long bad_words(pid_t pid, uint64_t addr, uint64_t len)
 {
 	static uint64_t buf[1 << 17];
-	char path[64];
 	long bad = 0;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
 	for (uint64_t off = 0; off < len; off += sizeof(buf)) {
 		uint64_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
 
-		if (pread(fd, buf, n, addr + off) != (ssize_t)n) {
-			bad = -1;
-			break;
-		}
+		if (ckpt_mem_read(pid, addr + off, buf, n))
+			return -1;
 		for (uint64_t i = 0; i < n / 8; i++)
 			if (buf[i] != ((addr + off + i * 8) ^ PATTERN))
 				bad++;
 	}
-	close(fd);
 	return bad;
 }
 
-static void show_errlog(struct __test_metadata *_metadata, const char *path)
+/* Waits for `ckpt dump` (@dumper), which must succeed; if not, shows why. */
+static void dumped(struct __test_metadata *_metadata, const char *errlog, pid_t dumper)
 {
-	char buf[2048] = "";
-	int fd = open(path, O_RDONLY);
+	int status;
 
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-
-		buf[n > 0 ? n : 0] = 0;
-		close(fd);
-	}
-	TH_LOG("ckpt said: %s", buf);
+	ASSERT_EQ(dumper, waitpid(dumper, &status, 0));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		ckpt_show_errlog(_metadata, errlog);
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("ckpt dump: status %#x", status);
 }
 
 /*
@@ -241,7 +179,7 @@ static void stream_case(struct __test_metadata *_metadata, FIXTURE_DATA(ps) *sel
 	snprintf(mibs, sizeof(mibs), "%d", mib);
 	ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
-	self->child = spawn(child_argv, in[0], out[1], null);
+	self->child = ckpt_spawn(child_argv, in[0], out[1], null);
 	ASSERT_GT(self->child, 0);
 	close(in[0]);
 	close(out[1]);
@@ -259,7 +197,7 @@ static void stream_case(struct __test_metadata *_metadata, FIXTURE_DATA(ps) *sel
 	ASSERT_GE(err, 0);
 	if (through_pipe)
 		ASSERT_EQ(0, pipe2(dpipe, O_CLOEXEC));
-	dumper = spawn(dump_argv, null, through_pipe ? dpipe[1] : null, err);
+	dumper = ckpt_spawn(dump_argv, null, through_pipe ? dpipe[1] : null, err);
 	ASSERT_GT(dumper, 0);
 	/* dpipe[1] stays open: the restored process's fd 0 must not end */
 
@@ -269,24 +207,14 @@ static void stream_case(struct __test_metadata *_metadata, FIXTURE_DATA(ps) *sel
 	 */
 	ASSERT_EQ(0, pipe2(in2, O_CLOEXEC));
 	ASSERT_EQ(0, pipe2(out2, O_CLOEXEC));
-	if (!through_pipe) {
-		ASSERT_EQ(dumper, waitpid(dumper, &status, 0));
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			show_errlog(_metadata, self->errlog);
-		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
-			TH_LOG("ckpt dump: status %#x", status);
-	}
-	self->restored = spawn(restore_argv, through_pipe ? dpipe[0] : in2[0], out2[1], err);
+	if (!through_pipe)
+		dumped(_metadata, self->errlog, dumper);
+	self->restored = ckpt_spawn(restore_argv, through_pipe ? dpipe[0] : in2[0], out2[1], err);
 	ASSERT_GT(self->restored, 0);
 	close(out2[1]);
 	close(in2[0]);
-	if (through_pipe) {
-		ASSERT_EQ(dumper, waitpid(dumper, &status, 0));
-		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			show_errlog(_metadata, self->errlog);
-		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
-			TH_LOG("ckpt dump: status %#x", status);
-	}
+	if (through_pipe)
+		dumped(_metadata, self->errlog, dumper);
 	close(err);
 	/* the original was killed */
 	ASSERT_EQ(self->child, waitpid(self->child, &status, 0));
@@ -297,7 +225,7 @@ static void stream_case(struct __test_metadata *_metadata, FIXTURE_DATA(ps) *sel
 	if (!strcmp(mode, "read")) {
 		/* blocked again in the restarted read() of fd 0 */
 		if (wait_syscall(self->restored, "0 0x0 ", seen, sizeof(seen)))
-			show_errlog(_metadata, self->errlog);
+			ckpt_show_errlog(_metadata, self->errlog);
 		ASSERT_EQ(0, wait_syscall(self->restored, "0 0x0 ", seen, sizeof(seen)))
 			TH_LOG("the restored process is not in read(0): %s", seen);
 		bad = bad_words(self->restored, addr, len);
@@ -305,7 +233,7 @@ static void stream_case(struct __test_metadata *_metadata, FIXTURE_DATA(ps) *sel
 		ASSERT_EQ(6, write(in2[1], "hello\n", 6));
 	}
 	if (read_line(out2[0], line, sizeof(line))) {
-		show_errlog(_metadata, self->errlog);
+		ckpt_show_errlog(_metadata, self->errlog);
 		ASSERT_TRUE(false) TH_LOG("no report: %s", line);
 	}
 	line[strcspn(line, "\n")] = 0;

@@ -6,8 +6,11 @@
  * CKPT_IOC_RESTART calls with their results, fd table snapshots for "the
  * caller's fd table is exactly as before", file systems a test mounts and
  * must be able to unmount, and children: copying a program, spawning it
- * traced, and a fixture part for "a copy of this program on a private tmpfs,
- * stopped under ptrace and checkpointed".
+ * (traced or not), and a fixture part for "a copy of this program on a
+ * private tmpfs, stopped under ptrace and checkpointed"; /proc/PID/mem and
+ * /proc/PID/maps as oracles; the whole-process tests' steps: a child that
+ * reports where its state is, dumped as a process, and "ckpt restore" that
+ * must become it or refuse.
  *
  * Header only (static functions): each test program is one translation unit.
  * Include it after kselftest_harness.h.
@@ -262,26 +265,15 @@ static inline int ckpt_fdent_cmp(const void *a, const void *b)
 /* Every open fd of the caller (from /proc/self/fd, so none is missed), sorted. */
 static inline int ckpt_fd_snapshot(struct ckpt_fdsnap *s)
 {
-	DIR *dp = opendir("/proc/self/fd");
-	struct dirent *d;
-	int fd;
+	int fds[CKPT_SNAP_MAX];
+	int n = ckpt_open_fds(fds, CKPT_SNAP_MAX), i;
 
 	s->n = 0;
-	if (!dp)
+	if (n < 0)
 		return -1;
-	while ((d = readdir(dp))) {
-		if (d->d_name[0] == '.')
-			continue;
-		fd = atoi(d->d_name);
-		if (fd == dirfd(dp))
-			continue;
-		if (s->n == CKPT_SNAP_MAX) {
-			closedir(dp);
-			return -1;
-		}
-		ckpt_fd_fill(fd, &s->e[s->n++]);
-	}
-	closedir(dp);
+	for (i = 0; i < n; i++)
+		ckpt_fd_fill(fds[i], &s->e[i]);
+	s->n = n;
 	qsort(s->e, s->n, sizeof(s->e[0]), ckpt_fdent_cmp);
 	return 0;
 }
@@ -493,6 +485,39 @@ static inline int ckpt_copy_file(const char *from, const char *to, mode_t mode)
 }
 
 /*
+ * In a forked child: fds 0, 1 and 2 on @in, @out and @err (-1: /dev/null), 3
+ * on @fd3 if >= 0, nothing else (the child's fd table is part of what a test
+ * checkpoints), then execs @argv, under PTRACE_TRACEME if @traced.
+ */
+static inline void __attribute__((noreturn))
+ckpt_exec_child(char *const argv[], int in, int out, int err, int fd3, bool traced)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	dup2(in >= 0 ? in : null, 0);
+	dup2(out >= 0 ? out : null, 1);
+	dup2(err >= 0 ? err : null, 2);
+	if (fd3 >= 0)
+		dup2(fd3, 3);
+	for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
+		close(fd);
+	if (traced)
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Forks and execs @argv with fds 0, 1 and 2 on @in, @out and @err (-1: /dev/null): its pid. */
+static inline pid_t ckpt_spawn(char *const argv[], int in, int out, int err)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		ckpt_exec_child(argv, in, out, err, -1, false);
+	return pid;
+}
+
+/*
  * Forks a child with fds 0 and 1 on /dev/null, 2 on @err (or /dev/null), 3
  * on @fd3 if >= 0, nothing else, that execs @argv under PTRACE_TRACEME.
  * Returns its pid, stopped at the exec, or -1.
@@ -502,20 +527,8 @@ static inline pid_t ckpt_spawn_traced(char *const argv[], int fd3, int err)
 	int status;
 	pid_t pid = fork();
 
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(err >= 0 ? err : null, 2);
-		if (fd3 >= 0)
-			dup2(fd3, 3);
-		for (int fd = fd3 >= 0 ? 4 : 3; fd < 1024; fd++)
-			close(fd);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		ckpt_exec_child(argv, -1, -1, err, fd3, true);
 	if (pid < 0 || waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status) ||
 	    WSTOPSIG(status) != SIGTRAP) {
 		if (pid > 0) {
@@ -714,6 +727,291 @@ static inline void ckpt_child_dump(struct __test_metadata *_metadata, struct ckp
 	c->len = st.st_size;
 	ASSERT_EQ(st.st_size, pread(out, c->buf, st.st_size, 0));
 	close(out);
+}
+
+/*
+ * ---- a process seen from outside ----
+ *
+ * Oracles independent of ckpt for what a checkpointed or restored process
+ * holds: /proc/PID/mem and /proc/PID/maps.
+ */
+
+/* Up to @len bytes of @path (all of a /proc file too, read in turns): how many, or -1. */
+static inline ssize_t ckpt_read_file(const char *path, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0, r = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)n < len && (r = read(fd, (char *)buf + n, len - n)) > 0)
+		n += r;
+	close(fd);
+	return r < 0 ? -1 : n;
+}
+
+/* Reads (or, if @wr, writes) @len bytes at @addr of @pid through /proc/PID/mem: 0 or -1. */
+static inline int ckpt_mem_rw(pid_t pid, uint64_t addr, void *buf, size_t len, bool wr)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, (wr ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = wr ? pwrite(fd, buf, len, addr) : pread(fd, buf, len, addr);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static inline int ckpt_mem_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	return ckpt_mem_rw(pid, addr, buf, len, false);
+}
+
+static inline int ckpt_mem_write_u64(pid_t pid, uint64_t addr, uint64_t v)
+{
+	return ckpt_mem_rw(pid, addr, &v, sizeof(v), true);
+}
+
+/*
+ * /proc/PID/maps (the vDSO and vvar included: ckpt restore moves them to the
+ * image's place), with neighbours the kernel may or may not merge joined:
+ * same protection and file, contiguous addresses and offsets (a mapping
+ * mprotect()ed in two may come back as one). So two processes' maps compare
+ * equal with strcmp() when they map the same.
+ */
+static inline void ckpt_maps_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[512], perms[8], dev[16], name[256];
+	char pperms[8] = "", pdev[16] = "", pname[256] = "";
+	unsigned long start, end, off, ino, pstart = 0, pend = 0, poff = 0, pino = 0;
+	int have = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	out[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		name[0] = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %lu %255s", &start, &end, perms, &off, dev,
+			   &ino, name) < 6)
+			continue;
+		if (have && start == pend && !strcmp(perms, pperms) && !strcmp(dev, pdev) &&
+		    ino == pino && !strcmp(name, pname) && name[0] != '[' &&
+		    (!ino || poff + (pend - pstart) == off)) {
+			pend = end;
+			continue;
+		}
+		if (have)
+			snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+				 pstart, pend, pperms, poff, pdev, pino, pname);
+		pstart = start;
+		pend = end;
+		poff = off;
+		pino = ino;
+		strcpy(pperms, perms);
+		strcpy(pdev, dev);
+		strcpy(pname, name);
+		have = 1;
+	}
+	if (have)
+		snprintf(out + strlen(out), len - strlen(out), "%lx-%lx %s %lx %s %lu %s\n",
+			 pstart, pend, pperms, poff, pdev, pino, pname);
+	if (f)
+		fclose(f);
+}
+
+/*
+ * ---- whole processes and the ckpt CLI ----
+ *
+ * The scaffolding of the whole-process tests: a traced child that reports
+ * where its state is, checkpointed with CKPT_CHECKPOINT_PROCESS and killed,
+ * then "ckpt restore --image" (the real CLI, as a user runs it) that must
+ * turn into it.
+ */
+
+/* Kills *@pid if there is one (> 0), reaps it and forgets it (-1). */
+static inline void ckpt_kill_child(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, __WALL);
+	}
+	*pid = -1;
+}
+
+/*
+ * Spawns @argv traced (ckpt_spawn_traced()) into *@pid with fd 3 on a pipe,
+ * runs it to its first stop and reads the @len bytes it reported on fd 3
+ * into @info: the process tests' children say there where their state is.
+ */
+static inline void ckpt_spawn_reporting(struct __test_metadata *_metadata, char *const argv[],
+					pid_t *pid, void *info, size_t len)
+{
+	int pipefd[2];
+
+	ASSERT_EQ(0, pipe(pipefd));
+	*pid = ckpt_spawn_traced(argv, pipefd[1], -1);
+	close(pipefd[1]);
+	ASSERT_GT(*pid, 0);
+	ASSERT_EQ(0, ckpt_run_to_stop(*pid));
+	ASSERT_EQ((ssize_t)len, read(pipefd[0], info, len));
+	close(pipefd[0]);
+}
+
+/*
+ * CKPT_IOC_CHECKPOINT of the stopped @pid as a whole process
+ * (CKPT_CHECKPOINT_PROCESS) into @out; a refusal fails the test, with the
+ * kernel's log.
+ */
+static inline void ckpt_dump_process(struct __test_metadata *_metadata, int dev, pid_t pid,
+				     int out)
+{
+	struct ckpt_checkpoint a = { 0 };
+	char log[512] = "";
+
+	a.flags = CKPT_CHECKPOINT_PROCESS;
+	a.fd = out;
+	a.pid = pid;
+	a.log_buf = (__u64)(unsigned long)log;
+	a.log_size = sizeof(log);
+	ASSERT_EQ(0, ioctl(dev, CKPT_IOC_CHECKPOINT, &a)) TH_LOG("checkpoint: %s", log);
+}
+
+/* ckpt_dump_process() into the file @image (created or truncated). */
+static inline void ckpt_dump_process_to(struct __test_metadata *_metadata, int dev, pid_t pid,
+					const char *image)
+{
+	int out = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	ASSERT_GE(out, 0);
+	ckpt_dump_process(_metadata, dev, pid, out);
+	close(out);
+}
+
+/*
+ * The ckpt CLI into @cli: $CKPT_CLI, or the release build in tools/ of the
+ * tree this program was built in (its build directory is
+ * tools/testing/selftests/ckpt/build). Not executable: the test fails, saying
+ * how to build it.
+ */
+static inline void ckpt_find_cli(struct __test_metadata *_metadata, char *cli, size_t len)
+{
+	const char *env = getenv("CKPT_CLI");
+	char here[PATH_MAX];
+
+	if (env) {
+		snprintf(cli, len, "%s", env);
+	} else {
+		ckpt_exe_dir(here, sizeof(here));
+		snprintf(cli, len, "%s/../../../../target/release/ckpt", here);
+	}
+	ASSERT_EQ(0, access(cli, X_OK)) TH_LOG("no ckpt CLI at %s (make tools)", cli);
+}
+
+/* Logs what the CLI wrote to @errlog, its stderr: why it failed. */
+static inline void ckpt_show_errlog(struct __test_metadata *_metadata, const char *errlog)
+{
+	char buf[2048];
+	ssize_t n = ckpt_read_file(errlog, buf, sizeof(buf) - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	TH_LOG("ckpt said: %s", buf);
+}
+
+/*
+ * Spawns "@cli restore --image @image" traced (ckpt_spawn_traced(): stopped
+ * at its exec), its stderr into @errlog: its pid, or -1.
+ */
+static inline pid_t ckpt_spawn_restore(const char *cli, const char *image, const char *errlog)
+{
+	char *argv[] = { (char *)cli, "restore", "--image", (char *)image, NULL };
+	int err = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t pid;
+
+	if (err < 0)
+		return -1;
+	pid = ckpt_spawn_traced(argv, -1, err);
+	close(err);
+	return pid;
+}
+
+/*
+ * Runs ckpt_spawn_restore() into *@pid (at once, so that the fixture's
+ * teardown kills it if the test fails) to its first stop: the restored
+ * program's next step, a SIGSTOP like the original's. If it does not get
+ * there, its error log is shown and the test fails with @what.
+ */
+static inline void ckpt_restore_to_stop(struct __test_metadata *_metadata, const char *cli,
+					const char *image, const char *errlog, pid_t *pid,
+					const char *what)
+{
+	int status;
+
+	*pid = ckpt_spawn_restore(cli, image, errlog);
+	ASSERT_GT(*pid, 0) TH_LOG("%s: ckpt restore did not start", what);
+	status = ckpt_run_to_stop(*pid);
+	if (status) {
+		ckpt_show_errlog(_metadata, errlog);
+		*pid = -1;
+		ASSERT_EQ(0, status) TH_LOG("%s (status %#x)", what, status);
+	}
+}
+
+/*
+ * Runs ckpt_spawn_restore() of an image it must refuse: let go at its exec,
+ * it must exit (not turn into the image's process); its wait status into
+ * *@status.
+ */
+static inline void ckpt_restore_refused(struct __test_metadata *_metadata, const char *cli,
+					const char *image, const char *errlog, pid_t *pid,
+					int *status)
+{
+	*pid = ckpt_spawn_restore(cli, image, errlog);
+	ASSERT_GT(*pid, 0) TH_LOG("ckpt restore did not start");
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, *pid, 0, 0));
+	ASSERT_EQ(*pid, waitpid(*pid, status, 0));
+	*pid = -1;
+	ASSERT_TRUE(WIFEXITED(*status)) TH_LOG("status %#x", *status);
+}
+
+/*
+ * Tells the stopped (restored) child *@pid to quit, with the word at @quit
+ * in its memory: it must exit with 42 at its next step, which it reaches
+ * only if it runs on as the original would.
+ */
+static inline void ckpt_quit_42(struct __test_metadata *_metadata, pid_t *pid, uint64_t quit)
+{
+	int status;
+
+	ASSERT_EQ(0, ckpt_mem_write_u64(*pid, quit, 1));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, *pid, 0, 0));
+	ASSERT_EQ(*pid, waitpid(*pid, &status, __WALL));
+	*pid = -1;
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	ASSERT_EQ(42, WEXITSTATUS(status));
+}
+
+/*
+ * Phase A of a whole-process restart (CKPT_RESTART_PROCESS | @flags) from
+ * @image_fd by this process, reported in @r: the errno, 0 if it validated.
+ * A test must not commit a validated plan: the test would become the image's
+ * process.
+ */
+static inline int ckpt_validate_process(int dev, int image_fd, __u64 flags, struct ckpt_rs *r)
+{
+	return ckpt_restart(dev, image_fd, CKPT_RESTART_PROCESS | flags, r) ? r->err : 0;
+}
+
+/* CKPT_IOC_RESTART_COMMIT: its errno (EINVAL: no validated plan was kept). */
+static inline int ckpt_commit_errno(int dev)
+{
+	struct ckpt_restart_commit c = { 0 };
+
+	return ioctl(dev, CKPT_IOC_RESTART_COMMIT, &c) ? errno : 0;
 }
 
 #endif /* CKPT_SELFTEST_H */
