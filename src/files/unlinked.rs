@@ -68,10 +68,16 @@ impl FileKind for Unlinked {
         let dir = c_path(&path[..cut.max(1)], &mut cx.names[..PATH_MAX + 1])?;
         let made = NewFile::create_tmpfile(dir, bindings::O_RDWR | bindings::O_LARGEFILE, 0o600)
             .map_err(|e| {
-                let what = format_args!("cannot create an unnamed file in its directory ({e:?})");
                 if e == ENOENT || e == ENOTDIR {
+                    let what = format_args!(
+                        "cannot create an unnamed file in its directory ({e:?}): the directory \
+                         is gone; create it again (on a file system like the one it was on) \
+                         and restart"
+                    );
                     file_error(rec, |a| CkptError::file_missing(e, a), what)
                 } else {
+                    let what =
+                        format_args!("cannot create an unnamed file in its directory ({e:?})");
                     file_error(rec, |a| CkptError::file_access(e, a), what)
                 }
             })?;

@@ -369,6 +369,51 @@ TEST_F_TIMEOUT(files, unlinked_round_trip, 120)
 }
 
 /*
+ * The directory an unlinked file was in is gone at restart: refused before
+ * anything is installed (ENOENT, CKPT_REASON_FILE_MISSING, the fd named), the
+ * message says what to do; once the directory is made again, the same image
+ * restarts, the file in it.
+ */
+TEST_F_TIMEOUT(files, unlinked_file_directory_gone, 120)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat st, dst;
+	struct ckpt_ck c;
+	struct ckpt_rs r;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/sub", self->dir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(FD0, move_fd(fd, FD0));
+	ASSERT_EQ(0, pwrite_pattern(FD0, 0, 5000, 8));
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, checkpoint_self(self, CKPT_CHECKPOINT_FILE_CONTENTS, &c)) CK_LOG(c);
+	close(FD0);
+	ASSERT_EQ(0, rmdir(dir));
+
+	ASSERT_EQ(-1, restart_img(self, 0, &r));
+	ASSERT_EQ(ENOENT, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ((__u32)CKPT_REASON_FILE_MISSING, r.a.reason);
+	ASSERT_EQ(FD0, r.a.err_fd);
+	ASSERT_NE(NULL, strstr(r.log, "create it again")) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
+
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ(0, fstat(FD0, &st));
+	ASSERT_EQ(0, stat(dir, &dst));
+	ASSERT_EQ(dst.st_dev, st.st_dev);
+	ASSERT_EQ(5000, st.st_size);
+	ASSERT_EQ(0U, st.st_nlink);
+	close(FD0);
+	ASSERT_EQ(0, rmdir(dir));
+	ASSERT_EQ(0, ftruncate(self->img, 0));
+}
+
+/*
  * "Replaced": the file at a path was replaced (rename over it) while the old
  * one was open: the old one is unlinked, saved by contents and restored as an
  * unnamed file; the new one at the path is left alone. Read-only, O_APPEND
