@@ -253,12 +253,17 @@ pub(crate) struct ReopenContext<'b> {
 }
 
 /// An error about the file of `rec`, made by `error` (a [`CkptError`] constructor) from a
-/// message that starts with the recorded path; blamed on its lowest fd and its record.
+/// message that starts with the recorded path (a memfd has none: its name instead); blamed on
+/// its lowest fd and its record.
 pub(crate) fn file_error(
     rec: &FileRecord<'_>,
     error: impl FnOnce(fmt::Arguments<'_>) -> CkptError,
     args: fmt::Arguments<'_>,
 ) -> CkptError {
+    if let FileVariant::Memfd { name, .. } = rec.file.variant {
+        let name = Printable(name);
+        return rec.blame(error(format_args!("memfd \"{name}\": {args}")));
+    }
     rec.blame(error(format_args!("{}: {args}", Printable(rec.file.path))))
 }
 
