@@ -376,7 +376,7 @@ TEST_F_TIMEOUT(files, unlinked_round_trip, 120)
  */
 TEST_F_TIMEOUT(files, unlinked_file_directory_gone, 120)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX + 8];
 	struct stat st, dst;
 	struct ckpt_ck c;
 	struct ckpt_rs r;
@@ -518,9 +518,11 @@ TEST_F_TIMEOUT(files, memfd_with_seals, 120)
  * Size limits: 64 MiB and a page of data. Checkpoint refuses it by default (64
  * MiB of data per file), saves it with CKPT_CHECKPOINT_CONTENTS_UNLIMITED into
  * an image larger than CKPT_RESTART_MAX_IMAGE, which bounds only what restart
- * holds in memory: the contents stream through a spool, and the file comes
- * back whole. The spool is bounded by the caller's soft RLIMIT_AS: below the
- * data, EFBIG naming it, and nothing installed.
+ * holds in memory: the contents stream through a spool, bounded by the
+ * caller's soft RLIMIT_AS: below the data, EFBIG naming it, nothing installed.
+ * With the limit back, the file comes back whole: on tmpfs only, as writing
+ * 64 MiB through a loop device under TCG takes minutes (ckpt_files_big_test
+ * restores a 256 MiB file on ext4).
  */
 TEST_F_TIMEOUT(files, size_limit, 300)
 {
@@ -556,7 +558,7 @@ TEST_F_TIMEOUT(files, size_limit, 300)
 	/* a soft RLIMIT_AS below the data: refused, by name (no allocation meanwhile) */
 	ASSERT_EQ(0, getrlimit(RLIMIT_AS, &old));
 	low = old;
-	low.rlim_cur = 32 * MiB;
+	low.rlim_cur = 16 * MiB;
 	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &low));
 	rc = restart_img(self, 0, &r);
 	ASSERT_EQ(0, setrlimit(RLIMIT_AS, &old));
@@ -566,6 +568,11 @@ TEST_F_TIMEOUT(files, size_limit, 300)
 	ASSERT_NE(NULL, strstr(r.log, "RLIMIT_AS")) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_NE(0ULL, r.a.err_record);
 	ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
+	if (strcmp(variant->fs, "tmpfs")) {
+		free(before.bytes);
+		ASSERT_EQ(0, ftruncate(self->img, 0));
+		return;
+	}
 
 	/* within it: the file comes back whole */
 	ASSERT_EQ(0, restart_img(self, 0, &r)) TH_LOG("%s", ckpt_rs_desc(&r));
