@@ -36,6 +36,9 @@ use crate::{resume, Failure};
 /// The most image bytes restart reads (`CKPT_RESTART_MAX_IMAGE`).
 const MAX_IMAGE: usize = abi::CKPT_RESTART_MAX_IMAGE as usize;
 
+/// Buffer for reading an image file ahead (a pipe is read exactly, never past the image).
+const READ_BUFFER: usize = 1 << 20;
+
 /// Exit status when the command cannot be found (as shells do).
 const EXIT_NOT_FOUND: u8 = 127;
 /// Exit status when the command was found but could not be executed.
@@ -242,7 +245,10 @@ fn read_image(path: &str, checked: bool) -> Result<Image, String> {
     let mut input = input;
     if input.metadata().map(|m| m.is_file()).unwrap_or(false) {
         let start = input.stream_position().map_err(|e| e.to_string())?;
-        let (fds, process, _) = read_checked(&mut input, None, MAX_IMAGE)?;
+        // Buffered: reading past the terminator does no harm here (the file is rewound for the
+        // kernel), and record-by-record reads cost two system calls a record.
+        let buffered = io::BufReader::with_capacity(READ_BUFFER, &mut input);
+        let (fds, process, _) = read_checked(buffered, None, MAX_IMAGE)?;
         input
             .seek(io::SeekFrom::Start(start))
             .map_err(|e| e.to_string())?;
