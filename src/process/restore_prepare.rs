@@ -472,16 +472,21 @@ fn page_runs(spool: &Spool, vmas: &[(u64, Vma)]) -> CkptResult<KVVec<PageRun>> {
 /// The most page data a process image may bring: the caller's soft `RLIMIT_AS` (the restored
 /// process gets the caller's limits and must fit them); the memory cgroup bounds it too.
 pub(crate) fn spool_limit() -> CkptResult<u64> {
-    let mut st = core::mem::MaybeUninit::<ffi::ckpt_proc_task_state>::zeroed();
+    caller_soft_limit(kernel::bindings::RLIMIT_AS)
+}
+
+/// The caller's soft limit of `resource` (an `RLIMIT_*`), `u64::MAX` for none.
+fn caller_soft_limit(resource: u32) -> CkptResult<u64> {
+    let mut st = ffi::ProcTaskState::zeroed();
     // SAFETY: `current` is a live task (the caller); `st` is writable.
-    let ret =
-        unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), st.as_mut_ptr()) };
+    let ret = unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), &mut st) };
     if ret < 0 {
         return Err(Error::from_errno(ret).into());
     }
-    // SAFETY: Zeroed, then filled by the helper.
-    let st = unsafe { st.assume_init() };
-    Ok(st.rlim[kernel::bindings::RLIMIT_AS as usize][0])
+    Ok(st
+        .rlim
+        .get(resource as usize)
+        .map_or(u64::MAX, |limit| limit[0]))
 }
 
 /// The recorded uid/gid set must be the caller's, unless restoring as the caller was asked.
@@ -580,16 +585,7 @@ fn check_layout(id: u64, mm: &Mm<'_>) -> CkptResult {
 /// computes it (`brk - start_brk + end_data - start_data`, wrapping as there): past the point
 /// of no return, that check failing would kill the caller.
 fn check_data_limit(id: u64, mm: &Mm<'_>) -> CkptResult {
-    let mut st = core::mem::MaybeUninit::<ffi::ckpt_proc_task_state>::zeroed();
-    // SAFETY: `current` is a live task (the caller); `st` is writable.
-    let ret =
-        unsafe { ffi::ckpt_proc_task_state(kernel::task::Task::current_raw(), st.as_mut_ptr()) };
-    if ret < 0 {
-        return Err(Error::from_errno(ret).into());
-    }
-    // SAFETY: Zeroed, then filled by the helper.
-    let st = unsafe { st.assume_init() };
-    let limit = st.rlim[kernel::bindings::RLIMIT_DATA as usize][0];
+    let limit = caller_soft_limit(kernel::bindings::RLIMIT_DATA)?;
     let l = mm.layout();
     let need = l[5]
         .wrapping_sub(l[4])
@@ -900,21 +896,7 @@ impl core::fmt::Display for Limit {
     }
 }
 
-/// Marker for the C structs of the restore helpers: plain integers, valid when all zero.
-///
-/// # Safety
-///
-/// Implementors must be valid when every byte is zero.
-unsafe trait Zeroable {}
-
-// SAFETY: Integers and arrays of integers only (bindgen's `struct ckpt_proc_signals`).
-unsafe impl Zeroable for ffi::ProcSignals {}
-// SAFETY: Integers and arrays of integers only (bindgen's `struct ckpt_proc_task_state`).
-unsafe impl Zeroable for ffi::ProcTaskState {}
-
 /// A zeroed `T` on the heap.
 fn zeroed_box<T: Zeroable>() -> CkptResult<KBox<T>> {
-    let b = KBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO)?;
-    // SAFETY: `__GFP_ZERO` zeroed every byte, a valid `T` by `Zeroable`.
-    Ok(unsafe { b.assume_init() })
+    Ok(KBox::init(T::init_zeroed(), GFP_KERNEL)?)
 }
