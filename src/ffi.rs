@@ -21,12 +21,11 @@
 //! `Documentation/index.rst`).
 
 // Pointers to bindgen's kernel structs cross this boundary; those structs hold zero-sized opaque
-// members that `improper_ctypes` objects to, but only pointers to them are passed. bindgen's
-// `Default` for structs with long arrays zeroes them in an uncommented `unsafe` block (all-zero
-// bytes are valid for these integer-only structs).
+// members that `improper_ctypes` objects to, but only pointers to them are passed. The generated
+// code has no `unsafe` block (structs derive `Zeroable`, see src/Kbuild), so
+// `clippy::undocumented_unsafe_blocks` stays on.
 #[allow(
     improper_ctypes,
-    clippy::undocumented_unsafe_blocks,
     dead_code,
     missing_docs,
     non_camel_case_types,
@@ -35,6 +34,7 @@
     clippy::all
 )]
 mod generated {
+    use pin_init::MaybeZeroable;
     include!("glue_generated.rs");
 }
 

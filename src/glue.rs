@@ -72,7 +72,7 @@ impl Target {
 
     /// Pids (in the caller's namespace), credentials (in the caller's user namespace), comm.
     pub(crate) fn ids(&self) -> Ids {
-        let mut ids = Ids::default();
+        let mut ids = Ids::zeroed();
         // SAFETY: `self.task` is valid: we hold a reference; `ids` is writable.
         unsafe { ffi::ckpt_glue_task_ids(self.raw(), &mut ids) };
         ids
@@ -80,7 +80,7 @@ impl Target {
 
     /// The utsname of the task's UTS namespace.
     pub(crate) fn utsname(&self) -> Result<ffi::new_utsname> {
-        let mut uts = ffi::new_utsname::default();
+        let mut uts = ffi::new_utsname::zeroed();
         // SAFETY: `self.task` is valid: we hold a reference; `uts` is writable.
         to_result(unsafe { ffi::ckpt_glue_task_uts(self.raw(), &mut uts) })?;
         Ok(uts)

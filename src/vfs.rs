@@ -126,7 +126,7 @@ fn huge_encode_dev(dev: u32) -> u64 {
 /// `vfs_getattr_nosec()` says (as `stat(2)` would, without a permission check: the caller
 /// holds the path already).
 fn path_facts(path: &bindings::path) -> Result<InodeFacts> {
-    let mut facts = InodeFacts::default();
+    let mut facts = InodeFacts::zeroed();
     // SAFETY: `path` is a valid, referenced path for the borrow; `facts` is writable.
     to_result(unsafe { ffi::ckpt_glue_inode_facts(path, &mut facts) })?;
     let mut st = bindings::kstat::default();

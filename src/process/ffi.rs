@@ -19,13 +19,6 @@ pub(crate) type ProcMm = ckpt_proc_mm;
 /// `struct ckpt_proc_vma`.
 pub(crate) type ProcVma = ckpt_proc_vma;
 
-impl ProcVma {
-    /// All fields zero, for the helper to fill in.
-    pub(crate) fn zeroed() -> Self {
-        Self::default()
-    }
-}
-
 /// `CKPT_PROC_*` bits of [`ProcVma::bits`].
 pub(crate) mod bits {
     pub(crate) use crate::ffi::{

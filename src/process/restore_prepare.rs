@@ -880,21 +880,7 @@ impl core::fmt::Display for Limit {
     }
 }
 
-/// Marker for the C structs of the restore helpers: plain integers, valid when all zero.
-///
-/// # Safety
-///
-/// Implementors must be valid when every byte is zero.
-unsafe trait Zeroable {}
-
-// SAFETY: Integers and arrays of integers only (bindgen's `struct ckpt_proc_signals`).
-unsafe impl Zeroable for ffi::ProcSignals {}
-// SAFETY: Integers and arrays of integers only (bindgen's `struct ckpt_proc_task_state`).
-unsafe impl Zeroable for ffi::ProcTaskState {}
-
 /// A zeroed `T` on the heap.
 fn zeroed_box<T: Zeroable>() -> CkptResult<KBox<T>> {
-    let b = KBox::<T>::new_uninit(GFP_KERNEL | __GFP_ZERO)?;
-    // SAFETY: `__GFP_ZERO` zeroed every byte, a valid `T` by `Zeroable`.
-    Ok(unsafe { b.assume_init() })
+    Ok(KBox::init(T::init_zeroed(), GFP_KERNEL)?)
 }

@@ -119,15 +119,12 @@ pub(super) fn write<S: image::Sink<Error = CkptError>>(
 
 /// The caller's soft limit of `resource` (an `RLIMIT_*`), `u64::MAX` for none.
 pub(crate) fn caller_soft_limit(resource: u32) -> CkptResult<u64> {
-    let mut st = core::mem::MaybeUninit::<ffi::ProcTaskState>::zeroed();
-    // SAFETY: `current` is a live task (the caller); `st` is writable and the helper writes
-    // every byte of it.
-    let ret = unsafe { ffi::ckpt_proc_task_state(Task::current_raw(), st.as_mut_ptr()) };
+    let mut st = ffi::ProcTaskState::zeroed();
+    // SAFETY: `current` is a live task (the caller); `st` is writable.
+    let ret = unsafe { ffi::ckpt_proc_task_state(Task::current_raw(), &mut st) };
     if ret < 0 {
         return Err(Error::from_errno(ret).into());
     }
-    // SAFETY: Zeroed, then filled by the helper.
-    let st = unsafe { st.assume_init() };
     Ok(st
         .rlim
         .get(resource as usize)
