@@ -57,6 +57,14 @@ fn injected_failure() -> Result {
     Ok(())
 }
 
+/// Sets the close-on-exec flag of the fd `r` holds, keeping it reserved: releasing it and
+/// reserving it again would let another thread's `open()` take it in between.
+fn set_cloexec(r: &FileDescriptorReservation, cloexec: bool) {
+    // SAFETY: `r` holds its fd reserved in the caller's own table (a reservation cannot leave
+    // the task that made it): the slot exists, and nothing installs there but `r`.
+    unsafe { ffi::ckpt_glue_set_reserved_cloexec(r.reserved_fd(), i32::from(cloexec)) };
+}
+
 /// One fd to fill: its number and close-on-exec flag.
 #[derive(Clone, Copy)]
 pub(crate) struct Slot {
@@ -124,21 +132,12 @@ impl Reservation {
             if fd > max {
                 break; // dropping `r` releases it
             }
-            let cloexec = slots
+            if slots
                 .binary_search_by_key(&fd, |s| s.fd)
-                .is_ok_and(|i| slots[i].cloexec);
-            let r = if cloexec {
-                // The cloexec bit is set at reservation: take it again, it is still the lowest.
-                drop(r);
-                let again = FileDescriptorReservation::get_unused_fd_flags(fd_flags(true))
-                    .map_err(ReserveError::at(fd))?;
-                if again.reserved_fd() != fd {
-                    return Err(ReserveError::at(fd)(EBUSY));
-                }
-                again
-            } else {
-                r
-            };
+                .is_ok_and(|i| slots[i].cloexec)
+            {
+                set_cloexec(&r, true);
+            }
             // Fds come out in increasing order, so `held` stays sorted.
             me.held.push(r, GFP_KERNEL)?;
         }
@@ -184,8 +183,11 @@ impl Reservation {
     /// the caller's file there is taken out of the table (and closed once everything is in).
     /// Emptied slots are reserved again at once, and `held` and the closer have room for them
     /// beforehand, so nothing can fail once a file is out unless another thread of the caller
-    /// takes the emptied fd number meanwhile (`EBUSY`): the files taken out are then put back,
-    /// but for the one at that fd, which is closed, as that thread's `dup2()` would have.
+    /// takes the emptied fd number meanwhile (`EBUSY`): by `dup2()` onto it, or by `open()`
+    /// when it is the lowest free fd, as it is during that step (the kernel exports no atomic
+    /// replace). The files taken out are then put back, but for the one at that fd, which is
+    /// closed, as that thread's `dup2()` would have. Put back files keep their reservations, so
+    /// no other fd is exposed.
     pub(crate) fn commit(
         mut self,
         slots: &[Slot],
@@ -231,14 +233,19 @@ impl Reservation {
         let mut lost = 0;
         while let Some(t) = inner.files.get(lost) {
             let (fd, cloexec) = (t.fd, t.cloexec);
-            // A slot reserved with the image's flag is reserved again with the file's own; one
-            // not reserved yet (the failed step was reserving it) is reserved now, unless
-            // another thread took the fd meanwhile.
-            if let Ok(i) = self.position(fd) {
-                let _ = self.held.remove(i);
-            }
-            let back = self.reserve_exact(fd, cloexec).is_ok();
-            let held = if back { self.position(fd).ok() } else { None };
+            // A slot reserved with the image's flag keeps its reservation and takes the file's
+            // own flag; one not reserved yet (the failed step was reserving it) is reserved
+            // now, unless another thread took the fd meanwhile.
+            let held = match self.position(fd) {
+                Ok(i) => {
+                    set_cloexec(&self.held[i], cloexec);
+                    Some(i)
+                }
+                Err(_) => self
+                    .reserve_exact(fd, cloexec)
+                    .ok()
+                    .and_then(|()| self.position(fd).ok()),
+            };
             let Some(i) = held else {
                 lost += 1;
                 continue;

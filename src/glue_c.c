@@ -64,6 +64,26 @@ int ckpt_glue_filp_close(struct file *file)
 	return filp_close(file, current->files);
 }
 
+/*
+ * C: set_close_on_exec() is not exported. The same bit change under the table's lock, for an
+ * fd of the caller's that is reserved (get_unused_fd_flags()) and not installed yet: restart
+ * changes a reservation's flag in place, because releasing the fd and reserving it again would
+ * let another thread's open() take it in between.
+ */
+void ckpt_glue_set_reserved_cloexec(unsigned int fd, int cloexec)
+{
+	struct files_struct *files = current->files;
+	struct fdtable *fdt;
+
+	spin_lock(&files->file_lock);
+	fdt = files_fdtable(files);
+	if (cloexec)
+		__set_bit(fd, fdt->close_on_exec);
+	else
+		__clear_bit(fd, fdt->close_on_exec);
+	spin_unlock(&files->file_lock);
+}
+
 /* mm->context is arch-specific (no Rust layout). 1: a vDSO is mapped, 0: none, -ESRCH: no mm. */
 int ckpt_glue_task_vdso_mapped(struct task_struct *t)
 {

@@ -43,6 +43,7 @@ enum ckpt_glue_fmode {
 int ckpt_glue_task_threads(struct task_struct *t);
 unsigned long ckpt_glue_nofile(void);
 int ckpt_glue_filp_close(struct file *file);
+void ckpt_glue_set_reserved_cloexec(unsigned int fd, int cloexec);
 int ckpt_glue_task_vdso_mapped(struct task_struct *t);
 
 /* checkpoint (src/glue.rs) */
