@@ -484,7 +484,8 @@ pub(crate) fn encode_error(e: EncodeError<CkptError>) -> CkptError {
 }
 
 /// The encoder's sink: buffers [`OUTPUT_CHUNK`] bytes, then writes them to the output file,
-/// looping over short writes. Counts bytes and records for the caller.
+/// looping over short writes; a piece of at least that size (page data, file contents) is
+/// written from where it is. Counts bytes and records for the caller.
 struct ImageSink {
     output: CallerFile,
     buf: KVec<u8>,
@@ -502,38 +503,44 @@ impl ImageSink {
 
     /// Writes out everything buffered.
     fn flush(&mut self) -> CkptResult {
-        let mut done = 0;
-        while done < self.buf.len() {
-            if vfs::fatal_signal_pending() {
-                return Err(CkptError::interrupted(format_args!(
-                    "interrupted by a fatal signal after {} bytes",
-                    self.bytes
-                )));
-            }
-            match self.output.write(&self.buf[done..]) {
-                Ok(0) => {
-                    return Err(CkptError::output(
-                        EIO,
-                        format_args!("the output accepted no data after {} bytes", self.bytes),
-                    ))
-                }
-                Ok(n) => {
-                    done += n;
-                    self.bytes += n as u64;
-                }
-                Err(e) => {
-                    // A signal interrupted a sleeping write: the image is cut, do not restart.
-                    let e = if e == ERESTARTSYS { EINTR } else { e };
-                    return Err(CkptError::output(
-                        e,
-                        format_args!("writing the image failed after {} bytes", self.bytes),
-                    ));
-                }
-            }
-        }
+        write_all(&self.output, &mut self.bytes, &self.buf)?;
         self.buf.clear();
         Ok(())
     }
+}
+
+/// Writes all of `data` to `output`, looping over short writes; counts what was written in
+/// `bytes`.
+fn write_all(output: &CallerFile, bytes: &mut u64, data: &[u8]) -> CkptResult {
+    let mut done = 0;
+    while done < data.len() {
+        if vfs::fatal_signal_pending() {
+            return Err(CkptError::interrupted(format_args!(
+                "interrupted by a fatal signal after {bytes} bytes"
+            )));
+        }
+        match output.write(&data[done..]) {
+            Ok(0) => {
+                return Err(CkptError::output(
+                    EIO,
+                    format_args!("the output accepted no data after {bytes} bytes"),
+                ))
+            }
+            Ok(n) => {
+                done += n;
+                *bytes += n as u64;
+            }
+            Err(e) => {
+                // A signal interrupted a sleeping write: the image is cut, do not restart.
+                let e = if e == ERESTARTSYS { EINTR } else { e };
+                return Err(CkptError::output(
+                    e,
+                    format_args!("writing the image failed after {bytes} bytes"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl image::Sink for ImageSink {
@@ -542,6 +549,12 @@ impl image::Sink for ImageSink {
     fn write(&mut self, data: &[u8]) -> CkptResult {
         let mut rest = data;
         while !rest.is_empty() {
+            if rest.len() >= OUTPUT_CHUNK {
+                // Bulk data (page data, file contents) goes out as it is, after what is
+                // buffered, without a copy.
+                self.flush()?;
+                return write_all(&self.output, &mut self.bytes, rest);
+            }
             let room = OUTPUT_CHUNK - self.buf.len();
             let (now, later) = rest.split_at(rest.len().min(room));
             self.buf.extend_from_slice(now, GFP_KERNEL)?;
