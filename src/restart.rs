@@ -157,8 +157,11 @@ pub(crate) struct Spool {
     pub(crate) file_data: KVVec<DataRun>,
     /// Bytes written to the file.
     len: u64,
-    /// Most bytes the file may hold (the caller's soft `RLIMIT_AS`), known once it is made.
+    /// Most bytes the file may hold, known once it is made: the caller's soft `RLIMIT_AS`,
+    /// or its soft `RLIMIT_FSIZE` if lower (shmem enforces that one on the spool's writes,
+    /// with `SIGXFSZ`), and that limit's name.
     limit: u64,
+    limit_name: &'static str,
     keep_pages: bool,
 }
 
@@ -192,6 +195,7 @@ impl Spool {
             file_data: KVVec::new(),
             len: 0,
             limit: 0,
+            limit_name: "RLIMIT_AS",
             keep_pages,
         }
     }
@@ -199,7 +203,13 @@ impl Spool {
     /// Makes room for `len` more bytes: creates the file on first use, refuses past the limit.
     fn reserve(&mut self, len: u64, id: u64) -> CkptResult {
         if self.file.is_none() {
-            self.limit = process::caller_soft_limit(bindings::RLIMIT_AS)?;
+            let memory = process::caller_soft_limit(bindings::RLIMIT_AS)?;
+            let fsize = process::caller_soft_limit(bindings::RLIMIT_FSIZE)?;
+            (self.limit, self.limit_name) = if fsize < memory {
+                (fsize, "RLIMIT_FSIZE")
+            } else {
+                (memory, "RLIMIT_AS")
+            };
             let file = NewFile::memfd(c"memfd:ckpt-restart-spool").map_err(|e| {
                 CkptError::other(
                     spool_errno(e),
@@ -212,9 +222,9 @@ impl Spool {
             return Err(CkptError::too_large(
                 EFBIG,
                 format_args!(
-                    "the image's page data and file contents exceed this process's RLIMIT_AS \
-                     ({} bytes)",
-                    self.limit
+                    "the image's page data and file contents exceed this process's {} ({} \
+                     bytes)",
+                    self.limit_name, self.limit
                 ),
             )
             .in_record(id));
@@ -227,10 +237,15 @@ impl Spool {
         let file = self.file.as_ref().ok_or(EINVAL)?;
         let mut pos = self.len as i64;
         file.write_all_at(data, &mut pos).map_err(|e| {
-            CkptError::other(
-                spool_errno(e),
-                format_args!("writing to the restart spool failed"),
-            )
+            if e == EINTR || e == ERESTARTSYS {
+                // shmem stops a write when a fatal signal arrives
+                CkptError::interrupted(format_args!("interrupted while filling the restart spool"))
+            } else {
+                CkptError::other(
+                    spool_errno(e),
+                    format_args!("writing to the restart spool failed"),
+                )
+            }
             .in_record(id)
         })?;
         self.len = pos as u64;
@@ -305,6 +320,9 @@ struct Reader<'s> {
     records: u64,
     /// Records left out of `image` (their data went to the spool, or was dropped).
     streamed: u64,
+    /// What the spool's lists of those records take in memory, counted against
+    /// `CKPT_RESTART_MAX_IMAGE` with `image`: a stream of tiny records is bounded too.
+    run_bytes: usize,
     last_id: u64,
     /// The type of the last record read if it was left out of `image`.
     last_streamed: Option<RecordType>,
@@ -328,6 +346,7 @@ pub(crate) fn read_image(
         crc: image::Crc32c::new(),
         records: 0,
         streamed: 0,
+        run_bytes: 0,
         last_id: 0,
         last_streamed: None,
         page_size: 0,
@@ -404,6 +423,14 @@ pub(crate) fn read_image(
             }
             r.image.truncate(start);
             r.streamed += 1;
+            r.run_bytes = r
+                .run_bytes
+                .saturating_add(if header.rtype == RecordType::PAGES {
+                    size_of::<SpoolRun>()
+                } else {
+                    size_of::<DataRun>()
+                });
+            r.within_bound(0)?;
             if header.rtype == RecordType::PAGES {
                 r.stream_pages(input, &header, &cx, out)?;
             } else {
@@ -418,19 +445,32 @@ pub(crate) fn read_image(
 }
 
 impl Reader<'_> {
-    /// Appends exactly `len` more bytes of the input to the image.
-    fn read_more(&mut self, input: &CallerFile, len: usize, out: &mut Outcome) -> CkptResult {
+    /// Refuses an image that would need more than `CKPT_RESTART_MAX_IMAGE` bytes of memory
+    /// with `len` more bytes: the image kept, and the spool's lists of records left out.
+    fn within_bound(&self, len: usize) -> CkptResult {
         let max = uapi::CKPT_RESTART_MAX_IMAGE as usize;
-        let filled = self.image.len();
-        let end = filled.saturating_add(len);
-        if end > max {
+        let need = self
+            .image
+            .len()
+            .saturating_add(self.run_bytes)
+            .saturating_add(len);
+        if need > max {
             return Err(CkptError::too_large(
                 EFBIG,
                 format_args!(
-                    "the image without its page data and file contents exceeds {max} bytes"
+                    "the image without its page data and file contents exceeds {max} bytes \
+                     (counting {} bytes for each PAGES or FILE_DATA record)",
+                    size_of::<DataRun>().max(size_of::<SpoolRun>())
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Appends exactly `len` more bytes of the input to the image.
+    fn read_more(&mut self, input: &CallerFile, len: usize, out: &mut Outcome) -> CkptResult {
+        self.within_bound(len)?;
+        let end = self.image.len().saturating_add(len);
         // Grown as data arrives: a record header is not trusted with an allocation.
         while self.image.len() < end {
             let from = self.image.len();
@@ -746,7 +786,13 @@ impl<'a> Plan<'a> {
         };
         while let Some(record) = dec.next_record(&mut scratch).map_err(decode_error)? {
             let id = record.header.id;
-            let run_index = runs_before(id, &mut files, &mut contents, &mut bad_contents);
+            // The terminator's id is 0: every run left comes before it.
+            let upto = if matches!(record.body, Body::Terminator(_)) {
+                u64::MAX
+            } else {
+                id
+            };
+            let run_index = runs_before(upto, &mut files, &mut contents, &mut bad_contents);
             // Reported once the whole image verified, like several tasks.
             if let Err(e) = contents.next(id, &record.body) {
                 bad_contents.get_or_insert(contents_error(id, e));

@@ -152,9 +152,13 @@ pub(super) fn restore(rec: &FileRecord<'_>, cx: &ReopenContext<'_>, file: &NewFi
                 ))));
             }
             let chunk = &mut buf[..(run.len - done).min(READ_CHUNK as u64) as usize];
-            cx.spool
-                .read_exact_at(chunk, run.at + done)
-                .map_err(|e| fail(e, "cannot read its contents from the restart spool"))?;
+            // The spool is the module's own file: its failure is not the restored file's.
+            cx.spool.read_exact_at(chunk, run.at + done).map_err(|e| {
+                rec.blame(CkptError::other(
+                    e,
+                    format_args!("cannot read its contents from the restart spool ({e:?})"),
+                ))
+            })?;
             let mut pos = i64::try_from(run.offset + done).map_err(|_| EINVAL)?;
             file.write_all_at(chunk, &mut pos)
                 .map_err(|e| fail(e, "cannot write its contents"))?;

@@ -172,7 +172,8 @@ struct ckpt_checkpoint {
 /*
  * Most bytes of an image restart holds in memory (bytes; more: EFBIG). Page
  * data and file contents are not held: they stream to a spool bounded by the
- * caller's soft RLIMIT_AS (more: EFBIG too).
+ * caller's soft RLIMIT_AS and RLIMIT_FSIZE (more: EFBIG too); each PAGES and
+ * FILE_DATA record counts 40 bytes against this bound.
  */
 #define CKPT_RESTART_MAX_IMAGE		(64U << 20)
 

@@ -519,7 +519,8 @@ TEST_F_TIMEOUT(files, memfd_with_seals, 120)
  * MiB of data per file), saves it with CKPT_CHECKPOINT_CONTENTS_UNLIMITED into
  * an image larger than CKPT_RESTART_MAX_IMAGE, which bounds only what restart
  * holds in memory: the contents stream through a spool, bounded by the
- * caller's soft RLIMIT_AS: below the data, EFBIG naming it, nothing installed.
+ * caller's soft RLIMIT_AS and RLIMIT_FSIZE: below the data, EFBIG naming the
+ * limit, nothing installed.
  * With the limit back, the file comes back whole: on tmpfs only, as writing
  * 64 MiB through a loop device under TCG takes minutes (ckpt_files_big_test
  * restores a 256 MiB file on ext4). The image is a memfd at the image's fd
@@ -572,6 +573,23 @@ TEST_F_TIMEOUT(files, size_limit, 600)
 	ASSERT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.a.reason);
 	ASSERT_NE(NULL, strstr(r.log, "RLIMIT_AS")) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_NE(0ULL, r.a.err_record);
+	ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
+
+	/*
+	 * A soft RLIMIT_FSIZE below the data: refused the same way, by name. The
+	 * spool is a file: writing it past that limit would have cost this
+	 * process a SIGXFSZ (which kills it), not an error.
+	 */
+	ASSERT_EQ(0, getrlimit(RLIMIT_FSIZE, &old));
+	low = old;
+	low.rlim_cur = 16 * MiB;
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &low));
+	rc = restart_img(self, 0, &r);
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &old));
+	ASSERT_EQ(-1, rc);
+	ASSERT_EQ(EFBIG, r.err) TH_LOG("%s", ckpt_rs_desc(&r));
+	ASSERT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.a.reason);
+	ASSERT_NE(NULL, strstr(r.log, "RLIMIT_FSIZE")) TH_LOG("%s", ckpt_rs_desc(&r));
 	ASSERT_EQ(-1, fcntl(FD0, F_GETFD));
 	if (strcmp(variant->fs, "tmpfs")) {
 		free(before.bytes);
