@@ -8,7 +8,8 @@
  * tail that must come back zeroed, unreadable) for CKPT_IOC_CHECKPOINT and
  * CKPT_IOC_RESTART; restart's unknown flags; bad log buffers; and image and
  * output fds of every kind: closed, negative, O_PATH, opened for the wrong
- * direction, a directory, a device, an epoll fd, a pipe without reader.
+ * direction, a directory, a device, an epoll fd, a pipe without reader. And
+ * the bound of what restart holds in memory for a stream of tiny records.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <linux/ckpt.h>
 
 #include "kselftest_harness.h"
+#include "ckpt_selftest.h"
 
 #define SIZED(nr, size) _IOC(_IOC_READ | _IOC_WRITE, CKPT_IOC_MAGIC, (nr), (size))
 #define MAX_EXT 128
@@ -399,6 +401,71 @@ TEST_F(in, device_open_modes)
 		ASSERT_EQ((__u32)CKPT_ABI_VERSION, v.abi_version);
 		close(dev);
 	}
+}
+
+/*
+ * CKPT_RESTART_MAX_IMAGE bounds what restart holds in memory, the spool's list
+ * of the PAGES and FILE_DATA records it left out of the image included, 40
+ * bytes each (restart.rst, "Limits"): a stream of 1-byte FILE_DATA records
+ * (33 bytes each in the image) is refused with EFBIG, reason too_large, before
+ * it ends. Without that bound the list grew with the stream, to its end.
+ */
+#define TINY_RECORDS	(CKPT_RESTART_MAX_IMAGE / 40 + 65536)
+#define TINY_LEN	(CKPT_RHDR_LEN + 17)
+
+TEST_F_TIMEOUT(in, tiny_streamed_records_bounded, 600)
+{
+	struct ckpt_checkpoint c;
+	struct ckpt_restart r;
+	char log[512] = "";
+	uint8_t *img, *rec;
+	size_t prefix, total;
+	uint64_t env_id;
+	ssize_t got;
+	int fd;
+
+	fd = memfd_create("ckpt-tiny-records", MFD_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_LT(self->next, MAX_EXT);
+	self->ext[self->next++] = fd;	/* the image: not part of the checkpoint */
+	ASSERT_EQ(0, checkpoint(self, fd, &c, log, sizeof(log))) TH_LOG("%s", log);
+	/* the header and the environment vector, the first record */
+	prefix = CKPT_HDR_LEN + CKPT_RHDR_LEN;
+	img = malloc(prefix + (size_t)TINY_RECORDS * TINY_LEN);
+	ASSERT_NE(NULL, img);
+	ASSERT_EQ((ssize_t)prefix, pread(fd, img, prefix, 0));
+	prefix = CKPT_HDR_LEN + ckpt_get32(img + CKPT_HDR_LEN + 4);
+	env_id = ckpt_get64(img + CKPT_HDR_LEN + 8);
+	ASSERT_EQ((ssize_t)prefix, pread(fd, img, prefix, 0));
+	/* then FILE_DATA records of one byte each, of the record before them */
+	rec = img + prefix;
+	for (uint64_t i = 0; i < TINY_RECORDS; i++, rec += TINY_LEN) {
+		ckpt_put16(rec, 0x0023);		/* FILE_DATA */
+		ckpt_put16(rec + 2, 1);			/* critical, as defined */
+		ckpt_put32(rec + 4, TINY_LEN);
+		ckpt_put64(rec + 8, env_id + 1 + i);
+		ckpt_put64(rec + 16, env_id);		/* an earlier record */
+		ckpt_put64(rec + 24, i);		/* offset */
+		rec[32] = 'x';
+	}
+	total = rec - img;
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	got = pwrite(fd, img, total, 0);
+	ASSERT_EQ((ssize_t)total, got);
+	free(img);
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	r.log_buf = (__u64)(unsigned long)log;
+	r.log_size = sizeof(log);
+	ASSERT_EQ(-1, ioctl(self->dev, CKPT_IOC_RESTART, &r));
+	ASSERT_EQ(EFBIG, errno) TH_LOG("%s", log);
+	ASSERT_EQ((__u32)CKPT_REASON_TOO_LARGE, r.reason) TH_LOG("%s", log);
+	ASSERT_NE(NULL, strstr(log, "40 bytes for each")) TH_LOG("%s", log);
+	/* refused before the end: it did not read the whole stream */
+	ASSERT_LT(lseek(fd, 0, SEEK_CUR), (off_t)(total - 32768 * TINY_LEN));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
