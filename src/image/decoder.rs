@@ -4,14 +4,14 @@
 //! [`parse_body`], the pure-slice parser of one record's payload.
 
 use super::contents::FileData;
-use super::crc32c::Crc32c;
+use super::crc32c::{crc32c_tables, Crc32c, Crc32cFn};
 use super::env::EnvVector;
 use super::error::{DecodeError, FieldError, FormatError, FormatErrorKind, RecordRef};
 use super::file::{File, FileTable};
 use super::header::{
     parse_header, parse_immutable_header, Header, HEADER_LEN, IMMUTABLE_HEADER_LEN,
 };
-use super::memory::{Mm, Pages, Vma};
+use super::memory::{Mm, Pages, Vma, PAGES_FIXED_LEN};
 use super::record::{RecordHeader, RecordType, RECORD_HEADER_LEN};
 use super::regs::Regset;
 use super::sigstate::{Signals, TaskState};
@@ -26,6 +26,12 @@ pub trait Source {
 
     /// Reads up to `buf.len()` bytes, returning how many; 0 means end of stream.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error>;
+
+    /// The CRC-32C implementation the decoder checks with: the codec's tables, unless the
+    /// source's environment has a faster one that computes the same (the kernel's).
+    fn crc32c(&self) -> Crc32cFn {
+        crc32c_tables
+    }
 }
 
 impl Source for &[u8] {
@@ -47,6 +53,10 @@ impl<R: Source + ?Sized> Source for &mut R {
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, R::Error> {
         (**self).read(buf)
+    }
+
+    fn crc32c(&self) -> Crc32cFn {
+        (**self).crc32c()
     }
 }
 
@@ -230,7 +240,7 @@ impl<R: Source> Decoder<R> {
             filled = filled.saturating_add(n.min(rest.len()));
         }
         if hash {
-            self.crc = self.crc.update(buf);
+            self.crc = self.crc.update_with(self.src.crc32c(), buf);
         }
         self.offset = self
             .offset
@@ -300,10 +310,22 @@ impl<R: Source> Decoder<R> {
             ));
         }
         let payload = buf.get_mut(..payload_len).unwrap_or_default();
-        self.read_exact(payload, true)?;
+        let pages = header.rtype == RecordType::PAGES;
+        self.read_exact(payload, !pages)?;
         let payload: &'b [u8] = payload;
-        let body =
-            parse_body(&header, payload).map_err(|e| self.field_error(payload_at, e, here))?;
+        let body = if pages {
+            // Page data is read once: its register gives both the running checksum and the
+            // record's own.
+            let engine = self.src.crc32c();
+            let (fixed, data) = payload.split_at(payload.len().min(PAGES_FIXED_LEN));
+            let data_state = engine(0, data);
+            let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
+            self.crc = self.crc.update_with(engine, fixed).append(data_state, len);
+            Pages::parse_known(payload, header.id, data_state).map(Body::Pages)
+        } else {
+            parse_body(&header, payload)
+        }
+        .map_err(|e| self.field_error(payload_at, e, here))?;
         if let Body::TaskVector(tv) = body {
             if self.last_type != RecordType::TASK || self.last_id != tv.task {
                 return Err(self.error(

@@ -7,7 +7,7 @@
 //! same ordering rules the decoder checks, so it cannot produce an image the decoder refuses.
 
 use super::contents::{FileData, FILE_DATA_FIXED_LEN};
-use super::crc32c::Crc32c;
+use super::crc32c::{crc32c_tables, Crc32c, Crc32cFn};
 use super::env::{run_env_builder, EnvPassError, EnvStop, EnvWriter, ENV_PAYLOAD_HEADER_LEN};
 use super::error::{EncodeError, FormatErrorKind};
 use super::file::{check_fd_entries, write_fd_entries, FdEntry, File, FileTable};
@@ -30,6 +30,12 @@ pub trait Sink {
 
     /// Writes all of `data` or fails.
     fn write(&mut self, data: &[u8]) -> Result<(), Self::Error>;
+
+    /// The CRC-32C implementation the encoder checksums with: the codec's tables, unless the
+    /// sink's environment has a faster one that computes the same (the kernel's).
+    fn crc32c(&self) -> Crc32cFn {
+        crc32c_tables
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
@@ -37,6 +43,10 @@ impl<S: Sink + ?Sized> Sink for &mut S {
 
     fn write(&mut self, data: &[u8]) -> Result<(), S::Error> {
         (**self).write(data)
+    }
+
+    fn crc32c(&self) -> Crc32cFn {
+        (**self).crc32c()
     }
 }
 
@@ -107,7 +117,14 @@ impl<S: Sink> Tracked<S> {
 impl<S: Sink> ByteOut for Tracked<S> {
     fn put(&mut self, data: &[u8]) -> Result<(), Stop> {
         self.put_unhashed(data)?;
-        self.crc = self.crc.update(data);
+        self.crc = self.crc.update_with(self.sink.crc32c(), data);
+        Ok(())
+    }
+
+    fn put_known(&mut self, data: &[u8], data_state: u32) -> Result<(), Stop> {
+        self.put_unhashed(data)?;
+        let len = u64::try_from(data.len()).map_err(|_| Stop)?;
+        self.crc = self.crc.append(data_state, len);
         Ok(())
     }
 }
@@ -443,7 +460,9 @@ impl<S: Sink> Encoder<S> {
         })
     }
 
-    /// Writes a PAGES record (build it with [`Pages::new`], which computes its checksum).
+    /// Writes a PAGES record (build it with [`Pages::new`], which computes its checksum). The
+    /// data is read once, by `Pages::new`: checking the record and the running checksum reuse
+    /// its register.
     pub fn write_pages(&mut self, id: u64, pages: &Pages<'_>) -> Result<(), EncodeError<S::Error>> {
         pages.check(id).map_err(EncodeError::Invalid)?;
         if pages.page_size() != self.page_size {
@@ -451,7 +470,7 @@ impl<S: Sink> Encoder<S> {
                 pages.page_size(),
             )));
         }
-        let len = PAGES_FIXED_LEN.saturating_add(pages.data.len());
+        let len = PAGES_FIXED_LEN.saturating_add(pages.data().len());
         let flags = RecordType::PAGES.defined_flags();
         self.emit(RecordType::PAGES, flags, id, len, |out| pages.write(out))
     }

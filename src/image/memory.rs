@@ -7,7 +7,7 @@
 //! can validate the whole layout before its point of no return and then stream page data,
 //! checking each PAGES record's checksum as it arrives.
 
-use super::crc32c::Crc32c;
+use super::crc32c::{crc32c_tables, Crc32c, Crc32cFn};
 use super::error::{FieldError, FormatErrorKind};
 use super::wire::{ByteOut, Reader, Stop};
 
@@ -442,28 +442,49 @@ pub struct Pages<'a> {
     /// can be checked as it streams in, before the terminator.
     pub crc: u32,
     /// The pages' bytes: `count * page_size`.
-    pub data: &'a [u8],
+    data: &'a [u8],
     count: u32,
+    /// The CRC-32C register after `data` from 0: the checksums over `data` (this record's,
+    /// the image's) follow from it without reading the bytes again.
+    data_state: u32,
 }
 
 impl<'a> Pages<'a> {
     /// A PAGES record of `data.len() / page_size` pages at `start` of mapping `vma`, with its
     /// checksum computed.
     pub fn new(vma: u64, start: u64, page_size: u32, data: &'a [u8]) -> Self {
+        Self::new_with(crc32c_tables, vma, start, page_size, data)
+    }
+
+    /// [`Pages::new`], reading the data with `engine` (see [`Crc32cFn`]).
+    pub fn new_with(
+        engine: Crc32cFn,
+        vma: u64,
+        start: u64,
+        page_size: u32,
+        data: &'a [u8],
+    ) -> Self {
         let count = usize::try_from(page_size)
             .ok()
             .and_then(|ps| data.len().checked_div(ps))
             .unwrap_or(0);
         let count = u32::try_from(count).unwrap_or(u32::MAX);
+        // INVARIANT: `data_state` is `data`'s register from 0, and `data` is private.
         let mut p = Pages {
             vma,
             start,
             crc: 0,
             data,
             count,
+            data_state: engine(0, data),
         };
         p.crc = p.checksum();
         p
+    }
+
+    /// The pages' bytes: `count * page_size`.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
     }
 
     /// Number of pages.
@@ -490,13 +511,14 @@ impl<'a> Pages<'a> {
         self.start.saturating_add(len)
     }
 
-    /// The checksum the `crc` field must hold.
+    /// The checksum the `crc` field must hold (without reading the data again).
     pub fn checksum(&self) -> u32 {
+        let len = u64::try_from(self.data.len()).unwrap_or(u64::MAX);
         Crc32c::new()
             .update(&self.vma.to_le_bytes())
             .update(&self.start.to_le_bytes())
             .update(&self.count.to_le_bytes())
-            .update(self.data)
+            .append(self.data_state, len)
             .value()
     }
 
@@ -535,18 +557,32 @@ impl<'a> Pages<'a> {
         out.put_u64(self.start)?;
         out.put_u32(self.count)?;
         out.put_u32(self.crc)?;
-        out.put(self.data)
+        out.put_known(self.data, self.data_state)
     }
 
     /// Parses a PAGES payload of record `own_id`, verifying its checksum.
     pub fn parse(payload: &'a [u8], own_id: u64) -> Result<Pages<'a>, FieldError> {
+        let data = payload.get(PAGES_FIXED_LEN..).unwrap_or_default();
+        Self::parse_known(payload, own_id, crc32c_tables(0, data))
+    }
+
+    /// [`Pages::parse`] given the register from 0 of the data (the payload after the first
+    /// [`PAGES_FIXED_LEN`] bytes), which a reader checksumming the stream already has.
+    pub(super) fn parse_known(
+        payload: &'a [u8],
+        own_id: u64,
+        data_state: u32,
+    ) -> Result<Pages<'a>, FieldError> {
         let mut r = Reader::new(payload);
+        let (vma, start, count, crc) = (r.u64()?, r.u64()?, r.u32()?, r.u32()?);
+        // INVARIANT: `data_state` is `data`'s register from 0 (the caller's word for it).
         let p = Pages {
-            vma: r.u64()?,
-            start: r.u64()?,
-            count: r.u32()?,
-            crc: r.u32()?,
+            vma,
+            start,
+            count,
+            crc,
             data: r.rest(),
+            data_state,
         };
         p.check(own_id).map_err(|kind| FieldError {
             kind,

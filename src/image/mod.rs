@@ -43,7 +43,7 @@ pub use self::contents::{
     ContentsCheck, ContentsError, FileData, FILE_DATA_FIXED_LEN, FILE_DATA_MAX, MEMFD_NAME_MAX,
     MEMFD_SEALS_ALL,
 };
-pub use self::crc32c::Crc32c;
+pub use self::crc32c::{crc32c_shift, crc32c_tables, Crc32c, Crc32cFn};
 pub use self::decoder::{parse_body, Body, Decoder, Record, Source};
 pub use self::encoder::{
     encode_env_payload, measure_env_payload, Encoder, Sink, SliceFull, SliceSink,

@@ -46,7 +46,7 @@ fn process_image_round_trips() {
                 );
             }
             Body::Vma(v) => vmas.push(v),
-            Body::Pages(p) => pages.push((p.vma, p.start, p.count(), p.data.to_vec())),
+            Body::Pages(p) => pages.push((p.vma, p.start, p.count(), p.data().to_vec())),
             _ => {}
         }
     }

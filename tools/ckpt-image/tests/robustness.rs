@@ -392,3 +392,119 @@ fn crc32c_slicing_matches_bytewise() {
         }
     }
 }
+
+/// CRC-32C by its definition, a bit at a time: an implementation independent of the codec's
+/// tables, standing in for the kernel's `crc32c()` (no initial or final inversion).
+fn crc32c_bitwise(mut crc: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    crc
+}
+
+/// An encoder whose sink names another CRC-32C implementation writes the same bytes, and
+/// really uses it: with a wrong one, the decoder (tables) refuses the running checksum and the
+/// page checksums; a source naming a wrong one refuses a good image.
+#[test]
+fn crc32c_engine_of_sink_and_source() {
+    let reference = process_image();
+    assert_eq!(process_image_with(crc32c_bitwise), reference);
+    fn wrong(crc: u32, data: &[u8]) -> u32 {
+        crc32c_tables(crc, data) ^ u32::from(!data.is_empty())
+    }
+    let bad = process_image_with(wrong);
+    assert_eq!(bad.len(), reference.len());
+    assert!(matches!(
+        decode_error(&bad).kind,
+        FormatErrorKind::PageChecksumMismatch { .. } | FormatErrorKind::ChecksumMismatch { .. }
+    ));
+    struct WrongSource<'a>(&'a [u8]);
+    impl Source for WrongSource<'_> {
+        type Error = std::convert::Infallible;
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            self.0.read(buf)
+        }
+        fn crc32c(&self) -> Crc32cFn {
+            wrong
+        }
+    }
+    let mut dec = Decoder::new(WrongSource(&reference)).unwrap();
+    let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
+    let err = loop {
+        match dec.next_record(&mut buf) {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("a wrong checksum implementation went unnoticed"),
+            Err(e) => break e,
+        }
+    };
+    // The first PAGES record is refused by its own checksum, which the source's engine
+    // computed (the tables would have passed it).
+    assert!(
+        matches!(err, DecodeError::Format(ref f) if matches!(f.kind, FormatErrorKind::PageChecksumMismatch { .. })),
+        "{err:?}"
+    );
+    // An image without pages: the running checksum, with the source's engine, refuses it.
+    let plain = minimal_image();
+    let mut dec = Decoder::new(WrongSource(&plain)).unwrap();
+    let err = loop {
+        match dec.next_record(&mut buf) {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("a wrong checksum implementation went unnoticed"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, DecodeError::Format(ref f) if matches!(f.kind, FormatErrorKind::ChecksumMismatch { .. })),
+        "{err:?}"
+    );
+    // Every PAGES record of the image with the bitwise engine checks with the tables.
+    assert_eq!(
+        decode_all(&process_image_with(crc32c_bitwise)).unwrap(),
+        decode_all(&reference).unwrap()
+    );
+}
+
+/// `crc32c_shift` is the register after that many zero bytes; `Crc32c::append` of a run's own
+/// register equals feeding the run, for every split; shifts compose for lengths no buffer
+/// could hold.
+#[test]
+fn crc32c_shift_and_append() {
+    let zeros = vec![0u8; 600];
+    for state in [0u32, 1, 0x8000_0000, 0xFFFF_FFFF, 0x1234_5678] {
+        for n in 0..zeros.len() {
+            assert_eq!(
+                crc32c_shift(state, n as u64),
+                crc32c_bitwise(state, &zeros[..n]),
+                "state {state:#x}, {n} zero bytes"
+            );
+        }
+    }
+    let data: Vec<u8> = (0..700u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    for split in (0..data.len()).step_by(7) {
+        let (a, b) = data.split_at(split);
+        let whole = Crc32c::new().update(&data).value();
+        let appended = Crc32c::new()
+            .update(a)
+            .append(crc32c_bitwise(0, b), b.len() as u64)
+            .value();
+        assert_eq!(appended, whole, "split at {split}");
+    }
+    let (a, b) = (3u64 << 40, (1u64 << 62) + 12345);
+    for state in [1u32, 0xDEAD_BEEF] {
+        assert_eq!(
+            crc32c_shift(crc32c_shift(state, a), b),
+            crc32c_shift(state, a + b)
+        );
+        // Shifting is invertible (x is a unit modulo the polynomial): nothing collapses to 0.
+        assert_ne!(crc32c_shift(state, u64::MAX), 0);
+    }
+}

@@ -167,7 +167,7 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
             start: p.start,
             count: p.count(),
             crc: Some(format!("{:#010x}", p.crc)),
-            data: hex(p.data),
+            data: hex(p.data()),
         }),
         Body::Regset(g) => BodyJson::Regset(RegsetJson {
             note: name_or(g.note_name(), g.note),

@@ -334,7 +334,7 @@ fn scan<S: Source>(
         match record.body {
             Body::FileTable(table) => found.fds.extend(table.iter().map(|e| e.fd)),
             Body::Mm(_) => found.has_mm = true,
-            Body::Pages(p) => exempt.set(exempt.get() + p.data.len() as u64),
+            Body::Pages(p) => exempt.set(exempt.get() + p.data().len() as u64),
             Body::FileData(d) => exempt.set(exempt.get() + d.data.len() as u64),
             Body::Vma(v) if v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR => {
                 found.specials.push(resume::Special {
@@ -542,7 +542,7 @@ mod tests {
         let mut pages = 0;
         while let Some(r) = dec.next_record(&mut buf).unwrap() {
             if let Body::Pages(p) = r.body {
-                pages += p.data.len();
+                pages += p.data().len();
             }
         }
         assert!(pages > 0);

@@ -282,7 +282,36 @@ pub fn env_payload() -> Vec<u8> {
 /// A process's memory: an executable file, its mm, a map with every VMA kind (private and
 /// shared file mappings, anonymous memory, heap, stack, vDSO, vvar) and pages of three of them.
 pub fn process_image() -> Vec<u8> {
-    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    process_image_with(crc32c_tables)
+}
+
+/// A growable image whose encoder checksums with `engine`, as the module's sink does with the
+/// kernel's `crc32c()`.
+pub struct EngineSink {
+    pub bytes: Vec<u8>,
+    pub engine: Crc32cFn,
+}
+
+impl Sink for EngineSink {
+    type Error = std::convert::Infallible;
+
+    fn write(&mut self, data: &[u8]) -> Result<(), Self::Error> {
+        self.bytes.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn crc32c(&self) -> Crc32cFn {
+        self.engine
+    }
+}
+
+/// [`process_image`], its checksums (the running one, PAGES records') computed with `engine`.
+pub fn process_image_with(engine: Crc32cFn) -> Vec<u8> {
+    let sink = EngineSink {
+        bytes: Vec::new(),
+        engine,
+    };
+    let mut enc = Encoder::new(sink, &header()).unwrap();
     enc.write_env_vector(1, sample_env).unwrap();
     enc.write_file(10, &file(b"/tmp/prog", FileVariant::Regular))
         .unwrap();
@@ -344,17 +373,29 @@ pub fn process_image() -> Vec<u8> {
     enc.write_task(40, &task(100, 0)).unwrap();
     let page = |fill: u8| vec![fill; 4096];
     let two: Vec<u8> = [page(0xaa), page(0x55)].concat();
-    enc.write_pages(50, &Pages::new(30, 0x40_2000, 4096, &page(0x11)))
+    enc.write_pages(
+        50,
+        &Pages::new_with(engine, 30, 0x40_2000, 4096, &page(0x11)),
+    )
+    .unwrap();
+    enc.write_pages(
+        51,
+        &Pages::new_with(engine, 32, 0x7f00_0000_0000, 4096, &two),
+    )
+    .unwrap();
+    enc.write_pages(
+        52,
+        &Pages::new_with(engine, 32, 0x7f00_0000_3000, 4096, &page(1)),
+    )
+    .unwrap();
+    enc.write_pages(53, &Pages::new_with(engine, 33, 0x40_4000, 4096, &page(0)))
         .unwrap();
-    enc.write_pages(51, &Pages::new(32, 0x7f00_0000_0000, 4096, &two))
-        .unwrap();
-    enc.write_pages(52, &Pages::new(32, 0x7f00_0000_3000, 4096, &page(1)))
-        .unwrap();
-    enc.write_pages(53, &Pages::new(33, 0x40_4000, 4096, &page(0)))
-        .unwrap();
-    enc.write_pages(54, &Pages::new(34, 0x7ffd_0000_1000, 4096, &page(0xfe)))
-        .unwrap();
-    enc.finish().unwrap()
+    enc.write_pages(
+        54,
+        &Pages::new_with(engine, 34, 0x7ffd_0000_1000, 4096, &page(0xfe)),
+    )
+    .unwrap();
+    enc.finish().unwrap().bytes
 }
 
 /// The map of [`process_image`] (record ids 30 to 36).
