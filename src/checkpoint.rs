@@ -14,6 +14,7 @@ use kernel::{
 };
 
 use crate::{
+    checksum,
     env::{HostEnv, TaskEnv},
     error::{self, CkptError, CkptResult, Report},
     files::{self, Kind, SaveOptions, Scratch},
@@ -564,5 +565,9 @@ impl image::Sink for ImageSink {
             }
         }
         Ok(())
+    }
+
+    fn crc32c(&self) -> image::Crc32cFn {
+        checksum::crc32c
     }
 }

@@ -27,6 +27,7 @@ use kernel::{
 };
 
 mod checkpoint;
+mod checksum;
 mod env;
 mod error;
 mod fdtable;
@@ -59,6 +60,12 @@ module! {
                           0666 lets every user open it: what each may checkpoint or restart is \
                           ptrace's rule, see Documentation/checkpoint.rst)",
         },
+        crc32c: u8 {
+            default: 0,
+            description: "CRC-32C implementation for image checksums: 0 times both at load and \
+                          uses the faster (default), 1 the kernel's crc32c(), 2 the codec's \
+                          tables (the choice is logged)",
+        },
     },
 }
 
@@ -69,6 +76,8 @@ struct CkptModule {
     _miscdev: Registration,
     /// Dropped after the device: no ioctl runs any more.
     _faults: FaultAttrs,
+    /// The CRC-32C implementation, chosen before the device exists.
+    _crc32c: checksum::Chosen,
 }
 
 /// The module's fault injection attributes in debugfs (`/sys/kernel/debug/ckpt/`, only with
@@ -95,6 +104,7 @@ impl kernel::InPlaceModule for CkptModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let mode = module_parameters::mode.value();
         try_pin_init!(Self {
+            _crc32c: checksum::choose(module_parameters::crc32c.value())?,
             _faults: FaultAttrs::new(),
             _miscdev <- Registration::register(mode),
         })

@@ -512,6 +512,10 @@ impl image::Sink for KVecSink<'_> {
     fn write(&mut self, data: &[u8]) -> Result<(), AllocError> {
         self.0.extend_from_slice(data, GFP_KERNEL)
     }
+
+    fn crc32c(&self) -> image::Crc32cFn {
+        crate::checksum::crc32c
+    }
 }
 
 /// The running kernel's environment vector, encoded as an env_vector record's payload (what

@@ -8,8 +8,8 @@
 //! Kernel structs (`task_struct`, `mm_struct`, `file`, `path`, `dentry`: every `struct foo;`
 //! line of the headers) are `kernel::bindings`' own types, so a pointer from the glue is the same
 //! type as one from the kernel crate. Nothing outside the safe wrappers (`glue`, `vfs`,
-//! `fdtable`, `env`, `process::mm`, `process::regs`) calls these functions or `kernel::bindings`
-//! functions directly.
+//! `fdtable`, `env`, `checksum`, `process::mm`, `process::regs`) calls these functions or
+//! `kernel::bindings` functions directly.
 //!
 //! The pattern for a new kernel call: call it through `kernel::bindings` (or better, the kernel
 //! crate's wrapper) from a small safe function with a `// SAFETY:` comment; only if it is a

@@ -5,6 +5,7 @@
  * (glue.rs, vfs.rs, env.rs), which document the results.
  */
 
+#include <linux/crc32.h>
 #include <linux/cred.h>
 #include <linux/dcache.h>
 #include <linux/debugfs.h>

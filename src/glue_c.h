@@ -58,8 +58,10 @@ int ckpt_glue_fatal_signal_pending(void);
 
 /*
  * The kernel's own functions whose headers the bindings lack (<linux/namei.h>,
- * <linux/exportfs.h>): glue_c.c's compiler checks these prototypes. src/vfs.rs.
+ * <linux/exportfs.h>, <linux/crc32.h>): glue_c.c's compiler checks these
+ * prototypes. src/vfs.rs; crc32c(): src/glue.rs.
  */
+u32 crc32c(u32 crc, const void *p, size_t len);
 int kern_path(const char *name, unsigned int flags, struct path *path);
 struct fid;	/* <linux/exportfs.h>'s, opaque (not a kernel::bindings type) */
 int exportfs_encode_fh(struct dentry *dentry, struct fid *fid, int *max_len, int flags);

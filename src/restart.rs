@@ -21,7 +21,7 @@
 use kernel::{bindings, prelude::*, sync::Mutex};
 
 use crate::{
-    env,
+    checksum, env,
     error::{self, CkptError, CkptResult, Report},
     fdtable::{self, Reservation, Slot},
     files::{self, FileRecord, Printable, ReopenContext},
@@ -481,7 +481,9 @@ impl Reader<'_> {
                 self.image.truncate(from);
                 return Err(e);
             }
-            self.crc = self.crc.update(&self.image[from..to]);
+            self.crc = self
+                .crc
+                .update_with(checksum::crc32c, &self.image[from..to]);
             self.consumed += (to - from) as u64;
         }
         Ok(())
@@ -496,19 +498,19 @@ impl Reader<'_> {
     ) -> CkptResult {
         read_exact(input, buf, self.consumed, out)?;
         self.consumed += buf.len() as u64;
-        self.crc = self.crc.update(buf);
+        self.crc = self.crc.update_with(checksum::crc32c, buf);
         Ok(())
     }
 
-    /// Streams `len` bytes of record `id`'s data through `record_crc` into the spool, or
-    /// drops them (`keep` false).
+    /// Streams `len` bytes of record `id`'s data through `record_crc` (if the record has its
+    /// own checksum) into the spool, or drops them (`keep` false).
     fn stream_data(
         &mut self,
         input: &CallerFile,
         len: u64,
         id: u64,
         keep: bool,
-        record_crc: &mut image::Crc32c,
+        mut record_crc: Option<&mut image::Crc32c>,
         out: &mut Outcome,
     ) -> CkptResult {
         if keep {
@@ -522,8 +524,15 @@ impl Reader<'_> {
         let result = (|| {
             while left > 0 {
                 let buf = &mut chunk[..(left as usize).min(READ_CHUNK)];
-                self.read_streamed(input, buf, out)?;
-                *record_crc = record_crc.update(buf);
+                read_exact(input, buf, self.consumed, out)?;
+                self.consumed += buf.len() as u64;
+                // The bytes are checksummed once: the image's running checksum and the
+                // record's own both follow from their register.
+                let state = checksum::crc32c(0, buf);
+                self.crc = self.crc.append(state, buf.len() as u64);
+                if let Some(crc) = record_crc.as_deref_mut() {
+                    *crc = crc.append(state, buf.len() as u64);
+                }
                 if keep {
                     self.spool.append(buf, id)?;
                 }
@@ -567,8 +576,8 @@ impl Reader<'_> {
         }
         let at = self.spool.len;
         let keep = self.spool.keep_pages;
-        let mut record_crc = image::Crc32c::new().update(&fixed[..20]);
-        self.stream_data(input, data_len, header.id, keep, &mut record_crc, out)?;
+        let mut record_crc = image::Crc32c::new().update_with(checksum::crc32c, &fixed[..20]);
+        self.stream_data(input, data_len, header.id, keep, Some(&mut record_crc), out)?;
         let computed = record_crc.value();
         if computed != stored {
             return Err(cx.payload_error(K::PageChecksumMismatch { stored, computed }, 20));
@@ -614,8 +623,7 @@ impl Reader<'_> {
             cx.payload_error(kind, at)
         })?;
         let at = self.spool.len;
-        let mut unused = image::Crc32c::new();
-        self.stream_data(input, data_len, header.id, true, &mut unused, out)?;
+        self.stream_data(input, data_len, header.id, true, None, out)?;
         let run = DataRun {
             id: header.id,
             file,
@@ -661,7 +669,9 @@ impl Reader<'_> {
         self.image[payload_start..payload_start + 8].copy_from_slice(&kept.to_le_bytes());
         self.image[payload_start + 8..payload_start + 16]
             .copy_from_slice(&(start as u64).to_le_bytes());
-        let sum = image::Crc32c::new().update(&self.image[..sum_at]).value();
+        let sum = image::Crc32c::new()
+            .update_with(checksum::crc32c, &self.image[..sum_at])
+            .value();
         self.image[sum_at..sum_at + 4].copy_from_slice(&sum.to_le_bytes());
         Ok(())
     }

@@ -35,6 +35,7 @@ use kernel::{prelude::*, task::Task};
 
 use crate::{
     checkpoint::{self, encode_error},
+    checksum,
     error::{CkptError, CkptResult},
     files,
     glue::OpenFile,
@@ -190,7 +191,7 @@ fn vdso_identity(mm: &MmRef, v: &VmaInfo, buf: &mut [u8]) -> CkptResult<(u64, u3
             format_args!("the vDSO at {:x} could not be read", v.start),
         ));
     }
-    let crc = Crc32c::new().update(data).value();
+    let crc = Crc32c::new().update_with(checksum::crc32c, data).value();
     Ok((v.start, len as u32, crc))
 }
 

@@ -7,6 +7,7 @@ use kernel::{page::PAGE_SIZE, prelude::*};
 
 use super::{encode_error, ffi::BATCH, interrupted, mm::MmRef};
 use crate::{
+    checksum,
     error::{CkptError, CkptResult},
     image::{self, Encoder, Pages, Vma},
 };
@@ -51,7 +52,7 @@ pub(super) fn write<S: image::Sink<Error = CkptError>>(
             }
             let start = addr + (i * PAGE_SIZE) as u64;
             let data = &batch[i * PAGE_SIZE..j * PAGE_SIZE];
-            let pages = Pages::new(vma_id, start, PAGE_SIZE as u32, data);
+            let pages = Pages::new_with(checksum::crc32c, vma_id, start, PAGE_SIZE as u32, data);
             enc.write_pages(enc.next_id(), &pages)
                 .map_err(encode_error)?;
             written += (j - i) as u64;

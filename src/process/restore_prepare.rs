@@ -521,7 +521,9 @@ fn check_vdso(id: u64, mm: &Mm<'_>) -> CkptResult {
     kernel::uaccess::UserSlice::new(ptr, len as usize)
         .reader()
         .read_slice(&mut buf)?;
-    let crc = image::Crc32c::new().update(&buf).value();
+    let crc = image::Crc32c::new()
+        .update_with(crate::checksum::crc32c, &buf)
+        .value();
     if crc != mm.vdso_crc {
         return Err(mismatch(format_args!(
             "its contents differ from the image's (another kernel or CPU features)"
