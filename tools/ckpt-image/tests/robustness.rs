@@ -361,20 +361,7 @@ fn encoded_len_matches_output() {
 /// and any split of the input.
 #[test]
 fn crc32c_slicing_matches_bytewise() {
-    fn bytewise(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0x82F6_3B78
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
+    let bytewise = |d: &[u8]| !crc32c_bitwise(!0, d);
     let data: Vec<u8> = (0..300u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -435,15 +422,19 @@ fn crc32c_engine_of_sink_and_source() {
             wrong
         }
     }
-    let mut dec = Decoder::new(WrongSource(&reference)).unwrap();
-    let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
-    let err = loop {
-        match dec.next_record(&mut buf) {
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("a wrong checksum implementation went unnoticed"),
-            Err(e) => break e,
+    // The first error decoding `image` through a source naming the wrong engine.
+    fn first_error(image: &[u8]) -> DecodeError<std::convert::Infallible> {
+        let mut dec = Decoder::new(WrongSource(image)).unwrap();
+        let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
+        loop {
+            match dec.next_record(&mut buf) {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("a wrong checksum implementation went unnoticed"),
+                Err(e) => break e,
+            }
         }
-    };
+    }
+    let err = first_error(&reference);
     // The first PAGES record is refused by its own checksum, which the source's engine
     // computed (the tables would have passed it).
     assert!(
@@ -451,15 +442,7 @@ fn crc32c_engine_of_sink_and_source() {
         "{err:?}"
     );
     // An image without pages: the running checksum, with the source's engine, refuses it.
-    let plain = minimal_image();
-    let mut dec = Decoder::new(WrongSource(&plain)).unwrap();
-    let err = loop {
-        match dec.next_record(&mut buf) {
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("a wrong checksum implementation went unnoticed"),
-            Err(e) => break e,
-        }
-    };
+    let err = first_error(&minimal_image());
     assert!(
         matches!(err, DecodeError::Format(ref f) if matches!(f.kind, FormatErrorKind::ChecksumMismatch { .. })),
         "{err:?}"
