@@ -44,9 +44,9 @@ fn kernel_crc32c(state: u32, data: &[u8]) -> u32 {
 }
 
 /// What the `crc32c` module parameter asks for.
-pub(crate) const PARAM_AUTO: u8 = 0;
-pub(crate) const PARAM_KERNEL: u8 = 1;
-pub(crate) const PARAM_TABLES: u8 = 2;
+const PARAM_AUTO: u8 = 0;
+const PARAM_KERNEL: u8 = 1;
+const PARAM_TABLES: u8 = 2;
 
 /// Bytes each implementation checksums when they are timed at load.
 const SAMPLE: usize = 64 * 1024;

@@ -489,17 +489,20 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Reads exactly `buf.len()` bytes of a streamed record (not kept in the image).
+    /// Reads exactly `buf.len()` bytes of a streamed record (not kept in the image) into the
+    /// image's running checksum; returns their CRC-32C register (from 0), so that a record's
+    /// own checksum can follow from it without reading them again.
     fn read_streamed(
         &mut self,
         input: &CallerFile,
         buf: &mut [u8],
         out: &mut Outcome,
-    ) -> CkptResult {
+    ) -> CkptResult<u32> {
         read_exact(input, buf, self.consumed, out)?;
         self.consumed += buf.len() as u64;
-        self.crc = self.crc.update_with(checksum::crc32c, buf);
-        Ok(())
+        let state = checksum::crc32c(0, buf);
+        self.crc = self.crc.append(state, buf.len() as u64);
+        Ok(state)
     }
 
     /// Streams `len` bytes of record `id`'s data through `record_crc` (if the record has its
@@ -524,12 +527,9 @@ impl Reader<'_> {
         let result = (|| {
             while left > 0 {
                 let buf = &mut chunk[..(left as usize).min(READ_CHUNK)];
-                read_exact(input, buf, self.consumed, out)?;
-                self.consumed += buf.len() as u64;
                 // The bytes are checksummed once: the image's running checksum and the
                 // record's own both follow from their register.
-                let state = checksum::crc32c(0, buf);
-                self.crc = self.crc.append(state, buf.len() as u64);
+                let state = self.read_streamed(input, buf, out)?;
                 if let Some(crc) = record_crc.as_deref_mut() {
                     *crc = crc.append(state, buf.len() as u64);
                 }
