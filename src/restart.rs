@@ -863,7 +863,9 @@ impl<'a> Plan<'a> {
                         format_args!("unexpected FILE_DATA record"),
                     ))
                 }
+                // Skipped: only a decoder skipping data makes it, not parse_body().
                 Body::Unknown(_)
+                | Body::Skipped { .. }
                 | Body::Terminator(_)
                 | Body::Mm(_)
                 | Body::Vma(_)

@@ -32,6 +32,14 @@ pub trait Source {
     fn crc32c(&self) -> Crc32cFn {
         crc32c_tables
     }
+
+    /// Moves up to `len` bytes ahead without reading them, if the source can (a file):
+    /// `Some(n)`, fewer than `len` only at the end of the stream. `None` (the default): it
+    /// cannot, and a decoder [skipping data](Decoder::skipping_data) reads and drops them.
+    fn skip(&mut self, len: u64) -> Result<Option<u64>, Self::Error> {
+        let _ = len;
+        Ok(None)
+    }
 }
 
 impl Source for &[u8] {
@@ -46,6 +54,12 @@ impl Source for &[u8] {
         *self = tail;
         Ok(n)
     }
+
+    fn skip(&mut self, len: u64) -> Result<Option<u64>, Self::Error> {
+        let n = usize::try_from(len).unwrap_or(usize::MAX).min(self.len());
+        *self = self.get(n..).unwrap_or_default();
+        Ok(Some(n as u64))
+    }
 }
 
 impl<R: Source + ?Sized> Source for &mut R {
@@ -57,6 +71,10 @@ impl<R: Source + ?Sized> Source for &mut R {
 
     fn crc32c(&self) -> Crc32cFn {
         (**self).crc32c()
+    }
+
+    fn skip(&mut self, len: u64) -> Result<Option<u64>, R::Error> {
+        (**self).skip(len)
     }
 }
 
@@ -89,6 +107,12 @@ pub enum Body<'a> {
     FileData(FileData<'a>),
     /// The terminator (already verified when returned by a [`Decoder`]).
     Terminator(Terminator),
+    /// A PAGES or FILE_DATA record whose payload a decoder [skipping
+    /// data](Decoder::skipping_data) passed over unread: `len` bytes.
+    Skipped {
+        /// The payload's length.
+        len: u64,
+    },
     /// An optional record of an unknown type; its payload if it fit the buffer.
     Unknown(Option<&'a [u8]>),
 }
@@ -141,6 +165,10 @@ pub struct Decoder<R: Source> {
     last_id: u64,
     last_type: RecordType,
     done: bool,
+    /// Pass over the payload of PAGES and FILE_DATA records (see [`Decoder::skipping_data`]).
+    skip_data: bool,
+    /// Some data was passed over: the running checksum cannot be verified.
+    skipped: bool,
 }
 
 /// Scratch space for skipping unknown records that do not fit the caller's buffer.
@@ -169,6 +197,8 @@ impl<R: Source> Decoder<R> {
             last_id: 0,
             last_type: RecordType(0),
             done: false,
+            skip_data: false,
+            skipped: false,
         };
         let mut bytes = [0u8; HEADER_LEN];
         let (immutable, _) = bytes.split_at_mut(IMMUTABLE_HEADER_LEN);
@@ -189,9 +219,25 @@ impl<R: Source> Decoder<R> {
         Ok(dec)
     }
 
+    /// Passes over the payload of PAGES and FILE_DATA records, unread where the source can
+    /// [skip](Source::skip), and returns them as [`Body::Skipped`]: for a reader that needs
+    /// the image's structure but not its bulk (a tool that hands the image to the kernel,
+    /// which checks everything again as it reads it). Everything else is checked as usual,
+    /// except the image's running checksum once data was skipped: it covers the data.
+    pub fn skipping_data(mut self) -> Self {
+        self.skip_data = true;
+        self
+    }
+
     /// The image header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// Whether data was passed over ([`Decoder::skipping_data`]): then the terminator's
+    /// checksum was not verified.
+    pub fn data_skipped(&self) -> bool {
+        self.skipped
     }
 
     /// Bytes consumed so far.
@@ -274,6 +320,16 @@ impl<R: Source> Decoder<R> {
         }
         self.check_order(&header, start)?;
 
+        if self.skip_data && matches!(header.rtype, RecordType::PAGES | RecordType::FILE_DATA) {
+            if header.flags != header.rtype.defined_flags() {
+                let kind = FormatErrorKind::BadRecordFlags(header.flags);
+                return Err(self.error(kind, start.saturating_add(2), here));
+            }
+            self.pass_over(payload_len, buf)?;
+            self.skipped = true;
+            let len = u64::try_from(payload_len).unwrap_or(u64::MAX);
+            return Ok(Some(self.accept(start, header, &[], Body::Skipped { len })));
+        }
         let fits = buf.len() >= payload_len;
         if !header.rtype.is_known() {
             if header.is_critical() {
@@ -402,6 +458,37 @@ impl<R: Source> Decoder<R> {
         Ok(())
     }
 
+    /// Passes over `len` bytes without checksumming them: unread if the source can skip, else
+    /// read into `scratch` (or a small buffer of its own if `scratch` is empty) and dropped.
+    fn pass_over(&mut self, len: usize, scratch: &mut [u8]) -> Result<(), DecodeError<R::Error>> {
+        let want = u64::try_from(len).unwrap_or(u64::MAX);
+        match self.src.skip(want).map_err(DecodeError::Source)? {
+            Some(n) => {
+                let at = self.offset.saturating_add(n.min(want));
+                if n < want {
+                    return Err(self.error(FormatErrorKind::Truncated, at, None));
+                }
+                self.offset = at;
+                Ok(())
+            }
+            None => {
+                let mut chunk = [0u8; SKIP_CHUNK];
+                let scratch = if scratch.is_empty() {
+                    &mut chunk[..]
+                } else {
+                    scratch
+                };
+                let mut left = len;
+                while left > 0 {
+                    let part = scratch.get_mut(..left.min(scratch.len())).unwrap_or_default();
+                    self.read_exact(part, false)?;
+                    left = left.saturating_sub(part.len());
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn read_terminator(
         &mut self,
         start: u64,
@@ -436,7 +523,7 @@ impl<R: Source> Decoder<R> {
             };
             return Err(self.error(kind, payload_at.saturating_add(8), here));
         }
-        if t.checksum != computed {
+        if t.checksum != computed && !self.skipped {
             let kind = FormatErrorKind::ChecksumMismatch {
                 stored: t.checksum,
                 computed,

@@ -491,3 +491,92 @@ fn crc32c_shift_and_append() {
         assert_ne!(crc32c_shift(state, u64::MAX), 0);
     }
 }
+
+/// The records of `image` as (offset, type, id, skipped), decoded by a decoder that reads
+/// every payload, or one [skipping data](Decoder::skipping_data) through `src`.
+fn skeleton<S: Source>(src: S, skipping: bool) -> Result<Vec<(u64, u16, u64, bool)>, String>
+where
+    S::Error: std::fmt::Debug,
+{
+    let mut dec = Decoder::new(src).map_err(|e| format!("{e:?}"))?;
+    if skipping {
+        dec = dec.skipping_data();
+    }
+    let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
+    let mut out = Vec::new();
+    while let Some(r) = dec.next_record(&mut buf).map_err(|e| format!("{e:?}"))? {
+        let skipped = matches!(r.body, Body::Skipped { len } if len == r.header.payload_len() as u64);
+        out.push((r.offset, r.header.rtype.0, r.header.id, skipped));
+    }
+    assert_eq!(dec.data_skipped(), skipping && out.iter().any(|r| r.3));
+    Ok(out)
+}
+
+/// A source that cannot skip: the decoder reads the data it passes over.
+struct NoSkip<'a>(&'a [u8]);
+impl Source for NoSkip<'_> {
+    type Error = std::convert::Infallible;
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.0.read(buf)
+    }
+}
+
+/// A decoder skipping data passes over the payload of every PAGES and FILE_DATA record and
+/// of no other, whether the source skips or is read; it takes an image whose data is corrupt
+/// (the kernel, reading it, refuses it), refuses an image cut inside the data, and still
+/// verifies the running checksum of an image that has no data.
+#[test]
+fn skipping_data_passes_over_pages_and_file_contents() {
+    let mut enc = Encoder::new(Vec::new(), &header()).unwrap();
+    enc.write_env_vector(1, sample_env).unwrap();
+    let contents = b"unlinked contents";
+    let variant = FileVariant::Unlinked {
+        data_len: contents.len() as u64,
+    };
+    enc.write_file(10, &file(b"/tmp/gone", variant)).unwrap();
+    let run = FileData {
+        file: 10,
+        offset: 0,
+        data: contents,
+    };
+    enc.write_file_data(11, &run).unwrap();
+    let with_contents = enc.finish().unwrap();
+
+    for image in [process_image(), with_contents] {
+        let full = skeleton(image.as_slice(), false).unwrap();
+        let skipping = skeleton(image.as_slice(), true).unwrap();
+        assert_eq!(skipping, skeleton(NoSkip(&image), true).unwrap());
+        let data = [RecordType::PAGES.0, RecordType::FILE_DATA.0];
+        assert!(skipping.iter().any(|r| r.3), "no data record in the sample");
+        for (f, s) in full.iter().zip(&skipping) {
+            assert_eq!((f.0, f.1, f.2), (s.0, s.1, s.2));
+            assert_eq!(s.3, data.contains(&s.1), "{s:?}");
+        }
+        assert_eq!(full.len(), skipping.len());
+
+        // The last byte of the first data record's payload flipped.
+        let (at, rtype, id, _) = *skipping.iter().find(|r| r.3).unwrap();
+        let next = skipping.iter().find(|r| r.0 > at).unwrap().0 as usize;
+        let mut bad = image.clone();
+        bad[next - 1] ^= 0x40;
+        let refused = skeleton(bad.as_slice(), false).unwrap_err();
+        assert!(refused.contains("ChecksumMismatch"), "{refused}");
+        assert_eq!(skeleton(bad.as_slice(), true).unwrap(), skipping);
+
+        // Cut inside that data: truncated, found by both ways of passing over it.
+        let cut = &image[..next - 1];
+        for refused in [
+            skeleton(cut, true).unwrap_err(),
+            skeleton(NoSkip(cut), true).unwrap_err(),
+        ] {
+            assert!(refused.contains("Truncated"), "{rtype:#x} {id}: {refused}");
+        }
+    }
+
+    // Nothing to skip: the checksum is verified as ever.
+    let mut plain = minimal_image();
+    let last = plain.len() - 1;
+    plain[last] ^= 1;
+    let refused = skeleton(plain.as_slice(), true).unwrap_err();
+    assert!(refused.contains("ChecksumMismatch"), "{refused}");
+}

@@ -186,6 +186,7 @@ fn record_to_json(r: &OwnedRecord) -> RecordJson {
             payload: payload.map(hex),
         },
         Body::EnvVector(_) | Body::Terminator(_) => unreachable!("not in the record list"),
+        Body::Skipped { .. } => unreachable!("parse_body() reads every payload"),
     };
     RecordJson {
         offset: Some(r.offset),

@@ -5,10 +5,12 @@
 //! process image (one with memory records) given no command is restored whole: this process
 //! becomes the checkpointed one (see [`crate::resume`]).
 //!
-//! The image is read into memory first, up to its terminator and never past it (the rest of a
-//! pipe is left to the command), and decoded with the codec, which refuses a malformed image
-//! with a precise message before the kernel sees it and tells which fd numbers the image
-//! restores. The kernel then reads the image from a memfd; that memfd, `/dev/ckpt` and a copy
+//! The image is read first, up to its terminator and never past it (the rest of a pipe is
+//! left to the command), and decoded with the codec, which refuses a malformed image with a
+//! precise message before the kernel sees it and tells which fd numbers the image restores.
+//! The codec passes over page data and file contents (`Decoder::skipping_data`; unread in a
+//! regular file): the kernel checks them as it reads them, and reading them twice would
+//! double the cost of restoring a large image. The kernel then reads the image from a memfd; that memfd, `/dev/ckpt` and a copy
 //! of stderr (for this command's last words, should the image restore fd 2) are moved to fd
 //! numbers the image does not use, close-on-exec, so neither they nor the kernel's view of
 //! this process's fd table get in each other's way.
@@ -27,7 +29,8 @@ use std::{
 };
 
 use ckpt_image::{
-    Body, DecodeError, Decoder, Source, VmaKind, NT_PRSTATUS, NT_X86_XSTATE, RECORD_MAX_LEN,
+    Body, DecodeError, Decoder, RecordType, Source, VmaKind, FILE_DATA_FIXED_LEN, NT_PRSTATUS,
+    NT_X86_XSTATE, PAGES_FIXED_LEN, RECORD_MAX_LEN,
 };
 use ckpt_sys::{abi, fd, Device, RestartFlags};
 
@@ -247,8 +250,9 @@ fn read_image(path: &str, checked: bool) -> Result<Image, String> {
         let start = input.stream_position().map_err(|e| e.to_string())?;
         // Buffered: reading past the terminator does no harm here (the file is rewound for the
         // kernel), and record-by-record reads cost two system calls a record.
+        let end = input.metadata().map_err(|e| e.to_string())?.len();
         let buffered = io::BufReader::with_capacity(READ_BUFFER, &mut input);
-        let (fds, process, _) = read_checked(buffered, None, MAX_IMAGE)?;
+        let (fds, process, _) = read_checked(buffered, Some(end), None, MAX_IMAGE)?;
         input
             .seek(io::SeekFrom::Start(start))
             .map_err(|e| e.to_string())?;
@@ -259,7 +263,7 @@ fn read_image(path: &str, checked: bool) -> Result<Image, String> {
         });
     }
     let copy = fd::memfd(c"ckpt-restore-image").map_err(|e| format!("memfd: {e}"))?;
-    let (fds, process, copy) = read_checked(input, Some(copy), MAX_IMAGE)?;
+    let (fds, process, copy) = read_checked(input, None, Some(copy), MAX_IMAGE)?;
     Ok(Image {
         file: copy.ok_or("no copy")?,
         fds,
@@ -269,13 +273,20 @@ fn read_image(path: &str, checked: bool) -> Result<Image, String> {
 
 /// Reads and decodes an image up to its terminator, writing its bytes to `copy` (then
 /// rewound); at most `limit` bytes besides the data of PAGES and FILE_DATA records (which the
-/// kernel does not keep in memory either).
+/// kernel does not keep in memory either). `end`: `input` is a regular file of that length,
+/// whose data is skipped unread.
 type Checked = (BTreeSet<u32>, Option<resume::ProcessRegs>, Option<File>);
 
-fn read_checked(input: impl Read, copy: Option<File>, limit: usize) -> Result<Checked, String> {
+fn read_checked(
+    input: impl Read + Seek,
+    end: Option<u64>,
+    copy: Option<File>,
+    limit: usize,
+) -> Result<Checked, String> {
     let exempt = Cell::new(0u64);
     let mut src = Capture {
         inner: input,
+        end,
         copy,
         total: 0,
         exempt: &exempt,
@@ -321,21 +332,28 @@ fn too_long(limit: usize) -> io::Error {
 
 /// Decodes records up to the terminator, adding the fd numbers of every file table to `found`,
 /// and noting a process image's MM record and registers.
-/// The data of PAGES and FILE_DATA records is added to `exempt` as they pass (restart
-/// streams it to a spool instead of holding it).
+/// The payloads of PAGES and FILE_DATA records are passed over (the kernel checks them) and
+/// added to `exempt` (restart streams them to a spool instead of holding them).
 fn scan<S: Source>(
     src: S,
     found: &mut Scanned,
     exempt: &Cell<u64>,
 ) -> Result<(), DecodeError<S::Error>> {
-    let mut dec = Decoder::new(src)?;
+    let mut dec = Decoder::new(src)?.skipping_data();
     let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
     while let Some(record) = dec.next_record(&mut buf)? {
         match record.body {
             Body::FileTable(table) => found.fds.extend(table.iter().map(|e| e.fd)),
             Body::Mm(_) => found.has_mm = true,
-            Body::Pages(p) => exempt.set(exempt.get() + p.data().len() as u64),
-            Body::FileData(d) => exempt.set(exempt.get() + d.data.len() as u64),
+            Body::Skipped { len } => {
+                // The bytes of page data or file contents, as before they were skipped.
+                let fixed = if record.header.rtype == RecordType::PAGES {
+                    PAGES_FIXED_LEN
+                } else {
+                    FILE_DATA_FIXED_LEN
+                };
+                exempt.set(exempt.get() + len.saturating_sub(fixed as u64))
+            }
             Body::Vma(v) if v.kind == VmaKind::VDSO || v.kind == VmaKind::VVAR => {
                 found.specials.push(resume::Special {
                     start: v.start,
@@ -354,6 +372,8 @@ fn scan<S: Source>(
 /// A [`Source`] that keeps what it reads and refuses to read more than `limit` bytes.
 struct Capture<'a, R> {
     inner: R,
+    /// The length of `inner` if it is a regular file (it can skip), else `None` (a pipe).
+    end: Option<u64>,
     /// Where what is read is copied, if anywhere.
     copy: Option<File>,
     /// Bytes read.
@@ -364,7 +384,7 @@ struct Capture<'a, R> {
     limit: usize,
 }
 
-impl<R: Read> Source for Capture<'_, R> {
+impl<R: Read + Seek> Source for Capture<'_, R> {
     type Error = io::Error;
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -387,6 +407,18 @@ impl<R: Read> Source for Capture<'_, R> {
         }
         self.total += got as u64;
         Ok(got)
+    }
+
+    fn skip(&mut self, len: u64) -> io::Result<Option<u64>> {
+        let Some(end) = self.end else {
+            return Ok(None);
+        };
+        let at = self.inner.stream_position()?;
+        let n = len.min(end.saturating_sub(at));
+        let by = i64::try_from(n).map_err(io::Error::other)?;
+        self.inner.seek(io::SeekFrom::Current(by))?;
+        self.total += n;
+        Ok(Some(n))
     }
 }
 
@@ -506,32 +538,93 @@ mod tests {
         let img = testdata("full.img");
         let mut input = img.clone();
         input.extend_from_slice(b"left for the command");
-        let mut reader = input.as_slice();
+        let mut reader = io::Cursor::new(input.as_slice());
         let copy = fd::memfd(c"ckpt-test").unwrap();
-        let (fds, _, copy) = read_checked(&mut reader, Some(copy), MAX_IMAGE).unwrap();
+        let (fds, _, copy) = read_checked(&mut reader, None, Some(copy), MAX_IMAGE).unwrap();
         let mut back = Vec::new();
         copy.unwrap().read_to_end(&mut back).unwrap();
         assert_eq!(back, img);
         assert_eq!(fds, [0, 1, 2, 3, 4, 7].into());
-        assert_eq!(reader, b"left for the command");
+        assert_eq!(reader.position(), img.len() as u64);
+    }
+
+    /// Counts the bytes read through it.
+    struct Counting<R> {
+        inner: R,
+        read: u64,
+    }
+
+    impl<R: Read> Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read += n as u64;
+            Ok(n)
+        }
+    }
+
+    impl<R: Seek> Seek for Counting<R> {
+        fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+            self.inner.seek(to)
+        }
+    }
+
+    /// Page data is left to the kernel: unread in a file (a flipped byte goes unnoticed here),
+    /// copied unchecked from a pipe.
+    #[test]
+    fn checked_read_passes_over_page_data() {
+        let mut img = testdata("process.img");
+        let mut dec = Decoder::new(img.as_slice()).unwrap();
+        let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
+        let (mut page_bytes, mut last) = (0, 0);
+        while let Some(r) = dec.next_record(&mut buf).unwrap() {
+            if let Body::Pages(p) = r.body {
+                page_bytes += p.data().len();
+                // The last byte of this record's page data.
+                last = r.offset as usize + ckpt_image::RECORD_HEADER_LEN + r.payload.len() - 1;
+            }
+        }
+        assert!(page_bytes >= 4096, "{page_bytes}");
+        img[last] ^= 0x10;
+        assert!(read_checked(io::Cursor::new(&img), None, None, MAX_IMAGE).is_ok());
+        let mut file = Counting {
+            inner: io::Cursor::new(&img),
+            read: 0,
+        };
+        let (_, process, _) =
+            read_checked(&mut file, Some(img.len() as u64), None, MAX_IMAGE).unwrap();
+        assert!(process.is_some());
+        assert!(
+            file.read <= (img.len() - page_bytes) as u64,
+            "{} of {} bytes read, {page_bytes} of them page data",
+            file.read,
+            img.len()
+        );
+        let copy = fd::memfd(c"ckpt-test").unwrap();
+        let (_, _, copy) =
+            read_checked(io::Cursor::new(&img), None, Some(copy), MAX_IMAGE).unwrap();
+        let mut back = Vec::new();
+        copy.unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, img);
     }
 
     #[test]
     fn checked_read_refuses_damage_with_the_codecs_message() {
-        let err = read_checked(testdata("corrupt.img").as_slice(), None, MAX_IMAGE).unwrap_err();
+        let read = |img: &[u8]| read_checked(io::Cursor::new(img), None, None, MAX_IMAGE);
+        let err = read(&testdata("corrupt.img")).unwrap_err();
         assert!(err.contains("checksum mismatch"), "{err}");
-        let err = read_checked(testdata("truncated.img").as_slice(), None, MAX_IMAGE).unwrap_err();
+        let err = read(&testdata("truncated.img")).unwrap_err();
         assert!(err.contains("truncated"), "{err}");
-        let err = read_checked(&b"not an image"[..], None, MAX_IMAGE).unwrap_err();
+        let err = read(b"not an image").unwrap_err();
         assert!(!err.is_empty());
     }
 
     #[test]
     fn checked_read_is_bounded() {
         let img = testdata("full.img");
-        let err = read_checked(img.as_slice(), None, img.len() - 1).unwrap_err();
+        let read = |limit| read_checked(io::Cursor::new(&img), None, None, limit);
+        let err = read(img.len() - 1).unwrap_err();
         assert!(err.contains("the most restart holds in memory"), "{err}");
-        assert!(read_checked(img.as_slice(), None, img.len()).is_ok());
+        assert!(read(img.len()).is_ok());
     }
 
     #[test]
@@ -547,9 +640,10 @@ mod tests {
         }
         assert!(pages > 0);
         let meta = img.len() - pages;
-        let (_, process, _) = read_checked(img.as_slice(), None, meta).unwrap();
+        let read = |limit| read_checked(io::Cursor::new(&img), None, None, limit);
+        let (_, process, _) = read(meta).unwrap();
         assert!(process.is_some());
-        let err = read_checked(img.as_slice(), None, meta - 1).unwrap_err();
+        let err = read(meta - 1).unwrap_err();
         assert!(err.contains("besides page data"), "{err}");
     }
 

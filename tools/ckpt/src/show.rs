@@ -342,6 +342,7 @@ fn print_record(out: &mut impl Write, r: &OwnedRecord, ctx: &Context) -> std::io
             d.data.len()
         ),
         Body::Unknown(_) => writeln!(out, ": unknown optional record, skipped"),
+        Body::Skipped { len } => writeln!(out, ": {len} bytes, not read"),
         Body::EnvVector(_) | Body::Terminator(_) => writeln!(out),
     }
 }

@@ -9,7 +9,9 @@
 # offset, fd 9 closed by the exec. Also: ckptc restore, streaming from ckpt
 # dump, the rest of a pipe left to CMD, the default command, and refusals: a
 # busy fd (and --replace), a corrupt image (codec: exit 2; kernel with
-# --no-precheck: exit 3), a changed file (and --ignore-content).
+# --no-precheck: exit 3), a changed file (and --ignore-content). An image with
+# file contents, whose data the CLI passes over unread: restored from a file
+# and from a pipe, and a byte of the contents flipped is refused by the kernel.
 #
 # CKPT_CLI: path of the ckpt binary (default: the release build in tools/).
 set -u
@@ -48,7 +50,7 @@ if ! mkfs.ext4 -q -F "$work/ext4.fs" 32M >/dev/null 2>&1 ||
 	exit 1
 fi
 ktap_print_header
-ktap_set_plan 15
+ktap_set_plan 18
 
 fail() {
 	local m="$*"
@@ -241,6 +243,43 @@ restore_refused "corrupt image, --no-precheck: the kernel" 3 '^ckpt: restore: .*
 	"$cli" restore --no-precheck --image "$bad" -- true
 restore_refused "not an image" 2 '^ckpt: restore: ' \
 	"$cli" restore --image "$verify" -- true
+
+# File contents: fd 5 an unlinked tmpfs file. The CLI passes over them (it
+# does not read them from a file), so the kernel alone checks them.
+contents="contents of an unlinked file, $(date +%N)"
+cimg=$work/contents.img
+if ! out=$(: | "$cli" dump --kill --file-contents --output "$cimg" -- "$py" -c '
+import os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.write(fd, sys.argv[2].encode())
+os.unlink(sys.argv[1])
+os.dup2(fd, 5)
+os.close(fd)
+os.lseek(5, 0, os.SEEK_SET)
+os.kill(os.getpid(), signal.SIGSTOP)' "$work/gone" "$contents" 2>&1); then
+	fail "ckpt dump --file-contents of an unlinked file: $out"
+	fail "(skipped: no image) restore of file contents from a pipe"
+	fail "(skipped: no image) flipped byte of file contents"
+else
+	# restore_contents NAME CMD...: CMD -- cat <&5 must print the contents.
+	restore_contents() {
+		local name=$1 out
+		shift
+		out=$("$@" -- sh -c 'cat <&5' 2>&1)
+		[ "$out" = "$contents" ] && pass "$name: fd 5 reads back" ||
+			fail "$name: fd 5 reads '$out', expected '$contents'"
+	}
+	restore_contents "file contents, image in a file" "$cli" restore -q --image "$cimg"
+	restore_contents "file contents, image from a pipe" \
+		sh -c 'c=$0 i=$1; shift; cat "$i" | "$c" restore -q --image - "$@"' "$cli" "$cimg"
+	bad=$work/contents-corrupt.img
+	cp "$cimg" "$bad"
+	at=$(grep -boa 'contents of an unlinked' "$bad" | head -n 1 | cut -d: -f1)
+	printf 'C' | dd of="$bad" bs=1 seek="$at" conv=notrunc 2>/dev/null
+	restore_refused "a byte of file contents flipped: the kernel" 3 \
+		'^ckpt: restore: .*checksum.*\(reason bad_image' \
+		"$cli" restore --image "$bad" -- true
+fi
 
 # Last, as it changes the file: the dumped file grew.
 printf 'more\n' >>"$tfile"
