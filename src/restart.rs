@@ -252,6 +252,14 @@ impl Spool {
         Ok(())
     }
 
+    /// Copies `len` spooled bytes at `at` to `*pos` of `file` (inside the kernel), advancing
+    /// `*pos`.
+    pub(crate) fn copy_to(&self, file: &NewFile, at: u64, pos: &mut i64, len: u64) -> Result {
+        let spool = self.file.as_ref().ok_or(EIO)?;
+        let mut from = i64::try_from(at).map_err(|_| EIO)?;
+        file.copy_from(spool, &mut from, pos, len)
+    }
+
     /// Fills `buf` with the spooled bytes at `at`.
     pub(crate) fn read_exact_at(&self, buf: &mut [u8], at: u64) -> Result {
         let file = self.file.as_ref().ok_or(EIO)?;

@@ -509,6 +509,37 @@ impl NewFile {
         Ok(())
     }
 
+    /// Copies `len` bytes at `*from` of `src` to `*to` of this file, inside the kernel (a
+    /// splice through the page cache, as `copy_file_range(2)` copies between file systems),
+    /// and advances both; `EIO` if `src` ends first.
+    pub(crate) fn copy_from(&self, src: &NewFile, from: &mut i64, to: &mut i64, len: u64) -> Result {
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(usize::MAX);
+            // SAFETY: Both files are valid (`ARef`); the call checks their modes, types and
+            // ranges itself and keeps no reference to either.
+            let ret = unsafe {
+                bindings::vfs_copy_file_range(
+                    src.file.as_ptr(),
+                    *from,
+                    self.file.as_ptr(),
+                    *to,
+                    want,
+                    bindings::COPY_FILE_SPLICE,
+                )
+            };
+            let n = u64::try_from(ret).map_err(|_| Error::from_errno(ret as i32))?;
+            if n == 0 {
+                return Err(EIO);
+            }
+            let step = i64::try_from(n).map_err(|_| EIO)?;
+            *from += step;
+            *to += step;
+            left = left.checked_sub(n).ok_or(EIO)?;
+        }
+        Ok(())
+    }
+
     /// The start of the next run of data (`SEEK_DATA`) or hole (`SEEK_HOLE`) at or after
     /// `pos`; `ENXIO` past the last data. Moves this (private) file's position.
     pub(crate) fn seek_data_hole(&self, pos: i64, data: bool) -> Result<i64> {

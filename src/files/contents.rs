@@ -17,7 +17,7 @@ use crate::{
     vfs::{self, FileFacts, KPath, NewFile},
 };
 
-/// Bytes read from the file at once.
+/// Bytes read from a file, or copied into one, at once (between checks for a fatal signal).
 const READ_CHUNK: usize = 1 << 20;
 
 /// A private read-only open of a file whose contents are saved.
@@ -141,8 +141,6 @@ pub(super) fn restore(rec: &FileRecord<'_>, cx: &ReopenContext<'_>, file: &NewFi
         )
     };
     let runs = cx.runs.get(rec.runs.clone()).ok_or(EINVAL)?;
-    let most = runs.iter().map(|r| r.len).max().unwrap_or(0);
-    let mut buf = KVVec::from_elem(0u8, (most as usize).min(READ_CHUNK), GFP_KERNEL)?;
     for run in runs {
         let mut done = 0u64;
         while done < run.len {
@@ -151,18 +149,14 @@ pub(super) fn restore(rec: &FileRecord<'_>, cx: &ReopenContext<'_>, file: &NewFi
                     "interrupted while restoring file contents"
                 ))));
             }
-            let chunk = &mut buf[..(run.len - done).min(READ_CHUNK as u64) as usize];
-            // The spool is the module's own file: its failure is not the restored file's.
-            cx.spool.read_exact_at(chunk, run.at + done).map_err(|e| {
-                rec.blame(CkptError::other(
-                    e,
-                    format_args!("cannot read its contents from the restart spool ({e:?})"),
-                ))
-            })?;
+            let len = (run.len - done).min(READ_CHUNK as u64);
             let mut pos = i64::try_from(run.offset + done).map_err(|_| EINVAL)?;
-            file.write_all_at(chunk, &mut pos)
+            // Spool to file inside the kernel, with no bounce buffer: what fails is the
+            // write, the spool being the module's own memory.
+            cx.spool
+                .copy_to(file, run.at + done, &mut pos, len)
                 .map_err(|e| fail(e, "cannot write its contents"))?;
-            done += chunk.len() as u64;
+            done += len;
         }
     }
     file.set_size_mode(rec.file.size, rec.file.mode)
