@@ -220,10 +220,11 @@ impl<R: Source> Decoder<R> {
     }
 
     /// Passes over the payload of PAGES and FILE_DATA records, unread where the source can
-    /// [skip](Source::skip), and returns them as [`Body::Skipped`]: for a reader that needs
-    /// the image's structure but not its bulk (a tool that hands the image to the kernel,
-    /// which checks everything again as it reads it). Everything else is checked as usual,
-    /// except the image's running checksum once data was skipped: it covers the data.
+    /// [skip](Source::skip), and returns them as [`Body::Skipped`] (their header checked,
+    /// their fields skipped with their data): for a reader that needs the image's structure
+    /// but not its bulk (a tool that hands the image to the kernel, which checks everything
+    /// again as it reads it). Every other record is checked as usual; the image's running
+    /// checksum is not once data was skipped, as it covers the data.
     pub fn skipping_data(mut self) -> Self {
         self.skip_data = true;
         self
