@@ -512,7 +512,13 @@ impl NewFile {
     /// Copies `len` bytes at `*from` of `src` to `*to` of this file, inside the kernel (a
     /// splice through the page cache, as `copy_file_range(2)` copies between file systems),
     /// and advances both; `EIO` if `src` ends first.
-    pub(crate) fn copy_from(&self, src: &NewFile, from: &mut i64, to: &mut i64, len: u64) -> Result {
+    pub(crate) fn copy_from(
+        &self,
+        src: &NewFile,
+        from: &mut i64,
+        to: &mut i64,
+        len: u64,
+    ) -> Result {
         let mut left = len;
         while left > 0 {
             let want = usize::try_from(left).unwrap_or(usize::MAX);

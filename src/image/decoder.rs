@@ -481,7 +481,9 @@ impl<R: Source> Decoder<R> {
                 };
                 let mut left = len;
                 while left > 0 {
-                    let part = scratch.get_mut(..left.min(scratch.len())).unwrap_or_default();
+                    let part = scratch
+                        .get_mut(..left.min(scratch.len()))
+                        .unwrap_or_default();
                     self.read_exact(part, false)?;
                     left = left.saturating_sub(part.len());
                 }

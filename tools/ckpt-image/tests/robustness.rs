@@ -505,7 +505,8 @@ where
     let mut buf = vec![0u8; RECORD_MAX_LEN as usize];
     let mut out = Vec::new();
     while let Some(r) = dec.next_record(&mut buf).map_err(|e| format!("{e:?}"))? {
-        let skipped = matches!(r.body, Body::Skipped { len } if len == r.header.payload_len() as u64);
+        let skipped =
+            matches!(r.body, Body::Skipped { len } if len == r.header.payload_len() as u64);
         out.push((r.offset, r.header.rtype.0, r.header.id, skipped));
     }
     assert_eq!(dec.data_skipped(), skipping && out.iter().any(|r| r.3));
